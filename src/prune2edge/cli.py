@@ -1,0 +1,100 @@
+"""The `prune2edge` command: parses, calls the library, prints. No ML logic here."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import Prune2EdgeError
+
+app = typer.Typer(
+    help="Prune, quantize and convert Keras models to small, fast .tflite files.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+EXIT_CODES = "Exit codes: 0 ok, 1 usage/recipe/input error, 3 budget regression, 130 interrupted."
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn library errors into one red line and an exit code; never a traceback."""
+    try:
+        yield
+    except Prune2EdgeError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted[/]: nothing was written")
+        raise typer.Exit(130) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"prune2edge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(epilog=EXIT_CODES)
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Prune, quantize and convert Keras models to small, fast .tflite files."""
+
+
+@app.command(epilog=EXIT_CODES)
+def build(
+    recipe: Annotated[str, typer.Argument(help="Recipe file, or a bundled recipe's name.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+                   help="Build directory [default: build/<recipe name>].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a build already in --out.")]
+    = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Override a recipe value, e.g. stages.finetune.epochs=2 (repeatable).")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", metavar="KIND", help="Run only stages of this kind (repeatable).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="KIND", help="Stop after the first stage of this kind.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Run a recipe: prune, fine-tune, strip, quantize, convert and validate into --out."""
+    from .build import build as run_build
+    from .console import RichReporter, summary_table
+    from .progress import Reporter
+
+    reporter = Reporter() if quiet else RichReporter(out_console)
+    with user_errors():
+        report = run_build(recipe, out, force=force, overrides=set_ or (), only=only or (),
+                           until=until, reporter=reporter, log_native=True)
+    if not quiet:
+        out_console.print(summary_table(report))
+    files = ", ".join(report.artifacts) or "no artifacts"
+    out_console.print(f"wrote {report.out_dir}: {files}, report.json, report.md")
+
+
+@app.command()
+def recipes() -> None:
+    """List the example recipes bundled with prune2edge."""
+    from rich.table import Table
+
+    from .recipe import bundled_recipes, load_recipe
+
+    table = Table("name", "stages", "file")
+    with user_errors():
+        for path in bundled_recipes():
+            recipe = load_recipe(path)
+            table.add_row(path.stem, " → ".join(s.kind for s in recipe.stages), str(path))
+    out_console.print(table)
+    out_console.print("build one with: prune2edge build NAME (e.g. prune2edge build mnist_cnn)")
+
+
+def main() -> None:
+    app(prog_name="prune2edge")

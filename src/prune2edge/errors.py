@@ -1,0 +1,68 @@
+"""One error hierarchy; the CLI turns each into one line and an exit code."""
+
+from __future__ import annotations
+
+
+class Prune2EdgeError(Exception):
+    """A problem the user can fix: what went wrong, where, and how to fix it."""
+
+    exit_code = 1
+
+    def __init__(self, what: str, where: str | None = None, fix: str | None = None):
+        super().__init__(what)
+        self.what = what
+        self.where = where
+        self.fix = fix
+
+    def located(self, prefix: str) -> Prune2EdgeError:
+        """Return the same error with `prefix` put in front of its location."""
+        where = f"{prefix}: {self.where}" if self.where else prefix
+        return type(self)(self.what, where, self.fix)
+
+    def __str__(self) -> str:
+        text = self.what
+        if self.where:
+            text += f" ({self.where})"
+        if self.fix:
+            text += f": {self.fix}"
+        return text
+
+
+class RecipeError(Prune2EdgeError):
+    """The recipe (or a --set override, or a stage's parameters) is wrong."""
+
+
+class ModelError(Prune2EdgeError):
+    """The model source cannot be loaded or does not fit the pipeline."""
+
+
+class DataError(Prune2EdgeError):
+    """The data source cannot be loaded or does not fit the model."""
+
+
+class OutputError(Prune2EdgeError):
+    """The output directory cannot be used."""
+
+
+class TFLiteError(Prune2EdgeError):
+    """A .tflite file cannot be read or run."""
+
+
+class DependencyError(Prune2EdgeError):
+    """An optional dependency (TensorFlow, tfmot, matplotlib) is missing."""
+
+
+class BuildFailed(Prune2EdgeError):
+    """Work started but could not produce a trustworthy model (e.g. NaN loss)."""
+
+
+class BudgetError(Prune2EdgeError):
+    """A size, latency or accuracy budget does not hold."""
+
+    exit_code = 3
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's exception message, for a one-line error."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

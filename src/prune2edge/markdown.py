@@ -1,0 +1,138 @@
+"""report.md: the build report for people."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .report import BuildReport
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fmt_bytes(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}x"
+
+
+def fmt_ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def summary_rows(report: BuildReport) -> list[list[str]]:
+    """Baseline vs final side by side: the figures users judge a build by."""
+    sizes, acc, lat = report.sizes, report.accuracy, report.latency_ms
+    base, final = sizes.get("baseline") or {}, sizes.get("final") or {}
+    base_lat, final_lat = lat.get("baseline") or {}, lat.get("final") or {}
+    drop = acc.get("drop_pt")
+    return [
+        ["size (bytes)", fmt_bytes(base.get("bytes")), fmt_bytes(final.get("bytes")),
+         fmt_ratio(sizes.get("bytes_ratio")) + " smaller"],
+        ["gzip size (bytes)", fmt_bytes(base.get("gzip_bytes")), fmt_bytes(final.get("gzip_bytes")),
+         fmt_ratio(sizes.get("gzip_ratio")) + " smaller"],
+        ["accuracy (.tflite)", fmt_pct(acc.get("baseline")), fmt_pct(acc.get("tflite")),
+         "–" if drop is None else f"{-drop:+.2f} pt"],
+        ["p50 latency (ms)", fmt_ms(base_lat.get("p50")), fmt_ms(final_lat.get("p50")),
+         fmt_ratio(lat.get("speedup_p50")) + " faster"],
+    ]
+
+
+def render(report: BuildReport) -> str:
+    parts = [f"# prune2edge build: {report.name}", "",
+             f"Status: **{report.status}** · seed {report.seed} · {report.seconds:.1f} s · "
+             f"model `{report.model['source']}` · data `{report.data['source']}`", ""]
+    parts += ["## Baseline vs final", "",
+              "Baseline is the dense float32 .tflite of the input model (after `train`), "
+              "built and measured in the same run.", "",
+              table(["", "baseline", "final", "ratio"], summary_rows(report)), ""]
+    acc = report.accuracy
+    if acc:
+        parts += [f"Keras accuracy of the final model: {fmt_pct(acc.get('keras'))} on "
+                  f"{acc.get('test_samples')} test samples.", ""]
+    if report.agreement:
+        parts += [f"Keras vs .tflite: top-1 agreement {fmt_pct(report.agreement['top1'])}, "
+                  f"max abs output difference {report.agreement['max_abs_diff']:.3g}.", ""]
+    parts += _latency(report) + _conversion(report) + _pruning(report) + _sparsity(report)
+    parts += ["## Stages", "",
+              table(["#", "stage", "seconds", "figures"],
+                    [[i, r["name"], f"{r['seconds']:.1f}", _figures(r["outputs"])]
+                     for i, r in enumerate(report.stages, 1)]), ""]
+    parts += ["## Artifacts", "",
+              table(["file", "bytes", "sha256"],
+                    [[f"`{name}`", fmt_bytes(a["bytes"]), f"`{a['sha256'][:16]}…`"]
+                     for name, a in report.artifacts.items()]), ""]
+    env = report.environment
+    packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    parts += ["## Environment", "", f"{packages}; Python {env['python']} on {env['platform']}, "
+              f"{env['cpus']} CPUs. {env['determinism']}.", ""]
+    return "\n".join(parts)
+
+
+def _latency(report: BuildReport) -> list[str]:
+    rows = []
+    for role in ("baseline", "final"):
+        lat = report.latency_ms.get(role)
+        if lat:
+            kernels = lat["kernels"] + (f" ({lat['fallback']})" if lat.get("fallback") else "")
+            rows.append([role, fmt_ms(lat["p50"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]),
+                         fmt_ms(lat["mean"]), lat["runs"], lat["threads"], kernels])
+    if not rows:
+        return []
+    return ["## Latency (ms, batch 1, after warm-up)", "",
+            table(["model", "p50", "p90", "p99", "mean", "runs", "threads", "kernels"], rows), ""]
+
+
+def _conversion(report: BuildReport) -> list[str]:
+    conv = report.conversion
+    if not conv:
+        return []
+    rows = [[name, fmt_bytes(s["bytes"]), fmt_bytes(s["gzip_bytes"])]
+            for name, s in conv["candidates"].items()]
+    return ["## Conversion", "", f"Quantization: {conv['quantization']['mode']}. "
+            f"{conv['decision']}.", "", table(["encoding", "bytes", "gzip bytes"], rows), ""]
+
+
+def _pruning(report: BuildReport) -> list[str]:
+    parts = []
+    for prune in report.pruning:
+        parts += [f"## Pruning: {prune['schedule']['kind']} to {prune['target_sparsity']:.0%}", "",
+                  f"Pruned layers: {', '.join(prune['pruned_layers'])}. "
+                  f"Schedule: {_figures(prune['schedule'])}.", ""]
+        if prune["dense_layers"]:
+            parts += ["Layers left dense:", "",
+                      table(["layer", "type", "reason"],
+                            [[d["layer"], d["type"], d["reason"]] for d in prune["dense_layers"]]),
+                      ""]
+        parts += [f"Warning: {w}" for w in prune["warnings"]]
+    return parts
+
+
+def _sparsity(report: BuildReport) -> list[str]:
+    sp = report.sparsity
+    if not sp:
+        return []
+    rows = [[s["layer"], s["type"], fmt_bytes(s["weights"]), fmt_pct(s["sparsity"])]
+            for s in sp["layers"]]
+    return [f"## Weight sparsity: {fmt_pct(sp['overall'])} of {sp['weights']:,} kernel weights",
+            "", table(["layer", "type", "weights", "zeros"], rows), ""]
+
+
+def _figures(outputs: dict[str, Any]) -> str:
+    shown = []
+    for key, value in outputs.items():
+        if isinstance(value, float):
+            shown.append(f"{key} {value:.4g}")
+        elif isinstance(value, int | str) and not isinstance(value, bool):
+            shown.append(f"{key} {value}")
+    return ", ".join(shown)

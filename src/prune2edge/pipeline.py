@@ -1,0 +1,184 @@
+"""Pipeline: ordered stages, checked before any work, run with timing into a build directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _compat, data, keras_model, native_log
+from .context import BuildContext
+from .errors import Prune2EdgeError, RecipeError
+from .outdir import BuildDir
+from .progress import Reporter
+from .report import BuildReport, assemble
+from .stages import REGISTRY
+from .stages.base import Stage
+
+# What each fact that stages require, provide or forbid means, for error messages.
+FACTS = {
+    "keras": "a Keras model",
+    "wrapped": "pruning wrappers on the model",
+    "trained": "fine-tuning after prune (tfmot applies the masks during training steps)",
+    "pruned": "pruned weights",
+    "quantization": "a quantization plan",
+    "tflite": "a converted .tflite",
+}
+FORBIDDEN_FIX = {
+    "wrapped": "the model still has pruning wrappers: add a strip stage before {kind}",
+    "tflite": "convert has already written the .tflite: move {kind} before convert",
+    "pruned": "{kind} trains the dense model and would undo the pruning: move it before "
+              "prune, or use finetune",
+    "quantization": "keep a single quantize stage",
+}
+
+
+def check_order(stages: Sequence[Stage]) -> None:
+    """Raise RecipeError naming the first stage whose requirements the ones before it miss."""
+    if not stages:
+        raise RecipeError("the pipeline has no stages", None,
+                          'add [[stages]] tables, e.g. kind = "convert"')
+    facts = {"keras"}
+    made_by = {"keras": "the model source"}
+    for index, stage in enumerate(stages, 1):
+        where = f"stage {index} ({stage.kind})"
+        for fact in sorted(stage.requires - facts):
+            makers = [k for k, cls in REGISTRY.items() if fact in cls.provides]
+            raise RecipeError(f"{stage.kind} needs {FACTS[fact]}", where,
+                              f"add a {makers[0]} stage before it")
+        for fact in sorted(stage.forbids & facts):
+            raise RecipeError(f"{stage.kind} cannot come after {made_by[fact]}", where,
+                              FORBIDDEN_FIX[fact].format(kind=stage.kind))
+        try:
+            stage.check_neighbours(stages[: index - 1], stages[index:])
+        except RecipeError as exc:
+            raise exc.located(where) from None
+        facts = (facts - stage.removes) | stage.provides
+        made_by.update(dict.fromkeys(stage.provides, stage.kind))
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    name: str
+    kind: str
+    seconds: float
+    params: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "seconds": round(self.seconds, 3),
+                "params": self.params, "outputs": self.outputs}
+
+
+class Pipeline:
+    """An ordered, checked sequence of stages.
+
+    >>> Pipeline([Prune(), FineTune(epochs=3), Strip(), Convert()]).run(model, data, out="b")
+    """
+
+    def __init__(self, stages: Iterable[Stage]):
+        self.stages: tuple[Stage, ...] = tuple(stages)
+        check_order(self.stages)
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def __iter__(self) -> Iterator[Stage]:
+        return iter(self.stages)
+
+    def __repr__(self) -> str:
+        return f"Pipeline([{', '.join(s.kind for s in self.stages)}])"
+
+    def until(self, kind: str) -> Pipeline:
+        """The stages up to and including the first one of `kind`."""
+        kinds = [s.kind for s in self.stages]
+        if kind not in kinds:
+            raise RecipeError(f"--until {kind}: the pipeline has no {kind} stage", None,
+                              f"use one of: {', '.join(dict.fromkeys(kinds))}")
+        return Pipeline(self.stages[: kinds.index(kind) + 1])
+
+    def only(self, kinds: Iterable[str]) -> Pipeline:
+        """The stages of the given kinds, in pipeline order."""
+        wanted = set(kinds)
+        present = {s.kind for s in self.stages}
+        missing = sorted(wanted - present)
+        if missing:
+            raise RecipeError(f"--only {missing[0]}: the pipeline has no {missing[0]} stage", None,
+                              f"use one of: {', '.join(sorted(present))}")
+        return Pipeline(s for s in self.stages if s.kind in wanted)
+
+    def execute(self, ctx: BuildContext) -> tuple[BuildContext, list[StageRecord]]:
+        """Preflight every stage against the loaded model and data, then run them in order."""
+        total = len(self.stages)
+        for index, stage in enumerate(self.stages, 1):
+            try:
+                stage.preflight(ctx.evolve(remaining=self.stages[index:]))
+            except Prune2EdgeError as exc:
+                raise exc.located(f"stage {index} ({stage.kind})") from None
+        records: list[StageRecord] = []
+        names: dict[str, int] = {}
+        for index, stage in enumerate(self.stages, 1):
+            names[stage.kind] = names.get(stage.kind, 0) + 1
+            name = stage.kind if names[stage.kind] == 1 else f"{stage.kind}-{names[stage.kind]}"
+            ctx.reporter.stage_started(index, total, stage.kind, stage.summary())
+            started = time.perf_counter()
+            ctx = stage.run(ctx.evolve(remaining=self.stages[index:], outputs={}))
+            seconds = time.perf_counter() - started
+            records.append(StageRecord(name, stage.kind, seconds, stage.params(),
+                                       dict(ctx.outputs)))
+            ctx.reporter.stage_finished(index, total, stage.kind, seconds, ctx.outputs)
+        return ctx.evolve(remaining=(), outputs={}), records
+
+    def run(self, model: Any, data_source: Any, *, out: str | Path, seed: int = 0,
+            force: bool = False, reporter: Reporter | None = None, name: str = "pipeline",
+            base_dir: Path | None = None, recipe: dict[str, Any] | None = None,
+            log_native: bool = False) -> BuildReport:
+        """Build into `out`: load the model and data, run the stages, write the report.
+
+        `model` is a tf_keras model or a source string; `data_source` a Dataset or a source
+        string. Relative sources resolve against `base_dir` (default: the working directory).
+        """
+        base_dir = Path(base_dir or Path.cwd())
+        reporter = reporter or Reporter()
+        started = time.perf_counter()
+        with BuildDir(Path(out), force) as build_dir:
+            staging = build_dir.staging
+            log = staging / "build.log" if log_native else None
+            with native_log.captured(log):
+                seed_everything(seed)
+                loaded = _load_model(model, base_dir)
+                dataset = _load_data(data_source, loaded.model, base_dir)
+                ctx = BuildContext(work_dir=staging, data=dataset, model=loaded.model,
+                                   baseline_model=loaded.model, seed=seed, reporter=reporter)
+                ctx, records = self.execute(ctx)
+                report = assemble(ctx, records, name=name, seed=seed, model=loaded,
+                                  recipe=recipe or {"stages": [s.params() for s in self]},
+                                  seconds=time.perf_counter() - started)
+                report.write(staging)
+            build_dir.commit()
+        return report.located(Path(out))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
+    keras = _compat.keras()
+    keras.utils.set_random_seed(seed)
+    _compat.tf().config.experimental.enable_op_determinism()
+
+
+def _load_model(model: Any, base_dir: Path) -> keras_model.LoadedModel:
+    if isinstance(model, str):
+        return keras_model.load(model, base_dir)
+    if not isinstance(model, _compat.keras().Model):
+        raise TypeError("model must be a tf_keras Model or a source string")
+    return keras_model.LoadedModel(model, f"<{type(model).__name__} {model.name}>", "object")
+
+
+def _load_data(source: Any, model: Any, base_dir: Path) -> data.Dataset:
+    if isinstance(source, data.Dataset):
+        return source
+    arrays = data.load_arrays(str(source), base_dir)
+    return data.fit_to_model(arrays, keras_model.input_shape(model),
+                             keras_model.output_units(model), str(source))

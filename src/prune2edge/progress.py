@@ -1,0 +1,33 @@
+"""Progress events from the library. The base reporter is silent; the CLI draws them with rich."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+
+class Task:
+    """A unit of long work (epochs, batches, timed runs) that advances step by step."""
+
+    def advance(self, steps: int = 1, status: str = "") -> None:
+        """Record `steps` more done; `status` is a short live note such as the current loss."""
+
+
+class Reporter:
+    """Receives progress from a build. Subclass and override what you want to show."""
+
+    def stage_started(self, index: int, total: int, kind: str, summary: str) -> None:
+        """Stage `index` of `total` (1-based) begins."""
+
+    def stage_finished(self, index: int, total: int, kind: str, seconds: float,
+                       outputs: Mapping[str, Any]) -> None:
+        """Stage `index` ended after `seconds`."""
+
+    @contextlib.contextmanager
+    def task(self, description: str, total: int) -> Iterator[Task]:
+        """Track long work of `total` steps inside the running stage."""
+        yield Task()
+
+    def note(self, message: str) -> None:
+        """Something the user should know (a choice made, a fallback taken)."""

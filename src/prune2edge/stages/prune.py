@@ -1,0 +1,159 @@
+"""`prune`: wrap the chosen layers with tfmot's magnitude pruning and a schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from .. import _compat
+from ..context import BuildContext
+from ..errors import ModelError, RecipeError
+from ..keras_model import clone
+from ..params import to_mapping
+from ..schedules import PolynomialDecay, Schedule
+from .base import Stage
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """Whether a layer with weights is pruned, and why not when it stays dense."""
+
+    name: str
+    type: str
+    pruned: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prune(Stage):
+    """Magnitude pruning (tfmot `prune_low_magnitude`); the masks apply while fine-tuning."""
+
+    kind: ClassVar[str] = "prune"
+    requires: ClassVar[frozenset[str]] = frozenset({"keras"})
+    provides: ClassVar[frozenset[str]] = frozenset({"wrapped", "pruned"})
+    removes: ClassVar[frozenset[str]] = frozenset({"trained"})
+    forbids: ClassVar[frozenset[str]] = frozenset({"wrapped", "tflite"})
+
+    schedule: Schedule = field(default_factory=PolynomialDecay)
+    block_size: tuple[int, int] = (1, 1)
+    block_pooling_type: Literal["AVG", "MAX"] = "AVG"
+    layers: tuple[str, ...] = ()  # layer names or types to prune; empty: all tfmot can prune
+    exclude: tuple[str, ...] = ()  # layer names or types to keep dense
+
+    def __post_init__(self) -> None:
+        if min(self.block_size) < 1:
+            raise RecipeError(f"block_size must be positive, got {list(self.block_size)}",
+                              "block_size", "use [1, 1] for unstructured pruning, e.g. [1, 4]")
+
+    def summary(self) -> str:
+        return f"{self.schedule.kind} to {self.schedule.target:.0%}"
+
+    def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
+        if self.schedule.end_share is not None and _next_finetune(after) is None:
+            raise RecipeError(
+                f"end_step {self.schedule.end_step!r} is a share of the fine-tune steps, but no "
+                "finetune stage follows this prune", "schedule.end_step",
+                "add a finetune stage after prune, or give end_step as a step count")
+
+    def preflight(self, ctx: BuildContext) -> None:
+        self.choose_layers(ctx.model)
+        finetune = _next_finetune(ctx.remaining)
+        if finetune is not None:
+            self.schedule.resolve(finetune.total_steps(len(ctx.data.x_train)))
+
+    def choose_layers(self, model: Any) -> list[LayerChoice]:
+        """Which layers with weights get pruned; raises ModelError for names that match none."""
+        names = {n for layer in model.layers for n in (layer.name, type(layer).__name__)}
+        for option, entries in (("layers", self.layers), ("exclude", self.exclude)):
+            unknown = [e for e in entries if e not in names]
+            if unknown:
+                available = ", ".join(layer.name for layer in model.layers)
+                raise ModelError(f"{option} names {unknown[0]!r}, which is no layer name or type",
+                                 f"prune.{option}", f"the model's layers are: {available}")
+        choices = [c for layer in model.layers if (c := self._choose(layer)) is not None]
+        if not any(c.pruned for c in choices):
+            reasons = "; ".join(f"{c.name}: {c.reason}" for c in choices) or "no layer has weights"
+            raise ModelError("nothing to prune", f"prune ({reasons})",
+                             "select layers tfmot can prune (Dense, Conv*) with `layers`")
+        return choices
+
+    def _choose(self, layer: Any) -> LayerChoice | None:
+        if not layer.weights:
+            return None
+        name, kind = layer.name, type(layer).__name__
+        weight_names = _prunable_weight_names(layer)
+        named = name in self.layers or kind in self.layers
+
+        def dense(reason: str) -> LayerChoice:
+            if named:
+                raise ModelError(f"layer {name!r} ({kind}) cannot be pruned: {reason}",
+                                 "prune.layers", "remove it from `layers`")
+            return LayerChoice(name, kind, False, reason)
+
+        if self.layers and not named:
+            return LayerChoice(name, kind, False, "not listed in prune.layers")
+        if name in self.exclude or kind in self.exclude:
+            return LayerChoice(name, kind, False, "listed in prune.exclude")
+        if weight_names is None:
+            return dense(f"tfmot cannot prune {kind} layers")
+        if not weight_names:
+            return dense(f"tfmot prunes no weights of {kind} layers")
+        if self.block_size != (1, 1) and any(np.ndim(w) != 2 for w in _kernels(layer)):
+            return dense("block sparsity needs 2-D weights (Dense); use block_size [1, 1]")
+        return LayerChoice(name, kind, True)
+
+    def run(self, ctx: BuildContext) -> BuildContext:
+        sparsity = _compat.tfmot_sparsity()
+        finetune = _next_finetune(ctx.remaining)
+        steps = finetune.total_steps(len(ctx.data.x_train)) if finetune else None
+        schedule = self.schedule.resolve(steps) if steps is not None else self.schedule
+        choices = self.choose_layers(ctx.model)
+        chosen = {c.name for c in choices if c.pruned}
+        params = {"pruning_schedule": schedule.to_tfmot(sparsity),
+                  "block_size": self.block_size, "block_pooling_type": self.block_pooling_type}
+
+        def wrap(layer: Any) -> Any:
+            return sparsity.prune_low_magnitude(layer, **params) if layer.name in chosen else layer
+
+        keras = _compat.keras()
+        wrapped = keras.models.clone_model(clone(ctx.model), clone_function=wrap)
+        warnings = []
+        end = schedule.end_step
+        if steps is not None and isinstance(end, int) and end > steps:
+            warnings.append(f"the schedule ends at step {end} but fine-tuning runs {steps} "
+                            "steps: the final sparsity will not be reached")
+        return ctx.evolve(model=wrapped).with_outputs(
+            schedule=to_mapping(schedule),
+            target_sparsity=schedule.target,
+            finetune_steps=steps,
+            pruned_layers=[c.name for c in choices if c.pruned],
+            dense_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
+                          for c in choices if not c.pruned],
+            warnings=warnings)
+
+
+def _next_finetune(after: Sequence[Stage]) -> Any:
+    """The finetune stage this prune's schedule runs in (before any strip), if any."""
+    for stage in after:
+        if stage.kind == "finetune":
+            return stage
+        if stage.kind in ("strip", "prune"):
+            return None
+    return None
+
+
+def _kernels(layer: Any) -> list[Any]:
+    return [w for w in layer.get_weights() if np.ndim(w) >= 2]
+
+
+def _prunable_weight_names(layer: Any) -> list[str] | None:
+    """The weights tfmot would prune in `layer`; None when tfmot does not support the layer."""
+    if hasattr(layer, "get_prunable_weights"):
+        return ["get_prunable_weights"]
+    registry = _compat.prune_registry()
+    if type(layer) in registry._LAYERS_WEIGHTS_MAP:
+        return list(registry._weight_names(layer))
+    return ["kernel"] if registry.supports(layer) else None

@@ -1,0 +1,111 @@
+"""What `train` and `finetune` share: optimizer and fit parameters, and one fit loop."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .. import _compat
+from ..context import BuildContext
+from ..errors import BuildFailed, DataError, RecipeError
+from ..keras_model import outputs_probabilities
+from .base import Stage
+
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingStage(Stage):
+    epochs: int = 5
+    batch_size: int = 32
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    learning_rate: float | None = None  # None: the optimizer's own default
+    validation_split: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise RecipeError(f"epochs must be >= 1, got {self.epochs}", "epochs",
+                              "train for at least one epoch")
+        if self.batch_size < 1:
+            raise RecipeError(f"batch_size must be >= 1, got {self.batch_size}", "batch_size",
+                              "use e.g. 32")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise RecipeError(f"learning_rate must be > 0, got {self.learning_rate}",
+                              "learning_rate", "use e.g. 0.001, or leave it out")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise RecipeError(f"validation_split must be in [0, 1), got {self.validation_split}",
+                              "validation_split", "hold out a fraction such as 0.1, or 0")
+
+    def summary(self) -> str:
+        return f"{self.epochs} epochs, batch {self.batch_size}, {self.optimizer}"
+
+    def fit_samples(self, train_samples: int) -> int:
+        """Samples Keras trains on after holding out the validation split (Keras' own rule)."""
+        return int(train_samples * (1.0 - self.validation_split))
+
+    def total_steps(self, train_samples: int) -> int:
+        return self.epochs * math.ceil(self.fit_samples(train_samples) / self.batch_size)
+
+    def preflight(self, ctx: BuildContext) -> None:
+        samples = self.fit_samples(len(ctx.data.x_train))
+        if samples < self.batch_size:
+            raise DataError(
+                f"{self.kind} has {samples} training samples for batch_size {self.batch_size}",
+                ctx.data.source, "use more data, a smaller batch_size or validation_split")
+
+    def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any]) -> dict[str, Any]:
+        """Compile and train `model` in place; return the figures for the stage's outputs."""
+        keras = _compat.keras()
+        optimizer_cls = getattr(keras.optimizers, OPTIMIZERS[self.optimizer])
+        optimizer = (optimizer_cls() if self.learning_rate is None
+                     else optimizer_cls(learning_rate=self.learning_rate))
+        from_logits = not outputs_probabilities(model)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+            metrics=["accuracy"])
+        data = ctx.data
+        with ctx.reporter.task(f"{self.kind} epochs", self.total_steps(len(data.x_train))) as task:
+            monitor = _monitor(keras, task, self.epochs)
+            history = model.fit(
+                data.x_train, data.y_train, epochs=self.epochs, batch_size=self.batch_size,
+                validation_split=self.validation_split, shuffle=True, verbose=0,
+                callbacks=[*callbacks, monitor])
+        if monitor.bad_epoch is not None:
+            raise BuildFailed(
+                f"the loss became NaN or Inf in epoch {monitor.bad_epoch} of {self.kind}",
+                f"{self.kind}, learning_rate={self.learning_rate or 'default'}",
+                "lower learning_rate, or check the data for extreme values")
+        logs = {k: float(v[-1]) for k, v in history.history.items()}
+        _, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
+                                          batch_size=max(self.batch_size, 256))
+        return {"epochs": len(history.history["loss"]),
+                "loss": logs["loss"], "train_accuracy": logs["accuracy"],
+                "val_accuracy": logs.get("val_accuracy"),
+                "test_accuracy": float(test_accuracy),
+                "loss_fn": f"sparse_categorical_crossentropy(from_logits={from_logits})"}
+
+
+def _monitor(keras: Any, task: Any, epochs: int) -> Any:
+    """A callback that advances the progress task and stops on a non-finite loss."""
+
+    class Monitor(keras.callbacks.Callback):
+        bad_epoch: int | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not np.isfinite(loss):
+                self.bad_epoch = self.epoch
+                self.model.stop_training = True
+            status = f"epoch {self.epoch}/{epochs}"
+            if loss is not None:
+                status += f"  loss {loss:.4f}"
+            task.advance(1, status)
+
+    return Monitor()
