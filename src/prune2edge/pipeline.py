@@ -44,11 +44,11 @@ def check_order(stages: Sequence[Stage]) -> None:
     made_by = {"keras": "the model source"}
     for index, stage in enumerate(stages, 1):
         where = f"stage {index} ({stage.kind})"
-        for fact in sorted(stage.requires - facts):
+        for fact in [f for f in FACTS if f in stage.requires - facts]:  # most basic first
             makers = [k for k, cls in REGISTRY.items() if fact in cls.provides]
             raise RecipeError(f"{stage.kind} needs {FACTS[fact]}", where,
                               f"add a {makers[0]} stage before it")
-        for fact in sorted(stage.forbids & facts):
+        for fact in [f for f in FACTS if f in stage.forbids & facts]:
             raise RecipeError(f"{stage.kind} cannot come after {made_by[fact]}", where,
                               FORBIDDEN_FIX[fact].format(kind=stage.kind))
         try:
@@ -162,8 +162,10 @@ class Pipeline:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
+    """Start from a clean Keras session (so layer names do not depend on earlier models), seed
+    Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
     keras = _compat.keras()
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     _compat.tf().config.experimental.enable_op_determinism()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,7 +26,9 @@ class Measure(Stage):
             model = _compat.tfmot_sparsity().strip_pruning(model)
         path = ctx.work_dir / ".measure.h5"
         try:
-            _compat.keras().models.save_model(model, path, include_optimizer=False)
+            with warnings.catch_warnings():  # "HDF5 is legacy": it is what tfmot measures
+                warnings.simplefilter("ignore")
+                _compat.keras().models.save_model(model, path, include_optimizer=False)
             sizes = {"keras_h5": Size.of_file(path).to_dict()}
         finally:
             path.unlink(missing_ok=True)

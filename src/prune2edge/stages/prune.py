@@ -53,16 +53,27 @@ class Prune(Stage):
 
     def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
         if self.schedule.end_share is not None and _next_finetune(after) is None:
-            raise RecipeError(
-                f"end_step {self.schedule.end_step!r} is a share of the fine-tune steps, but no "
-                "finetune stage follows this prune", "schedule.end_step",
-                "add a finetune stage after prune, or give end_step as a step count")
+            raise self._no_finetune()
 
     def preflight(self, ctx: BuildContext) -> None:
         self.choose_layers(ctx.model)
+        self.resolved_schedule(ctx)
+
+    def resolved_schedule(self, ctx: BuildContext) -> tuple[Schedule, int | None]:
+        """The schedule with a share end_step resolved, and the fine-tune steps it runs in."""
         finetune = _next_finetune(ctx.remaining)
-        if finetune is not None:
-            self.schedule.resolve(finetune.total_steps(len(ctx.data.x_train)))
+        if finetune is None:
+            if self.schedule.end_share is not None:
+                raise self._no_finetune()
+            return self.schedule, None
+        steps = finetune.total_steps(len(ctx.data.x_train))
+        return self.schedule.resolve(steps), steps
+
+    def _no_finetune(self) -> RecipeError:
+        return RecipeError(
+            f"end_step {self.schedule.end_step!r} is a share of the fine-tune steps, but no "
+            "finetune stage follows this prune", "schedule.end_step",
+            "add a finetune stage after prune, or give end_step as a step count")
 
     def choose_layers(self, model: Any) -> list[LayerChoice]:
         """Which layers with weights get pruned; raises ModelError for names that match none."""
@@ -107,9 +118,7 @@ class Prune(Stage):
 
     def run(self, ctx: BuildContext) -> BuildContext:
         sparsity = _compat.tfmot_sparsity()
-        finetune = _next_finetune(ctx.remaining)
-        steps = finetune.total_steps(len(ctx.data.x_train)) if finetune else None
-        schedule = self.schedule.resolve(steps) if steps is not None else self.schedule
+        schedule, steps = self.resolved_schedule(ctx)
         choices = self.choose_layers(ctx.model)
         chosen = {c.name for c in choices if c.pruned}
         params = {"pruning_schedule": schedule.to_tfmot(sparsity),

@@ -1,0 +1,113 @@
+"""Shared fixtures: a small MNIST subset on disk, tiny models, and recipe writers."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prune2edge import data as data_mod
+from prune2edge.context import BuildContext
+from prune2edge.progress import Reporter
+
+TRAIN, TEST = 640, 200
+
+
+@pytest.fixture(scope="session")
+def tiny_arrays() -> dict[str, np.ndarray]:
+    """The first 640 train / 200 test samples of the bundled MNIST split."""
+    arrays = data_mod.load_arrays("builtin:mnist", Path.cwd())
+    return {"x_train": arrays["x_train"][:TRAIN], "y_train": arrays["y_train"][:TRAIN],
+            "x_test": arrays["x_test"][:TEST], "y_test": arrays["y_test"][:TEST]}
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory, tiny_arrays) -> Path:
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, **tiny_arrays)
+    return path
+
+
+@pytest.fixture
+def write_recipe(tmp_path, tiny_npz):
+    """Write a recipe into tmp_path: header for a tiny model on tiny data, plus `stages`."""
+
+    def write(stages: str, model: str = "tiny_models:mlp", extra: str = "",
+              name: str = "recipe.toml") -> Path:
+        text = textwrap.dedent(f"""\
+            version = 1
+            name = "tiny"
+            seed = 0
+
+            [model]
+            source = "{model}"
+
+            [data]
+            source = "{tiny_npz}"
+            {textwrap.dedent(extra)}
+            """) + textwrap.dedent(stages)
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+STANDARD_STAGES = """
+[[stages]]
+kind = "train"
+epochs = 1
+
+[[stages]]
+kind = "prune"
+schedule = { kind = "constant_sparsity", target_sparsity = 0.6, begin_step = 0, frequency = 5 }
+
+[[stages]]
+kind = "finetune"
+epochs = 1
+
+[[stages]]
+kind = "strip"
+
+[[stages]]
+kind = "measure"
+
+[[stages]]
+kind = "convert"
+
+[[stages]]
+kind = "validate"
+runs = 5
+warmup = 1
+"""
+
+
+@pytest.fixture
+def standard_stages() -> str:
+    return STANDARD_STAGES
+
+
+def tiny_context(arrays: dict[str, np.ndarray], work_dir: Path,
+                 factory: str = "mlp") -> BuildContext:
+    """A BuildContext for a tiny model on tiny data, seeded as the pipeline would start it."""
+    import tiny_models
+    from prune2edge import keras_model
+    from prune2edge.pipeline import seed_everything
+
+    seed_everything(0)
+    model = getattr(tiny_models, factory)()
+    dataset = data_mod.fit_to_model(arrays, keras_model.input_shape(model),
+                                    keras_model.output_units(model), "tiny")
+    work_dir.mkdir(exist_ok=True)
+    return BuildContext(work_dir=work_dir, data=dataset, model=model, baseline_model=model,
+                        seed=0, reporter=Reporter())
+
+
+@pytest.fixture
+def make_ctx(tmp_path, tiny_arrays):
+    def make(factory: str = "mlp", **changes) -> BuildContext:
+        return tiny_context(tiny_arrays, tmp_path / "work", factory).evolve(**changes)
+
+    return make

@@ -1,0 +1,183 @@
+"""Each stage's contract on a tiny model: what it needs, what it hands on, what it reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prune2edge import _compat
+from prune2edge.errors import BuildFailed, ModelError
+from prune2edge.keras_model import has_pruning_wrappers, weight_sparsity
+from prune2edge.schedules import ConstantSparsity
+from prune2edge.stages import (
+    Convert,
+    FineTune,
+    Measure,
+    Prune,
+    Quantize,
+    Strip,
+    Train,
+    Validate,
+)
+
+PRUNE_60 = Prune(schedule=ConstantSparsity(target_sparsity=0.6, frequency=5))
+
+
+def run(ctx, *stages):
+    for index, stage in enumerate(stages):
+        ctx = stage.run(ctx.evolve(remaining=stages[index + 1:], outputs={}))
+    return ctx
+
+
+def test_train_trains_a_copy_and_sets_the_baseline(make_ctx):
+    ctx = make_ctx()
+    before = [w.copy() for w in ctx.model.get_weights()]
+    out = run(ctx, Train(epochs=1))
+    assert out.model is not ctx.model and out.baseline_model is out.model
+    assert all(np.array_equal(a, b) for a, b in zip(before, ctx.model.get_weights(), strict=True))
+    assert out.outputs["test_accuracy"] > 0.5
+    assert out.outputs["loss_fn"] == "sparse_categorical_crossentropy(from_logits=False)"
+
+
+def test_prune_wraps_chosen_layers_and_lists_the_rest(make_ctx):
+    ctx = make_ctx("cnn")
+    out = run(ctx, Prune(schedule=ConstantSparsity(), exclude=("dense_1",)))
+    assert has_pruning_wrappers(out.model) and not has_pruning_wrappers(ctx.model)
+    assert out.baseline_model is ctx.model
+    assert out.outputs["pruned_layers"] == ["conv2d", "dense"]
+    reasons = {d["layer"]: d["reason"] for d in out.outputs["dense_layers"]}
+    assert reasons == {
+        "batch_normalization": "tfmot prunes no weights of BatchNormalization layers",
+        "dense_1": "listed in prune.exclude"}
+
+
+def test_prune_by_type_and_block_sparsity_keeps_convs_dense(make_ctx):
+    out = run(make_ctx("cnn"), Prune(schedule=PRUNE_60.schedule, layers=("Dense",),
+                                     block_size=(1, 4)), FineTune(epochs=1))
+    assert out.outputs["loss"] > 0
+    choices = Prune(block_size=(1, 4)).choose_layers(make_ctx("cnn").model)
+    conv = next(c for c in choices if c.name == "conv2d")
+    assert not conv.pruned and "block sparsity needs 2-D weights" in conv.reason
+
+
+def test_prune_rejects_named_layers_it_cannot_prune(make_ctx):
+    with pytest.raises(ModelError) as info:
+        Prune(layers=("conv2d",), block_size=(2, 2)).choose_layers(make_ctx("cnn").model)
+    assert "layer 'conv2d' (Conv2D) cannot be pruned" in info.value.what
+    with pytest.raises(ModelError) as info:
+        Prune(exclude=("dens",)).choose_layers(make_ctx().model)
+    assert info.value.what == "exclude names 'dens', which is no layer name or type"
+    assert "dense_1" in info.value.fix
+    with pytest.raises(ModelError) as info:
+        Prune(exclude=("Dense",)).choose_layers(make_ctx().model)
+    assert info.value.what == "nothing to prune"
+
+
+def test_prune_resolves_a_share_of_the_following_finetune(make_ctx):
+    from prune2edge.schedules import PolynomialDecay
+
+    finetune = FineTune(epochs=3, batch_size=32, validation_split=0.1)
+    ctx = make_ctx()
+    out = run(ctx, Prune(schedule=PolynomialDecay(end_step="50%", frequency=5)), finetune)
+    steps = finetune.total_steps(len(ctx.data.x_train))
+    assert steps == 3 * 18  # 576 of 640 samples, batches of 32
+    prune_out = Prune(schedule=PolynomialDecay(end_step="50%", frequency=5)).run(
+        ctx.evolve(remaining=(finetune,))).outputs
+    assert prune_out["schedule"]["end_step"] == 25  # 27 rounded down to a turn
+    assert prune_out["finetune_steps"] == steps
+    assert out.outputs["epochs"] == 3
+
+
+def test_finetune_and_strip_reach_the_target_sparsity(make_ctx):
+    out = run(make_ctx(), Train(epochs=1), PRUNE_60, FineTune(epochs=1), Strip())
+    assert not has_pruning_wrappers(out.model)
+    sparsity = weight_sparsity(out.model)
+    assert [round(layer["sparsity"], 2) for layer in sparsity["layers"]] == [0.6, 0.6]
+    assert out.outputs["sparsity"] == pytest.approx(0.6, abs=0.01)
+    assert weight_sparsity(out.baseline_model)["overall"] == 0.0
+
+
+def test_finetune_never_trains_the_baseline_in_place(make_ctx):
+    ctx = make_ctx()
+    before = ctx.model.get_weights()[0].copy()
+    out = run(ctx, FineTune(epochs=1))
+    assert out.model is not ctx.baseline_model
+    assert np.array_equal(ctx.baseline_model.get_weights()[0], before)
+
+
+def test_finetune_stops_on_a_nan_loss(make_ctx):
+    with pytest.raises(BuildFailed) as info:
+        run(make_ctx(), FineTune(epochs=2, optimizer="sgd", learning_rate=1e30))
+    assert info.value.what == "the loss became NaN or Inf in epoch 1 of finetune"
+
+
+def test_measure_sizes_the_keras_model_and_every_tflite(make_ctx):
+    out = run(make_ctx(), Measure())
+    assert set(out.outputs) == {"keras_h5"}
+    assert 0 < out.outputs["keras_h5"]["gzip_bytes"] < out.outputs["keras_h5"]["bytes"]
+    out = run(out, Convert(), Measure())
+    assert set(out.outputs) == {"keras_h5", "baseline.tflite", "model.tflite"}
+
+
+def test_quantize_draws_the_same_samples_for_the_same_seed(make_ctx):
+    ctx = make_ctx()
+    one = run(ctx, Quantize(samples=50))
+    two = run(ctx, Quantize(samples=50))
+    assert one.quantization.samples.shape == (50, 28, 28)
+    assert np.array_equal(one.quantization.samples, two.quantization.samples)
+    assert one.outputs == {"mode": "int8", "io_type": "float32", "representative_samples": 50}
+    assert run(ctx, Quantize(mode="float16")).quantization.samples is None
+
+
+def test_convert_auto_keeps_the_smaller_encoding_and_records_both(make_ctx):
+    from prune2edge.sizes import Size
+
+    out = run(make_ctx(), Train(epochs=1), PRUNE_60, FineTune(epochs=1), Strip(), Convert())
+    candidates = out.outputs["candidates"]
+    assert set(candidates) == {"dense", "sparse"}
+    chosen = out.outputs["encoding"]
+    assert candidates[chosen]["gzip_bytes"] == min(c["gzip_bytes"] for c in candidates.values())
+    assert Size.of_file(out.tflite["final"]).to_dict() == candidates[chosen]
+    assert out.tflite["baseline"].name == "baseline.tflite"
+    only_sparse = run(out.evolve(tflite={}), Convert(sparse="on"))
+    assert set(only_sparse.outputs["candidates"]) == {"sparse"}
+
+
+def _tensor_types(path):
+    interpreter_cls, _ = _compat.litert()
+    interpreter = interpreter_cls(model_path=str(path))
+    return {d["dtype"].__name__ for d in interpreter.get_tensor_details()}
+
+
+def test_convert_applies_the_quantization_plan(make_ctx):
+    ctx = run(make_ctx(), Train(epochs=1))
+    int8 = run(ctx, Quantize(mode="int8", samples=20), Convert(sparse="off"))
+    assert "int8" in _tensor_types(int8.tflite["final"])
+    assert "int8" not in _tensor_types(int8.tflite["baseline"])
+    io = run(ctx, Quantize(mode="int8", samples=20, io_type="uint8"), Convert(sparse="off"))
+    interpreter_cls, _ = _compat.litert()
+    interpreter = interpreter_cls(model_path=str(io.tflite["final"]))
+    assert interpreter.get_input_details()[0]["dtype"].__name__ == "uint8"
+    f16 = run(ctx, Quantize(mode="float16"), Convert(sparse="off"))
+    assert "float16" in _tensor_types(f16.tflite["final"])
+
+
+def test_validate_matches_an_independent_interpreter_loop(make_ctx):
+    out = run(make_ctx(), Train(epochs=1), Quantize(samples=20), Convert(),
+              Validate(runs=5, warmup=1, batch_size=64))
+    interpreter_cls, _ = _compat.litert()
+    interpreter = interpreter_cls(model_path=str(out.tflite["final"]))
+    interpreter.allocate_tensors()
+    inp, outp = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    hits = 0
+    for x, y in zip(out.data.x_test, out.data.y_test, strict=True):
+        interpreter.set_tensor(inp["index"], x[None])
+        interpreter.invoke()
+        hits += int(interpreter.get_tensor(outp["index"]).argmax() == y)
+    accuracy = out.outputs["accuracy"]
+    assert accuracy["tflite"] == hits / len(out.data.y_test)
+    assert abs(accuracy["keras"] - accuracy["tflite"]) <= 0.02
+    assert out.outputs["agreement"]["top1"] > 0.95
+    latency = out.outputs["latency_ms"]
+    assert latency["final"]["runs"] == 5 and latency["final"]["p50"] > 0
+    assert latency["final"]["kernels"] in ("xnnpack", "builtin")

@@ -1,0 +1,30 @@
+"""Tiny model factories for fast tests (named in test recipes as tiny_models:NAME)."""
+
+from prune2edge import _compat
+
+
+def mlp():
+    keras = _compat.keras()
+    return keras.Sequential([
+        keras.layers.Input((28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ], name="tiny_mlp")
+
+
+def cnn():
+    keras = _compat.keras()
+    return keras.Sequential([
+        keras.layers.Input((28, 28, 1)),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.BatchNormalization(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(10),
+    ], name="tiny_cnn")
+
+
+def not_a_model():
+    return "a string"
