@@ -1,0 +1,35 @@
+# prune2edge: a fresh clone needs only python3 (>= 3.10) and the package registries.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: setup demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(STAMP)  ## create .venv and install prune2edge with its dev tools
+
+demo: $(STAMP)  ## build the MNIST CNN example offline into build/demo
+	$(BIN)/prune2edge build models/mnist_cnn.toml --out build/demo --force
+
+test: $(STAMP)  ## lint, then every test (the slow end-to-end builds included)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## unit tests only (seconds)
+	$(BIN)/pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)  ## benchmarks: prune2edge vs plain tfmot, side by side in one run
+	$(BIN)/python scripts/bench_vs_tfmot.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
