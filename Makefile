@@ -28,8 +28,9 @@ test-fast: $(STAMP)  ## unit tests only (seconds)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)  ## benchmarks: prune2edge vs plain tfmot, side by side in one run
+bench: $(STAMP)  ## benchmarks, each measured side by side in one run
 	$(BIN)/python scripts/bench_vs_tfmot.py
+	$(BIN)/python scripts/bench_validator.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

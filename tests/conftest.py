@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,53 @@ def tiny_context(arrays: dict[str, np.ndarray], work_dir: Path,
     work_dir.mkdir(exist_ok=True)
     return BuildContext(work_dir=work_dir, data=dataset, model=model, baseline_model=model,
                         seed=0, reporter=Reporter())
+
+
+def run_stages(ctx: BuildContext, *stages) -> BuildContext:
+    """Run stages directly (as the pipeline does, with look-ahead), without a build dir."""
+    for index, stage in enumerate(stages):
+        ctx = stage.run(ctx.evolve(remaining=stages[index + 1:], outputs={}))
+    return ctx
+
+
+@dataclass(frozen=True)
+class TinyFiles:
+    """One tiny pruned MLP (80% sparse), as Keras files and .tflite files in several forms."""
+
+    ctx: BuildContext  # after strip: ctx.model is the stripped Keras model
+    block_ctx: BuildContext  # the same pruned in 4x1 Keras blocks (1x4 as TFLite stores them)
+    files: dict[str, Path]
+
+
+@pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory, tiny_arrays) -> TinyFiles:
+    from prune2edge.schedules import ConstantSparsity
+    from prune2edge.stages import Convert, FineTune, Prune, Quantize, Strip, Train
+
+    work = tmp_path_factory.mktemp("tiny-files")
+    schedule = ConstantSparsity(target_sparsity=0.8, frequency=5)
+    trained = run_stages(tiny_context(tiny_arrays, work / "a"), Train(epochs=1))
+    ctx = run_stages(trained, Prune(schedule=schedule), FineTune(epochs=1), Strip())
+    block_ctx = run_stages(trained, Prune(schedule=schedule, block_size=(4, 1)),
+                           FineTune(epochs=1), Strip())
+    variants = {
+        "float_dense": (ctx, (Convert(sparse="off"),)),
+        "float_sparse": (ctx, (Convert(sparse="on"),)),
+        "float_block_sparse": (block_ctx, (Convert(sparse="on"),)),
+        "int8_sparse": (ctx, (Quantize(samples=20), Convert(sparse="on"))),
+        "int8_dense_int8_io": (ctx, (Quantize(samples=20, io_type="int8"),
+                                     Convert(sparse="off"))),
+    }
+    files = {}
+    for name, (start, stages) in variants.items():
+        converted = run_stages(start, *stages)
+        files[name] = work / f"{name}.tflite"
+        files[name].write_bytes(converted.tflite["final"].read_bytes())
+    files["keras_h5"] = work / "model.h5"
+    ctx.model.save(files["keras_h5"])
+    files["keras"] = work / "model.keras"
+    ctx.model.save(files["keras"])
+    return TinyFiles(ctx, block_ctx, files)
 
 
 @pytest.fixture

@@ -51,10 +51,13 @@ def test_build_writes_every_output(write_recipe, standard_stages, tmp_path):
     assert "[1/7] train" in result.stdout and "[7/7] validate" in result.stdout
     assert "gzip size (bytes)" in result.stdout
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["baseline.tflite", "build.log", "model.tflite", "report.json", "report.md"]
+    assert names == ["baseline.tflite", "build.log", "model.tflite", "report.json", "report.md",
+                     "sizes.png", "sparsity.png"]
     report = json.loads((out / "report.json").read_text())
     assert set(report) >= REPORT_KEYS and report["schema"] == "prune2edge.report/1"
-    assert set(report["artifacts"]) == {"baseline.tflite", "model.tflite"}
+    assert set(report["artifacts"]) == {"baseline.tflite", "model.tflite", "sizes.png",
+                                        "sparsity.png"}
+    assert report["plots"] == ["sparsity.png", "sizes.png"]
     assert report["sizes"]["final"]["bytes"] == (out / "model.tflite").stat().st_size
     assert report["sparsity"]["overall"] == pytest.approx(0.6, abs=0.01)
     assert [s["kind"] for s in report["stages"]][:2] == ["train", "prune"]
@@ -68,7 +71,7 @@ def test_set_until_and_only(write_recipe, standard_stages, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "a" / "report.json").read_text())
     assert [s["kind"] for s in report["stages"]] == ["train", "prune", "finetune", "strip"]
-    assert report["sizes"]["final"] is None and report["artifacts"] == {}
+    assert report["sizes"]["final"] is None and list(report["artifacts"]) == ["sparsity.png"]
     assert report["sparsity"]["overall"] == pytest.approx(0.3, abs=0.01)
     assert report["recipe"]["overrides"] == ["stages.prune.schedule.target_sparsity=0.3"]
     result = invoke("build", recipe, "--out", tmp_path / "b", "--only", "convert", "--quiet")

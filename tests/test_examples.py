@@ -30,6 +30,31 @@ def test_example_builds_with_faithful_tflite(recipe, tmp_path):
     assert all(layer["sparsity"] == pytest.approx(expected, abs=0.01) for layer in pruned)
 
 
+def test_validate_on_the_cnn_build_matches_a_sample_by_sample_loop(tmp_path):
+    """The int8 CNN: validate reports percentiles and kernels, and counts every hit right."""
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["build", "mnist_cnn", "--out", str(out), "--quiet",
+                                    "--set", "stages.train.epochs=1",
+                                    "--set", "stages.finetune.epochs=1"]).exit_code == 0
+    result = CliRunner().invoke(app, ["validate", str(out / "model.tflite"), "--json"])
+    doc = json.loads(result.stdout)
+    assert {"p50", "p90", "p99", "mean", "stdev"} <= set(doc["latency_ms"])
+    assert doc["kernels"].startswith("xnnpack")
+    from prune2edge import _compat, data
+
+    arrays = data.load_arrays("builtin:mnist", tmp_path)
+    interpreter_cls, _ = _compat.litert()
+    interpreter = interpreter_cls(model_path=str(out / "model.tflite"))
+    interpreter.allocate_tensors()
+    inp, outp = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    hits = 0
+    for image, label in zip(arrays["x_test"], arrays["y_test"], strict=True):
+        interpreter.set_tensor(inp["index"], (image / 255.0).astype("float32")[None, ..., None])
+        interpreter.invoke()
+        hits += int(interpreter.get_tensor(outp["index"]).argmax() == label)
+    assert doc["accuracy"] == hits / len(arrays["y_test"])
+
+
 def test_mnist_mlp_recipe_trains_then_prunes(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["build", "mnist_mlp", "--out", str(out), "--quiet",

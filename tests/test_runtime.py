@@ -5,52 +5,32 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import tiny_context
 from prune2edge.errors import TFLiteError
 from prune2edge.runtime import TFLiteRunner
-from prune2edge.schedules import ConstantSparsity
-from prune2edge.stages import Convert, FineTune, Prune, Quantize, Strip, Train
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_arrays):
-    """Sparse int8, dense float32 and int8-I/O files of one tiny pruned MLP."""
-    ctx = tiny_context(tiny_arrays, tmp_path_factory.mktemp("work"))
-    finetune = FineTune(epochs=1)
-    for stage in (Train(epochs=1), Prune(schedule=ConstantSparsity(target_sparsity=0.8,
-                                                                    frequency=5)),
-                  finetune, Strip()):
-        ctx = stage.run(ctx.evolve(remaining=(finetune,)))
-    out = tmp_path_factory.mktemp("tflite")
-    files = {}
-    for name, stages in (("sparse_int8", (Quantize(samples=20), Convert(sparse="on"))),
-                         ("int8_io", (Quantize(samples=20, io_type="int8"),
-                                      Convert(sparse="off")))):
-        converted = ctx
-        for stage in stages:
-            converted = stage.run(converted)
-        files[name] = out / f"{name}.tflite"
-        files[name].write_bytes(converted.tflite["final"].read_bytes())
-        files["float"] = out / "float.tflite"
-        files["float"].write_bytes(converted.tflite["baseline"].read_bytes())
-    return ctx, files
-
-
-def test_xnnpack_refuses_sparse_int8_and_builtin_kernels_run_it(built):
-    ctx, files = built
-    runner = TFLiteRunner(files["sparse_int8"])
+def test_xnnpack_refuses_sparse_int8_and_builtin_kernels_run_it(tiny_files):
+    ctx, files = tiny_files.ctx, tiny_files.files
+    runner = TFLiteRunner(files["int8_sparse"])
     assert runner.kernels == "builtin"
     assert runner.fallback.startswith("XNNPACK refused the model")
     accuracy = np.mean(runner.predict(ctx.data.x_test).argmax(1) == ctx.data.y_test)
     assert accuracy > 0.5
     assert runner.latency(ctx.data.x_test[:1], runs=3, warmup=1).kernels == "builtin"
-    dense = TFLiteRunner(files["float"])
+    dense = TFLiteRunner(files["float_dense"])
     assert (dense.kernels, dense.fallback) == ("xnnpack", None)
 
 
-def test_batched_predictions_equal_single_sample_ones(built):
-    ctx, files = built
-    runner = TFLiteRunner(files["int8_io"])
+def test_mixed_graphs_name_the_ops_the_builtin_kernels_ran(tiny_files):
+    runner = TFLiteRunner(tiny_files.files["float_block_sparse"])
+    assert runner.kernels == "xnnpack (2 ops) + builtin (FULLY_CONNECTED)"  # RESHAPE, SOFTMAX
+    xnnpack, builtin = runner.kernel_split()
+    assert (xnnpack, builtin) == (["RESHAPE", "SOFTMAX"], ["FULLY_CONNECTED", "FULLY_CONNECTED"])
+
+
+def test_batched_predictions_equal_single_sample_ones(tiny_files):
+    ctx, files = tiny_files.ctx, tiny_files.files
+    runner = TFLiteRunner(files["int8_dense_int8_io"])
     assert runner.input["dtype"] == np.int8
     batched = runner.predict(ctx.data.x_test[:37], batch_size=16)
     single = np.concatenate([runner.predict(x[None], batch_size=1) for x in ctx.data.x_test[:37]])
@@ -71,17 +51,15 @@ def test_bad_files_are_clear_errors(tmp_path, content, what):
     assert info.value.what.startswith(what)
 
 
-def test_truncated_file(tmp_path, built):
-    _, files = built
+def test_truncated_file(tmp_path, tiny_files):
     path = tmp_path / "cut.tflite"
-    path.write_bytes(files["float"].read_bytes()[:5000])
+    path.write_bytes(tiny_files.files["float_dense"].read_bytes()[:5000])
     with pytest.raises(TFLiteError):
         TFLiteRunner(path)
 
 
-def test_inputs_that_do_not_fit(built):
-    _, files = built
+def test_inputs_that_do_not_fit(tiny_files):
     with pytest.raises(TFLiteError) as info:
-        TFLiteRunner(files["float"]).predict(np.zeros((4, 10, 10), np.float32))
+        TFLiteRunner(tiny_files.files["float_dense"]).predict(np.zeros((4, 10, 10), np.float32))
     assert info.value.what == ("the data's samples have shape (10, 10) but the model's input "
                                "is (28, 28)")

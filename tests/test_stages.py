@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import run_stages as run
 from prune2edge import _compat
 from prune2edge.errors import BuildFailed, ModelError
 from prune2edge.keras_model import has_pruning_wrappers, weight_sparsity
@@ -21,12 +22,6 @@ from prune2edge.stages import (
 )
 
 PRUNE_60 = Prune(schedule=ConstantSparsity(target_sparsity=0.6, frequency=5))
-
-
-def run(ctx, *stages):
-    for index, stage in enumerate(stages):
-        ctx = stage.run(ctx.evolve(remaining=stages[index + 1:], outputs={}))
-    return ctx
 
 
 def test_train_trains_a_copy_and_sets_the_baseline(make_ctx):
@@ -58,6 +53,14 @@ def test_prune_by_type_and_block_sparsity_keeps_convs_dense(make_ctx):
     choices = Prune(block_size=(1, 4)).choose_layers(make_ctx("cnn").model)
     conv = next(c for c in choices if c.name == "conv2d")
     assert not conv.pruned and "block sparsity needs 2-D weights" in conv.reason
+
+
+def test_blocks_that_span_a_whole_kernel_dimension_are_skipped(make_ctx):
+    choices = Prune(block_size=(1, 16)).choose_layers(make_ctx().model)  # dense_1 is 32x10
+    reasons = {c.name: c.reason for c in choices}
+    assert reasons["dense"] == ""
+    assert reasons["dense_1"] == ("a 1x16 block spans a whole dimension of its 32x10 kernel, "
+                                  "which tfmot's block pruning cannot handle")
 
 
 def test_prune_rejects_named_layers_it_cannot_prune(make_ctx):
@@ -180,4 +183,4 @@ def test_validate_matches_an_independent_interpreter_loop(make_ctx):
     assert out.outputs["agreement"]["top1"] > 0.95
     latency = out.outputs["latency_ms"]
     assert latency["final"]["runs"] == 5 and latency["final"]["p50"] > 0
-    assert latency["final"]["kernels"] in ("xnnpack", "builtin")
+    assert latency["final"]["kernels"] == "xnnpack (5 ops) + builtin (SOFTMAX)"

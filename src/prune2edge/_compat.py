@@ -80,3 +80,16 @@ def litert() -> tuple[Any, Any]:
             ) from None
     return Interpreter, OpResolverType
 
+
+
+@functools.cache
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot on the headless Agg backend."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise DependencyError(f"matplotlib is not installed ({exc})", fix=_BUILD_HINT) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from . import __version__
+from . import __version__, native_log
 from .errors import Prune2EdgeError
 
 app = typer.Typer(
@@ -78,6 +78,52 @@ def build(
         out_console.print(summary_table(report))
     files = ", ".join(report.artifacts) or "no artifacts"
     out_console.print(f"wrote {report.out_dir}: {files}, report.json, report.md")
+
+
+@app.command(epilog=EXIT_CODES)
+def validate(
+    model: Annotated[Path, typer.Argument(help="The .tflite file to run.")],
+    data: Annotated[str, typer.Option(help="Data source: builtin:mnist or an .npz.")]
+    = "builtin:mnist",
+    keras: Annotated[str | None, typer.Option(
+        help="A Keras model (file or module:function) to compare outputs with.")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Interpreter threads.")] = 1,
+    runs: Annotated[int, typer.Option(min=1, help="Timed batch-1 runs.")] = 200,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed runs first.")] = 20,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch for the accuracy pass.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run a .tflite on this CPU: accuracy, latency percentiles, kernels, memory."""
+    from .console import RichReporter, validation_table
+    from .progress import Reporter
+    from .validator import validate_file
+
+    reporter = Reporter() if as_json else RichReporter(out_console)
+    with user_errors(), native_log.discarded():
+        result = validate_file(model, data, keras, threads=threads, runs=runs, warmup=warmup,
+                               batch_size=batch_size, reporter=reporter)
+    if as_json:
+        out_console.print_json(data=result)
+    else:
+        out_console.print(validation_table(result))
+
+
+@app.command(epilog=EXIT_CODES)
+def inspect(
+    model: Annotated[Path, typer.Argument(help=".tflite, .keras, .h5 or SavedModel directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show each weight tensor: zeros, encoding, bytes, entropy, and which sparse kernels fit."""
+    from .console import inspect_tables
+    from .tflite_info import inspect as inspect_model
+
+    with user_errors(), native_log.discarded():
+        info = inspect_model(model)
+    if as_json:
+        out_console.print_json(data=info.to_dict())
+    else:
+        for renderable in inspect_tables(info):
+            out_console.print(renderable)
 
 
 @app.command()

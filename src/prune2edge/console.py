@@ -13,6 +13,7 @@ from rich.table import Table
 from .markdown import summary_rows
 from .progress import Reporter, Task
 from .report import BuildReport
+from .tflite_info import ModelInfo
 
 # The per-stage figures worth a glance while a build runs.
 HEADLINE = ("test_accuracy", "sparsity", "mode", "encoding", "keras_h5")
@@ -69,3 +70,71 @@ def summary_table(report: BuildReport) -> Table:
     for row in summary_rows(report):
         table.add_row(*row)
     return table
+
+
+def validation_table(result: Mapping[str, Any]) -> Table:
+    """`prune2edge validate` as a two-column table."""
+    lat = result["latency_ms"]
+    table = Table(title=f"{result['path']}", title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    kernels = result["kernels"] + (f" ({result['fallback']})" if result["fallback"] else "")
+    rows = [
+        ("accuracy", f"{result['accuracy']:.2%} of {result['test_samples']:,} test samples "
+                     f"({result['data']['source']})"),
+        ("latency (ms, batch 1)", f"p50 {lat['p50']:.4f}  p90 {lat['p90']:.4f}  "
+                                  f"p99 {lat['p99']:.4f}  mean {lat['mean']:.4f}  "
+                                  f"stdev {lat['stdev']:.4f}"),
+        ("runs", f"{lat['runs']} timed after {lat['warmup']} warm-up, {lat['threads']} thread(s)"),
+        ("kernels", kernels),
+    ]
+    if result["rss_growth_kb"] is not None:
+        rows.append(("memory", f"resident memory grows {result['rss_growth_kb']:,} KiB loading "
+                               "and running it once (LiteRT's own setup included)"))
+    if "agreement" in result:
+        agree = result["agreement"]
+        rows.append(("keras", f"accuracy {result['keras_accuracy']:.2%}; top-1 agreement "
+                              f"{agree['top1']:.2%}, max abs diff {agree['max_abs_diff']:.3g}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def inspect_tables(info: ModelInfo) -> list[Any]:
+    """`prune2edge inspect`: one row per stored tensor, totals, and sparse-kernel notes."""
+    table = Table(title=f"{info.path} ({info.format})", title_justify="left")
+    for column in ("tensor", "op", "shape", "dtype", "zeros", "encoding", "bytes", "entropy B"):
+        table.add_column(column, justify="right" if column in ("zeros", "bytes", "entropy B")
+                         else "left", overflow="fold")
+    for t in info.tensors:
+        table.add_row(_short_name(t.name, t.role), _short_op(t.op),
+                      "x".join(map(str, t.shape)) or "scalar", t.dtype, f"{t.zeros:.1%}",
+                      t.encoding, f"{t.bytes:,}", f"{t.entropy_bits / 8:,.0f}")
+    totals = info.totals
+    lines = [f"file {info.file_bytes:,} B, gzip {info.file_gzip_bytes:,} B; tensors store "
+             f"{totals['stored_bytes']:,} B whose zero-order entropy is "
+             f"{totals['entropy_bytes']:,} B; {totals['weight_zeros']:.1%} of "
+             f"{totals['weight_values']:,} weights are zero; {totals['sparse_tensors']} "
+             "tensor(s) stored sparse"]
+    notes = [f"  {_short_name(t.name, t.role)}: {t.kernel_note}"
+             for t in info.tensors if t.kernel_note]
+    if notes:
+        lines += ["sparse kernels:", *notes]
+    return [table, "\n".join(lines)]
+
+
+OP_ABBREVIATIONS = {"FULLY_CONNECTED": "FC", "DEPTHWISE_CONV_2D": "DWCONV", "CONV_2D": "CONV",
+                    " (via DENSIFY)": "+densify"}
+
+
+def _short_name(name: str, role: str) -> str:
+    """'model/dense/MatMul;model/dense/Relu' -> 'dense weights' (fused names repeat a lot)."""
+    parts = name.split(";")[0].split("/")
+    layer = parts[-2] if len(parts) > 1 else parts[0]
+    return f"{layer} {role}"
+
+
+def _short_op(op: str) -> str:
+    for long, short in OP_ABBREVIATIONS.items():
+        op = op.replace(long, short)
+    return op

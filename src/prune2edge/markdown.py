@@ -89,18 +89,37 @@ def _latency(report: BuildReport) -> list[str]:
                          fmt_ms(lat["mean"]), lat["runs"], lat["threads"], kernels])
     if not rows:
         return []
-    return ["## Latency (ms, batch 1, after warm-up)", "",
-            table(["model", "p50", "p90", "p99", "mean", "runs", "threads", "kernels"], rows), ""]
+    parts = ["## Latency (ms, batch 1, after warm-up)", "",
+             table(["model", "p50", "p90", "p99", "mean", "runs", "threads", "kernels"], rows), ""]
+    memory = report.memory
+    if memory.get("final_rss_growth_kb") is not None:
+        parts += ["Resident memory growth from loading and running each model once (in a fresh "
+                  f"process): baseline {fmt_bytes(memory.get('baseline_rss_growth_kb'))} KiB,"
+                  f" final {fmt_bytes(memory['final_rss_growth_kb'])} KiB.", ""]
+    return parts
 
 
 def _conversion(report: BuildReport) -> list[str]:
     conv = report.conversion
     if not conv:
         return []
-    rows = [[name, fmt_bytes(s["bytes"]), fmt_bytes(s["gzip_bytes"])]
+    rows = [[name, fmt_bytes(s["bytes"]), fmt_bytes(s["gzip_bytes"]), fmt_ms(s.get("p50_ms"))]
             for name, s in conv["candidates"].items()]
-    return ["## Conversion", "", f"Quantization: {conv['quantization']['mode']}. "
-            f"{conv['decision']}.", "", table(["encoding", "bytes", "gzip bytes"], rows), ""]
+    parts = ["## Conversion", "", f"Quantization: {conv['quantization']['mode']}. "
+             f"{conv['decision']}.", "",
+             table(["encoding", "bytes", "gzip bytes", "p50 ms"], rows), ""]
+    if conv.get("speed_note"):
+        parts += [f"Note: {conv['speed_note']}.", ""]
+    steps = conv.get("waterfall", [])
+    if steps:
+        first = steps[0]["gzip_bytes"]
+        parts += ["Size after each step:", "",
+                  table(["step", "bytes", "gzip bytes", "gzip ratio"],
+                        [[s["step"], fmt_bytes(s["bytes"]), fmt_bytes(s["gzip_bytes"]),
+                          fmt_ratio(first / s["gzip_bytes"])] for s in steps]), ""]
+    if "sizes.png" in report.plots:
+        parts += ["![size after each step](sizes.png)", ""]
+    return parts
 
 
 def _pruning(report: BuildReport) -> list[str]:
@@ -124,8 +143,11 @@ def _sparsity(report: BuildReport) -> list[str]:
         return []
     rows = [[s["layer"], s["type"], fmt_bytes(s["weights"]), fmt_pct(s["sparsity"])]
             for s in sp["layers"]]
-    return [f"## Weight sparsity: {fmt_pct(sp['overall'])} of {sp['weights']:,} kernel weights",
-            "", table(["layer", "type", "weights", "zeros"], rows), ""]
+    parts = [f"## Weight sparsity: {fmt_pct(sp['overall'])} of {sp['weights']:,} kernel weights",
+             "", table(["layer", "type", "weights", "zeros"], rows), ""]
+    if "sparsity.png" in report.plots:
+        parts += ["![weight sparsity per layer](sparsity.png)", ""]
+    return parts
 
 
 def _figures(outputs: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .keras_model import LoadedModel, has_pruning_wrappers, weight_sparsity
+from .plots import write_plots
 from .sizes import Size, ratio, sha256
 
 if TYPE_CHECKING:
@@ -41,10 +42,12 @@ class BuildReport:
     accuracy: dict[str, Any]
     agreement: dict[str, Any] | None
     latency_ms: dict[str, Any]
+    memory: dict[str, Any]
     sparsity: dict[str, Any] | None
     pruning: list[dict[str, Any]]
     conversion: dict[str, Any] | None
     artifacts: dict[str, Any]
+    plots: list[str]
     environment: dict[str, Any]
     seconds: float
     schema: str = SCHEMA
@@ -80,7 +83,7 @@ def assemble(ctx: BuildContext, records: list[StageRecord], *, name: str, seed: 
     conversion = _last(records, "convert")
     sizes = {role: Size.of_file(path).to_dict() for role, path in ctx.tflite.items()}
     baseline, final = sizes.get("baseline"), sizes.get("final")
-    return BuildReport(
+    report = BuildReport(
         name=name,
         status="ok",
         seed=seed,
@@ -99,13 +102,17 @@ def assemble(ctx: BuildContext, records: list[StageRecord], *, name: str, seed: 
         accuracy=validation.get("accuracy", {}),
         agreement=validation.get("agreement"),
         latency_ms=validation.get("latency_ms", {}),
+        memory=validation.get("memory", {}),
         sparsity=None if has_pruning_wrappers(ctx.model) else weight_sparsity(ctx.model),
         pruning=[r.outputs for r in records if r.kind == "prune"],
         conversion=conversion or None,
-        artifacts=_artifacts(ctx.work_dir),
+        artifacts={},
+        plots=[],
         environment=environment(seed),
         seconds=round(seconds, 3),
     )
+    plots = write_plots(report, ctx.work_dir)
+    return dataclasses.replace(report, plots=plots, artifacts=_artifacts(ctx.work_dir))
 
 
 def _last(records: list[StageRecord], kind: str) -> dict[str, Any]:

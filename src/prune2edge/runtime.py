@@ -50,7 +50,7 @@ class TFLiteRunner:
             raise TFLiteError("model file not found", str(self.path), "give a .tflite file")
         self.fallback: str | None = None
         self.interpreter = self._open()
-        self.kernels = "xnnpack" if self._delegated() else "builtin"
+        self.kernels = describe_kernels(*self.kernel_split())
         inputs = self.interpreter.get_input_details()
         outputs = self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
@@ -78,8 +78,28 @@ class TFLiteRunner:
             return self._open(builtin=True)
         return interpreter
 
-    def _delegated(self) -> bool:
-        return any(op["op_name"] == "DELEGATE" for op in self.interpreter._get_ops_details())
+    def kernel_split(self) -> tuple[list[str], list[str]]:
+        """(ops XNNPACK runs, ops the builtin kernels run), from the delegated graph.
+
+        A DELEGATE node replaces the ops between its input and output tensors; an op that
+        feeds the delegate's inputs or reads its outputs ran outside it.
+        """
+        ops = self.interpreter._get_ops_details()
+        regular = [op for op in ops if op["op_name"] != "DELEGATE"]
+        inside: set[int] = set()
+        for delegate in (op for op in ops if op["op_name"] == "DELEGATE"):
+            ins, outs = set(delegate["inputs"].tolist()), set(delegate["outputs"].tolist())
+            produced: set[int] = set()
+            for op in regular:
+                op_ins, op_outs = set(op["inputs"].tolist()), set(op["outputs"].tolist())
+                if op["index"] in inside or op_outs & ins or op_ins & outs:
+                    continue
+                if all(t < 0 or t in ins or t in produced for t in op_ins):
+                    inside.add(op["index"])
+                    produced |= op_outs
+        xnnpack = [op["op_name"] for op in regular if op["index"] in inside]
+        builtin = [op["op_name"] for op in regular if op["index"] not in inside]
+        return xnnpack, builtin
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -144,3 +164,12 @@ class TFLiteRunner:
             return y
         scale, zero_point = self.output["quantization"]
         return (y.astype(np.float32) - zero_point) * scale
+
+
+def describe_kernels(xnnpack: list[str], builtin: list[str]) -> str:
+    """'xnnpack', 'builtin', or which ops each ran when the graph was split between them."""
+    if not builtin:
+        return "xnnpack"
+    if not xnnpack:
+        return "builtin"
+    return f"xnnpack ({len(xnnpack)} ops) + builtin ({', '.join(sorted(set(builtin)))})"

@@ -112,8 +112,16 @@ class Prune(Stage):
             return dense(f"tfmot cannot prune {kind} layers")
         if not weight_names:
             return dense(f"tfmot prunes no weights of {kind} layers")
-        if self.block_size != (1, 1) and any(np.ndim(w) != 2 for w in _kernels(layer)):
-            return dense("block sparsity needs 2-D weights (Dense); use block_size [1, 1]")
+        if self.block_size != (1, 1):
+            kernels = _kernels(layer)
+            if any(np.ndim(w) != 2 for w in kernels):
+                return dense("block sparsity needs 2-D weights (Dense); use block_size [1, 1]")
+            shapes = [w.shape for w in kernels]
+            if any(-(-d // b) == 1 for shape in shapes for d, b in zip(shape, self.block_size,
+                                                                         strict=True)):
+                return dense(f"a {'x'.join(map(str, self.block_size))} block spans a whole "
+                             f"dimension of its {'x'.join(map(str, shapes[0]))} kernel, which "
+                             "tfmot's block pruning cannot handle")
         return LayerChoice(name, kind, True)
 
     def run(self, ctx: BuildContext) -> BuildContext:

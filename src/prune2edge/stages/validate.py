@@ -1,4 +1,4 @@
-"""`validate`: accuracy, agreement with Keras, and latency of baseline and final .tflite."""
+"""`validate`: accuracy, agreement with Keras, latency and memory of baseline and final .tflite."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import numpy as np
 
 from ..context import BuildContext
 from ..errors import RecipeError
-from ..runtime import TFLiteRunner
 from ..sizes import ratio
+from ..validator import agreement, evaluate
 from .base import Stage
 
 
 @dataclass(frozen=True, kw_only=True)
 class Validate(Stage):
-    """Runs both .tflite files on the CPU over the whole test split (batched) and times
-    single-sample invocations after warm-up."""
+    """Runs both .tflite files on the CPU over the whole test split (batched), times
+    single-sample invocations after warm-up, and compares the final one with Keras."""
 
     kind: ClassVar[str] = "validate"
     requires: ClassVar[frozenset[str]] = frozenset({"tflite"})
@@ -26,6 +26,7 @@ class Validate(Stage):
     runs: int = 200
     warmup: int = 20
     batch_size: int = 256
+    memory: bool = True  # resident memory growth, measured in a fresh process per model
 
     def __post_init__(self) -> None:
         for name in ("threads", "runs", "batch_size"):
@@ -40,36 +41,21 @@ class Validate(Stage):
         return f"{self.runs} timed runs, {self.threads} thread(s)"
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        x, y = ctx.data.x_test, ctx.data.y_test
-        accuracy: dict[str, Any] = {}
-        latency: dict[str, Any] = {}
-        outputs: dict[str, np.ndarray] = {}
-        for role, path in ctx.tflite.items():
-            runner = TFLiteRunner(path, self.threads)
-            outputs[role] = runner.predict(x, self.batch_size)
-            accuracy[role if role == "baseline" else "tflite"] = _accuracy(outputs[role], y)
-            with ctx.reporter.task(f"timing {path.name}", self.runs) as task:
-                timing = runner.latency(x[:1], self.runs, self.warmup, progress=task)
-            latency[role] = {**timing.to_dict(), "fallback": runner.fallback}
-            if runner.fallback:
-                ctx.reporter.note(f"{path.name}: {runner.fallback}; ran the builtin kernels")
-        keras_out = np.asarray(ctx.model.predict(x, batch_size=self.batch_size, verbose=0))
-        accuracy["keras"] = _accuracy(keras_out, y)
-        accuracy["test_samples"] = len(y)
-        if "baseline" in accuracy:
-            accuracy["drop_pt"] = round((accuracy["baseline"] - accuracy["tflite"]) * 100, 4)
-        final = outputs["final"]
-        agreement = {
-            "top1": float(np.mean(keras_out.argmax(1) == final.argmax(1))),
-            "max_abs_diff": float(np.max(np.abs(keras_out - final))),
-        }
-        latency["speedup_p50"] = _round(ratio(latency["baseline"]["p50"], latency["final"]["p50"]))
-        return ctx.with_outputs(accuracy=accuracy, agreement=agreement, latency_ms=latency)
-
-
-def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(outputs.argmax(axis=1) == labels))
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+        figures = {role: evaluate(path, ctx.data, threads=self.threads, runs=self.runs,
+                                  warmup=self.warmup, batch_size=self.batch_size,
+                                  memory=self.memory, reporter=ctx.reporter)
+                   for role, path in ctx.tflite.items()}
+        base, final = figures["baseline"], figures["final"]
+        keras_out = np.asarray(ctx.model.predict(ctx.data.x_test, batch_size=self.batch_size,
+                                                 verbose=0))
+        keras_accuracy = float(np.mean(keras_out.argmax(1) == ctx.data.y_test))
+        accuracy = {"baseline": base.accuracy, "keras": keras_accuracy,
+                    "tflite": final.accuracy, "test_samples": final.samples,
+                    "drop_pt": round((base.accuracy - final.accuracy) * 100, 4)}
+        latency: dict[str, Any] = {role: {**f.latency.to_dict(), "fallback": f.fallback}
+                                   for role, f in figures.items()}
+        speedup = ratio(base.latency.p50, final.latency.p50)
+        latency["speedup_p50"] = None if speedup is None else round(speedup, 4)
+        memory = {f"{role}_rss_growth_kb": f.rss_kb for role, f in figures.items()}
+        return ctx.with_outputs(accuracy=accuracy, agreement=agreement(keras_out, final.outputs),
+                                latency_ms=latency, memory=memory)
