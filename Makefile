@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup demo test test-fast lint bench clean
+EXAMPLES := seed_mlp mnist_mlp mnist_cnn
+
+.PHONY: setup demo test test-fast lint check baselines bench clean
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -27,6 +29,19 @@ test-fast: $(STAMP)  ## unit tests only (seconds)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+check: $(STAMP)  ## build every example, gate it on its budgets and committed baseline
+	@for recipe in $(EXAMPLES); do \
+	  $(BIN)/prune2edge build models/$$recipe.toml --out build/check/$$recipe --force --quiet \
+	    --baseline models/$$recipe.baseline.json || exit $$?; \
+	done
+
+baselines: $(STAMP)  ## rebuild the examples and record their baselines (commit the result)
+	@for recipe in $(EXAMPLES); do \
+	  $(BIN)/prune2edge build models/$$recipe.toml --out build/check/$$recipe --force --quiet \
+	  && $(BIN)/prune2edge check build/check/$$recipe --update-baseline \
+	    --baseline models/$$recipe.baseline.json || exit $$?; \
+	done
 
 bench: $(STAMP)  ## benchmarks, each measured side by side in one run
 	$(BIN)/python scripts/bench_vs_tfmot.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -64,6 +65,10 @@ def build(
     until: Annotated[str | None, typer.Option(
         "--until", metavar="KIND", help="Stop after the first stage of this kind.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Gate the build on its budgets (and --baseline) when it ends.")] = False,
+    baseline: Annotated[Path | None, typer.Option(
+        help="Baseline file to gate against (implies --check).")] = None,
 ) -> None:
     """Run a recipe: prune, fine-tune, strip, quantize, convert and validate into --out."""
     from .build import build as run_build
@@ -78,6 +83,82 @@ def build(
         out_console.print(summary_table(report))
     files = ", ".join(report.artifacts) or "no artifacts"
     out_console.print(f"wrote {report.out_dir}: {files}, report.json, report.md")
+    if check or baseline:
+        _gate(report, baseline, (), None)
+
+
+@app.command(name="check", epilog=EXIT_CODES)
+def check_command(
+    target: Annotated[Path, typer.Argument(help="A build directory or its report.json.")],
+    baseline: Annotated[Path | None, typer.Option(
+        help="Committed baseline to compare with (sizes, accuracy, latency ratio).")] = None,
+    update_baseline: Annotated[bool, typer.Option(
+        "--update-baseline", help="Rewrite --baseline from this build instead of checking.")]
+    = False,
+    markdown: Annotated[Path | None, typer.Option(
+        help="Also write the verdict table as Markdown here.")] = None,
+    budget: Annotated[list[str] | None, typer.Option(
+        metavar="KEY=VALUE", help="Add or tighten a budget, e.g. max_gzip_bytes=90000.")] = None,
+) -> None:
+    """Gate a build for CI: exit 0 if every budget holds, 3 on a regression.
+
+    Budgets come from the recipe's [budgets] table (and --budget); a --baseline adds
+    tolerances against a committed earlier build. The table also goes to
+    $GITHUB_STEP_SUMMARY when that is set.
+    """
+    from .report import BuildReport
+
+    with user_errors():
+        report = BuildReport.load(target)
+        if update_baseline:
+            _update_baseline(report, baseline)
+            return
+    _gate(report, baseline, budget or (), markdown)
+
+
+def _gate(report, baseline: Path | None, budgets, markdown: Path | None) -> None:
+    """Print the verdicts (and write them as Markdown); exit 3 on a regression."""
+    from rich.table import Table
+
+    from .check import run_check
+
+    with user_errors():
+        result = run_check(report, baseline, budgets)
+    table = Table("check", "limit", "measured", "verdict",
+                  title=f"prune2edge check: {result.name}", title_justify="left")
+    for v in result.verdicts:
+        table.add_row(v.check, v.limit, v.measured, "[green]ok[/]" if v.ok else "[red]FAIL[/]")
+    out_console.print(table)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    for path, mode in ((summary, "a"), (markdown, "w")):
+        if path:
+            with open(path, mode, encoding="utf-8") as out:
+                out.write(result.markdown() + "\n")
+    if not result.ok:
+        failed = ", ".join(v.check for v in result.failures)
+        err_console.print(f"[bold red]error:[/] {len(result.failures)} check(s) failed "
+                          f"({report.name}): {failed}", soft_wrap=True)
+        raise typer.Exit(3)
+
+
+def _update_baseline(report, baseline: Path | None) -> None:
+    from .check import load_baseline, make_baseline, write_baseline
+    from .errors import ReportError
+
+    if baseline is None:
+        raise ReportError("--update-baseline needs --baseline FILE", None,
+                          "name the file to write, e.g. models/mnist_cnn.baseline.json")
+    if report.status != "ok":
+        raise ReportError(f"the build's status is {report.status}", report.name,
+                          "record a baseline only from a successful build")
+    new = make_baseline(report)
+    old = load_baseline(baseline)["figures"] if baseline.exists() else {}
+    write_baseline(baseline, new)
+    for key, value in new["figures"].items():
+        before = old.get(key)
+        change = "new" if before is None else f"was {before:,.6g}"
+        out_console.print(f"  {key}: {value:,.6g} ({change})")
+    out_console.print(f"baseline {baseline} updated from {report.out_dir}")
 
 
 @app.command(epilog=EXIT_CODES)

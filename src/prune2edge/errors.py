@@ -48,6 +48,10 @@ class TFLiteError(Prune2EdgeError):
     """A .tflite file cannot be read or run."""
 
 
+class ReportError(Prune2EdgeError):
+    """A report or baseline file cannot be read or is not what `check` needs."""
+
+
 class DependencyError(Prune2EdgeError):
     """An optional dependency (TensorFlow, tfmot, matplotlib) is missing."""
 

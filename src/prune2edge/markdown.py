@@ -74,8 +74,11 @@ def render(report: BuildReport) -> str:
                      for name, a in report.artifacts.items()]), ""]
     env = report.environment
     packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    det = env["determinism"]
     parts += ["## Environment", "", f"{packages}; Python {env['python']} on {env['platform']}, "
-              f"{env['cpus']} CPUs. {env['determinism']}.", ""]
+              f"{env['cpus']} CPUs.", "",
+              f"Seed {det['seed']}, TensorFlow op determinism on: {det['reproducible']}. "
+              f"Timings vary between runs ({', '.join(det['varies_between_runs'])}).", ""]
     return "\n".join(parts)
 
 

@@ -202,7 +202,7 @@ def apply_overrides(document: Mapping[str, Any], overrides: Iterable[str]) -> di
         if not sep or not all(parts):
             raise RecipeError("an override needs the form KEY=VALUE", where,
                               "e.g. --set stages.finetune.epochs=2")
-        value = _toml_value(raw.strip())
+        value = parse_value(raw.strip())
         if parts[0] not in TOP_LEVEL:
             raise unknown_key_error(parts[0], TOP_LEVEL, where)
         if parts[0] == "stages":
@@ -243,7 +243,8 @@ def _set(table: dict[str, Any], parts: list[str], value: Any, where: str) -> Non
     table[parts[-1]] = value
 
 
-def _toml_value(raw: str) -> Any:
+def parse_value(raw: str) -> Any:
+    """A TOML value (`0.9`, `"adam"`, `[1, 4]`); a bare word is taken as a string."""
     try:
         return tomllib.loads(f"value = {raw}")["value"]
     except tomllib.TOMLDecodeError:

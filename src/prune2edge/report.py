@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import ReportError, first_line
 from .keras_model import LoadedModel, has_pruning_wrappers, weight_sparsity
 from .plots import write_plots
 from .sizes import Size, ratio, sha256
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from .pipeline import StageRecord
 
 SCHEMA = "prune2edge.report/1"
-TFLITE_NAMES = {"baseline": "baseline.tflite", "final": "model.tflite"}
 NOT_ARTIFACTS = {"report.json", "report.md", "build.log"}
 PACKAGES = ("prune2edge", "tensorflow", "tf-keras", "tensorflow-model-optimization",
             "ai-edge-litert", "numpy")
@@ -65,6 +65,30 @@ class BuildReport:
     def from_dict(cls, doc: dict[str, Any], out_dir: Path | None = None) -> BuildReport:
         names = {f.name for f in dataclasses.fields(cls)} - {"out_dir"}
         return cls(**{k: v for k, v in doc.items() if k in names}, out_dir=out_dir)
+
+    @classmethod
+    def load(cls, path: Path) -> BuildReport:
+        """Read report.json, or the report.json inside a build directory."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "report.json"
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ReportError("no report found", str(path),
+                              "give a build directory or its report.json") from None
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"cannot read the report ({first_line(exc)})", str(path),
+                              "build again to write a fresh report") from None
+        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+            found = doc.get("schema") if isinstance(doc, dict) else None
+            raise ReportError(f"not a prune2edge report (schema {found!r})", str(path),
+                              f"give a report.json with schema {SCHEMA}")
+        try:
+            return cls.from_dict(doc, out_dir=path.parent)
+        except TypeError as exc:
+            raise ReportError(f"the report is incomplete ({first_line(exc)})", str(path),
+                              "build again to write a fresh report") from None
 
     def located(self, out_dir: Path) -> BuildReport:
         return dataclasses.replace(self, out_dir=Path(out_dir))
@@ -149,6 +173,13 @@ def environment(seed: int) -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "determinism": f"seed {seed}; TensorFlow op determinism enabled",
+        "determinism": {
+            "seed": seed,
+            "tensorflow_op_determinism": True,
+            "reproducible": "artifacts and every figure but timings are identical for the same "
+                            "recipe, seed, package versions and CPU type",
+            "varies_between_runs": ["seconds", "stages[].seconds", "latency_ms", "memory",
+                                    "conversion.candidates[].p50_ms", "conversion.speed_note"],
+        },
     }
 

@@ -1,0 +1,129 @@
+"""The CI gate: budgets, baselines, exit codes, Markdown summaries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from prune2edge.check import load_baseline
+from prune2edge.cli import app
+from prune2edge.recipe import bundled_recipes, load_recipe
+
+runner = CliRunner()
+BUDGETS = """
+[budgets]
+max_bytes = 1000000
+min_accuracy = 0.3
+max_latency_ratio = 5.0
+"""
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory, tiny_npz):
+    """One tiny build with budgets that hold."""
+    from conftest import STANDARD_STAGES
+
+    root = tmp_path_factory.mktemp("check")
+    recipe = root / "recipe.toml"
+    recipe.write_text(f'version = 1\nname = "tiny"\n[model]\nsource = "tiny_models:mlp"\n'
+                      f'[data]\nsource = "{tiny_npz}"\n{BUDGETS}\n{STANDARD_STAGES}')
+    out = root / "out"
+    result = runner.invoke(app, ["build", str(recipe), "--out", str(out), "-q", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "max_latency_ratio" in result.stdout
+    return out
+
+
+def check(*args, **kwargs):
+    return runner.invoke(app, ["check", *map(str, args)], **kwargs)
+
+
+def test_budgets_that_hold_pass(build_dir):
+    result = check(build_dir)
+    assert result.exit_code == 0, result.output
+    for name in ("build status", "max_bytes", "min_accuracy", "max_latency_ratio"):
+        assert name in result.stdout
+
+
+def test_a_budget_tightened_below_the_measured_value_fails_with_exit_3(build_dir):
+    measured = json.loads((build_dir / "report.json").read_text())["sizes"]["final"]
+    result = check(build_dir, "--budget", f"max_gzip_bytes={measured['gzip_bytes'] - 1}")
+    assert result.exit_code == 3
+    assert f"<= {measured['gzip_bytes'] - 1:,} B" in result.stdout
+    assert f"{measured['gzip_bytes']:,} B" in result.stdout and "FAIL" in result.stdout
+    assert result.stderr.strip() == "error: 1 check(s) failed (tiny): max_gzip_bytes"
+
+
+def test_markdown_goes_to_the_step_summary_and_a_file(build_dir, tmp_path):
+    summary, markdown = tmp_path / "summary.md", tmp_path / "table.md"
+    summary.write_text("earlier step\n")
+    result = check(build_dir, "--markdown", markdown, "--budget", "min_accuracy=1.0",
+                   env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 3
+    text = markdown.read_text()
+    assert text.startswith("### prune2edge check: tiny: FAIL (1 over budget)")
+    assert "| min_accuracy | >= 100.00% |" in text and "**FAIL**" in text
+    assert summary.read_text() == "earlier step\n" + text
+
+
+def test_baseline_round_trip(build_dir, tmp_path):
+    baseline = tmp_path / "tiny.baseline.json"
+    result = check(build_dir, "--baseline", baseline, "--update-baseline")
+    assert result.exit_code == 0, result.output
+    assert "gzip_bytes" in result.stdout and "(new)" in result.stdout
+    doc = load_baseline(baseline)
+    assert doc["recipe"] == {"name": "tiny", "overrides": []}
+    assert check(build_dir, "--baseline", baseline).exit_code == 0
+    doc["figures"]["gzip_bytes"] = int(doc["figures"]["gzip_bytes"] * 0.9)  # a smaller past
+    baseline.write_text(json.dumps(doc))
+    result = check(build_dir, "--baseline", baseline)
+    assert result.exit_code == 3 and "baseline gzip bytes (+1%)" in result.stdout
+    doc["recipe"]["overrides"] = ["stages.finetune.epochs=9"]
+    baseline.write_text(json.dumps(doc))
+    result = check(build_dir, "--baseline", baseline)
+    assert result.exit_code == 1
+    assert "the baseline was recorded for tiny with overrides" in result.stderr
+
+
+@pytest.mark.parametrize(("setup", "args", "message"), [
+    (lambda d: None, ["{missing}"], "error: no report found"),
+    (lambda d: (d / "report.json").write_text("{}"), ["{dir}"],
+     "error: not a prune2edge report (schema None)"),
+    (lambda d: (d / "report.json").write_text("{nope"), ["{dir}"],
+     "error: cannot read the report"),
+    (lambda d: None, ["{build}", "--budget", "max_bytez=1"], "error: unknown key 'max_bytez'"),
+    (lambda d: None, ["{build}", "--budget", "oops"], "error: a budget needs the form KEY=VALUE"),
+    (lambda d: None, ["{build}", "--update-baseline"],
+     "error: --update-baseline needs --baseline FILE"),
+    (lambda d: None, ["{build}", "--baseline", "{missing}"], "error: baseline file not found"),
+])
+def test_usage_and_input_errors_exit_1(build_dir, tmp_path, setup, args, message):
+    setup(tmp_path)
+    names = {"missing": tmp_path / "missing", "dir": tmp_path, "build": build_dir}
+    result = check(*[a.format(**names) for a in args])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_budgets_need_the_figures_they_limit(write_recipe, tmp_path):
+    recipe = write_recipe("[[stages]]\nkind = \"convert\"\n",
+                          extra="[budgets]\nmin_accuracy = 0.9\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["build", str(recipe), "--out", str(out), "-q", "--check"])
+    assert result.exit_code == 1
+    assert "the report has no .tflite accuracy (tiny): the recipe needs a validate stage" \
+        in result.stderr
+    assert (out / "model.tflite").exists()  # the build itself stands; only the gate failed
+    no_budgets = write_recipe("[[stages]]\nkind = \"convert\"\n", name="plain.toml")
+    runner.invoke(app, ["build", str(no_budgets), "--out", str(tmp_path / "plain"), "-q"])
+    result = check(tmp_path / "plain")
+    assert result.exit_code == 1 and result.stderr.startswith("error: nothing to check")
+
+
+def test_every_example_recipe_has_a_baseline_for_its_ci_build():
+    for path in bundled_recipes():
+        recipe = load_recipe(path)
+        baseline = load_baseline(path.with_suffix(".baseline.json"))
+        assert baseline["recipe"]["name"] == recipe.name

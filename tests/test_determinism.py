@@ -1,0 +1,42 @@
+"""Same recipe, same seed: byte-identical .tflite files and identical figures (timings aside)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+TIMED = {"seconds", "latency_ms", "memory"}
+
+
+def _build(out):
+    subprocess.run([sys.executable, "-m", "prune2edge", "build", "models/mnist_cnn.toml",
+                    "--out", str(out), "--quiet", "--set", "stages.train.epochs=1",
+                    "--set", "stages.finetune.epochs=1"], check=True, capture_output=True)
+    return json.loads((out / "report.json").read_text())
+
+
+def _untimed(report):
+    doc = {k: v for k, v in report.items() if k not in TIMED}
+    doc["stages"] = [{**s, "seconds": None, "outputs": {k: v for k, v in s["outputs"].items()
+                                                        if k not in TIMED}}
+                     for s in report["stages"]]
+    for stage in doc["stages"]:
+        if stage["kind"] == "convert":
+            stage["outputs"]["speed_note"] = None
+            for candidate in stage["outputs"]["candidates"].values():
+                candidate.pop("p50_ms", None)
+    doc["conversion"] = next(s["outputs"] for s in doc["stages"] if s["kind"] == "convert")
+    return doc
+
+
+def test_two_builds_in_fresh_processes_are_identical(tmp_path):
+    first, second = _build(tmp_path / "a"), _build(tmp_path / "b")
+    assert first["artifacts"]["model.tflite"]["sha256"] == \
+        second["artifacts"]["model.tflite"]["sha256"]
+    assert first["artifacts"] == second["artifacts"]  # every file, plots included
+    assert _untimed(first) == _untimed(second)
+    assert first["environment"]["determinism"]["tensorflow_op_determinism"] is True
