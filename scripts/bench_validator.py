@@ -39,8 +39,8 @@ def main() -> None:
     seed_everything(0)
     keras = _compat.keras()
     model = examples.mnist_cnn()
-    dataset = data.fit_to_model(data.load_arrays("builtin:mnist", Path.cwd()),
-                                input_shape(model), 10, "builtin:mnist")
+    raw = data.load(data.DataSpec(), Path.cwd(), input_shape(model))
+    dataset = data.fit_to_model(raw, input_shape(model), 10)
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])

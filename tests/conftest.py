@@ -19,7 +19,7 @@ TRAIN, TEST = 640, 200
 @pytest.fixture(scope="session")
 def tiny_arrays() -> dict[str, np.ndarray]:
     """The first 640 train / 200 test samples of the bundled MNIST split."""
-    arrays = data_mod.load_arrays("builtin:mnist", Path.cwd())
+    arrays = data_mod.load(data_mod.DataSpec(), Path.cwd(), (28, 28)).arrays
     return {"x_train": arrays["x_train"][:TRAIN], "y_train": arrays["y_train"][:TRAIN],
             "x_test": arrays["x_test"][:TEST], "y_test": arrays["y_test"][:TEST]}
 
@@ -99,8 +99,9 @@ def tiny_context(arrays: dict[str, np.ndarray], work_dir: Path,
 
     seed_everything(0)
     model = getattr(tiny_models, factory)()
-    dataset = data_mod.fit_to_model(arrays, keras_model.input_shape(model),
-                                    keras_model.output_units(model), "tiny")
+    dataset = data_mod.fit_to_model(data_mod.RawData(arrays, "tiny"),
+                                    keras_model.input_shape(model),
+                                    keras_model.output_units(model))
     work_dir.mkdir(exist_ok=True)
     return BuildContext(work_dir=work_dir, data=dataset, model=model, baseline_model=model,
                         seed=0, reporter=Reporter())

@@ -42,7 +42,7 @@ def test_validate_on_the_cnn_build_matches_a_sample_by_sample_loop(tmp_path):
     assert doc["kernels"].startswith("xnnpack")
     from prune2edge import _compat, data
 
-    arrays = data.load_arrays("builtin:mnist", tmp_path)
+    arrays = data.load(data.DataSpec(), tmp_path, (28, 28)).arrays
     interpreter_cls, _ = _compat.litert()
     interpreter = interpreter_cls(model_path=str(out / "model.tflite"))
     interpreter.allocate_tensors()

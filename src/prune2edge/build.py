@@ -32,6 +32,6 @@ def build(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: 
         pipeline = pipeline.only(only)
     description = recipe.describe() | {"until": until, "only": list(only)}
     return pipeline.run(
-        recipe.model.source, recipe.data.source, out=Path(out or Path("build") / recipe.name),
+        recipe.model, recipe.data, out=Path(out or Path("build") / recipe.name),
         seed=recipe.seed, force=force, reporter=reporter, name=recipe.name,
         base_dir=recipe.base_dir, recipe=description, log_native=log_native)

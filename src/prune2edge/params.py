@@ -167,6 +167,8 @@ def _type_name(hint: Any) -> str:
         return names[hint]
     if get_origin(hint) is tuple:
         return "a list"
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(c) for c in get_args(hint))
     if dataclasses.is_dataclass(hint):
         return "a table"
     return str(hint)

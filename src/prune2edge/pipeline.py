@@ -10,7 +10,7 @@ from typing import Any
 
 from . import _compat, data, keras_model, native_log
 from .context import BuildContext
-from .errors import Prune2EdgeError, RecipeError
+from .errors import DataError, Prune2EdgeError, RecipeError
 from .outdir import BuildDir
 from .progress import Reporter
 from .report import BuildReport, assemble
@@ -137,8 +137,9 @@ class Pipeline:
             log_native: bool = False) -> BuildReport:
         """Build into `out`: load the model and data, run the stages, write the report.
 
-        `model` is a tf_keras model or a source string; `data_source` a Dataset or a source
-        string. Relative sources resolve against `base_dir` (default: the working directory).
+        `model` is a tf_keras model, a source string or a ModelSpec; `data_source` a Dataset,
+        a source string or a DataSpec. Relative sources resolve against `base_dir` (default:
+        the working directory).
         """
         base_dir = Path(base_dir or Path.cwd())
         reporter = reporter or Reporter()
@@ -149,7 +150,7 @@ class Pipeline:
             with native_log.captured(log):
                 seed_everything(seed)
                 loaded = _load_model(model, base_dir)
-                dataset = _load_data(data_source, loaded.model, base_dir)
+                dataset = _load_data(data_source, loaded.model, base_dir, seed)
                 ctx = BuildContext(work_dir=staging, data=dataset, model=loaded.model,
                                    baseline_model=loaded.model, seed=seed, reporter=reporter)
                 ctx, records = self.execute(ctx)
@@ -172,15 +173,23 @@ def seed_everything(seed: int) -> None:
 
 def _load_model(model: Any, base_dir: Path) -> keras_model.LoadedModel:
     if isinstance(model, str):
-        return keras_model.load(model, base_dir)
+        model = keras_model.ModelSpec(source=model)
+    if isinstance(model, keras_model.ModelSpec):
+        return keras_model.load(model.source, base_dir, model.safe_mode)
     if not isinstance(model, _compat.keras().Model):
-        raise TypeError("model must be a tf_keras Model or a source string")
+        raise TypeError("model must be a tf_keras Model, a source string or a ModelSpec")
     return keras_model.LoadedModel(model, f"<{type(model).__name__} {model.name}>", "object")
 
 
-def _load_data(source: Any, model: Any, base_dir: Path) -> data.Dataset:
+def _load_data(source: Any, model: Any, base_dir: Path, seed: int) -> data.Dataset:
+    """The data fitted to the model: a mismatch fails here, before any training."""
+    shape, classes = keras_model.input_shape(model), keras_model.output_units(model)
     if isinstance(source, data.Dataset):
+        if tuple(source.x_train.shape[1:]) != shape or source.num_classes != classes:
+            raise DataError(f"the Dataset has samples {source.x_train.shape[1:]} and "
+                            f"{source.num_classes} classes, the model takes {shape} and has "
+                            f"{classes} outputs", source.source, "fit the Dataset to the model")
         return source
-    arrays = data.load_arrays(str(source), base_dir)
-    return data.fit_to_model(arrays, keras_model.input_shape(model),
-                             keras_model.output_units(model), str(source))
+    spec = source if isinstance(source, data.DataSpec) else data.DataSpec(source=str(source))
+    raw = data.load(spec, base_dir, shape, seed)
+    return data.fit_to_model(raw, shape, classes, spec)

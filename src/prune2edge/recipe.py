@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from . import data, keras_model
+from .data import DataSpec
 from .errors import Prune2EdgeError, RecipeError
+from .keras_model import ModelSpec
 from .params import from_mapping, nearest, to_mapping, unknown_key_error
 from .pipeline import Pipeline
 from .stages import REGISTRY
@@ -27,16 +29,6 @@ else:  # pragma: no cover
 
 VERSIONS = (1,)
 TOP_LEVEL = ("version", "name", "seed", "model", "data", "stages", "budgets")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelSpec:
-    source: str  # module:function factory, or a .keras/.h5 file or SavedModel directory
-
-
-@dataclass(frozen=True, kw_only=True)
-class DataSpec:
-    source: str = "builtin:mnist"  # or an .npz with x_train, y_train, x_test, y_test
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -112,8 +112,7 @@ def assemble(ctx: BuildContext, records: list[StageRecord], *, name: str, seed: 
         status="ok",
         seed=seed,
         recipe=recipe,
-        model={"source": model.source, "kind": model.kind,
-               "parameters": int(ctx.baseline_model.count_params())},
+        model=model.describe(),
         data=ctx.data.describe(),
         stages=[r.to_dict() for r in records],
         sizes={

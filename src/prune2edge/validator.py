@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import Dataset, fit_to_model, load_arrays
+from .data import Dataset, DataSpec, fit_to_model, load
 from .progress import Reporter
 from .runtime import Latency, TFLiteRunner
 
@@ -95,8 +95,8 @@ def validate_file(path: Path, data_source: str = "builtin:mnist", keras_source: 
     """Everything `prune2edge validate` prints, as a JSON-able dict."""
     runner = TFLiteRunner(path, threads)
     classes = int(runner.output["shape"][-1])
-    data = fit_to_model(load_arrays(data_source, Path.cwd()), runner.input_shape, classes,
-                        data_source)
+    raw = load(DataSpec(source=data_source), Path.cwd(), runner.input_shape)
+    data = fit_to_model(raw, runner.input_shape, classes)
     figures = evaluate(path, data, threads=threads, runs=runs, warmup=warmup,
                        batch_size=batch_size, reporter=reporter)
     result = {"data": data.describe(), **figures.to_dict()}
