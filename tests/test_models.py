@@ -26,7 +26,7 @@ from prune2edge.keras_model import ModelSpec, load
 
 PIPELINE = Pipeline([Prune(schedule=ConstantSparsity(target_sparsity=0.5, frequency=5)),
                      FineTune(epochs=1), Strip(), Quantize(samples=20), Convert(),
-                     Validate(runs=3, warmup=0, memory=False)])
+                     Validate(runs=3, warmup=0, memory=False, min_agreement=0.5)])
 
 
 def functional_cnn():

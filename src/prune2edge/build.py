@@ -11,13 +11,15 @@ from .report import BuildReport
 
 
 def build(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: bool = False,
-          overrides: Iterable[str] = (), only: Iterable[str] = (), until: str | None = None,
-          reporter: Reporter | None = None, log_native: bool = False) -> BuildReport:
+          resume: bool = False, overrides: Iterable[str] = (), only: Iterable[str] = (),
+          until: str | None = None, reporter: Reporter | None = None,
+          log_native: bool = False) -> BuildReport:
     """Run a recipe (a Recipe, a path, or a bundled recipe's name) into `out`.
 
     `out` defaults to build/<recipe name>. `only` keeps the stages of those kinds, `until`
-    stops after the first stage of that kind. `log_native` sends TensorFlow's native output
-    to OUT/build.log instead of the terminal.
+    stops after the first stage of that kind. `resume` continues an interrupted build from
+    its last checkpoint. `log_native` sends TensorFlow's native output to OUT/build.log
+    instead of the terminal.
     """
     overrides = tuple(overrides)
     if not isinstance(recipe, Recipe):
@@ -33,5 +35,5 @@ def build(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: 
     description = recipe.describe() | {"until": until, "only": list(only)}
     return pipeline.run(
         recipe.model, recipe.data, out=Path(out or Path("build") / recipe.name),
-        seed=recipe.seed, force=force, reporter=reporter, name=recipe.name,
+        seed=recipe.seed, force=force, resume=resume, reporter=reporter, name=recipe.name,
         base_dir=recipe.base_dir, recipe=description, log_native=log_native)

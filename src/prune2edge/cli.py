@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__, native_log
 from .errors import Prune2EdgeError
@@ -20,7 +22,8 @@ app = typer.Typer(
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-EXIT_CODES = "Exit codes: 0 ok, 1 usage/recipe/input error, 3 budget regression, 130 interrupted."
+EXIT_CODES = ("Exit codes: 0 ok, 1 usage/recipe/input error, 3 budget regression, "
+              "4 build failed during work, 130 interrupted.")
 
 
 @contextlib.contextmanager
@@ -29,11 +32,30 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except Prune2EdgeError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        report = getattr(exc, "report", None)
+        if report is not None:  # a build that failed a check still measured everything
+            from .console import summary_table
+
+            out_console.print(summary_table(report))
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted[/]: nothing was written")
+        err_console.print("[bold red]error:[/] interrupted")
         raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a build the way Ctrl-C does: cleanly, keeping its checkpoint."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _version(value: bool) -> None:
@@ -57,6 +79,9 @@ def build(
                    help="Build directory [default: build/<recipe name>].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a build already in --out.")]
     = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted build in --out from its last checkpoint.")]
+    = False,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="KEY=VALUE",
         help="Override a recipe value, e.g. stages.finetune.epochs=2 (repeatable).")] = None,
@@ -76,13 +101,13 @@ def build(
     from .progress import Reporter
 
     reporter = Reporter() if quiet else RichReporter(out_console)
-    with user_errors():
-        report = run_build(recipe, out, force=force, overrides=set_ or (), only=only or (),
-                           until=until, reporter=reporter, log_native=True)
+    with user_errors(), sigterm_as_interrupt():
+        report = run_build(recipe, out, force=force, resume=resume, overrides=set_ or (),
+                           only=only or (), until=until, reporter=reporter, log_native=True)
     if not quiet:
         out_console.print(summary_table(report))
     files = ", ".join(report.artifacts) or "no artifacts"
-    out_console.print(f"wrote {report.out_dir}: {files}, report.json, report.md")
+    out_console.print(f"wrote {report.out_dir}: {files}, report.json, report.md", markup=False)
     if check or baseline:
         _gate(report, baseline, (), None)
 
@@ -125,9 +150,10 @@ def _gate(report, baseline: Path | None, budgets, markdown: Path | None) -> None
     with user_errors():
         result = run_check(report, baseline, budgets)
     table = Table("check", "limit", "measured", "verdict",
-                  title=f"prune2edge check: {result.name}", title_justify="left")
+                  title=escape(f"prune2edge check: {result.name}"), title_justify="left")
     for v in result.verdicts:
-        table.add_row(v.check, v.limit, v.measured, "[green]ok[/]" if v.ok else "[red]FAIL[/]")
+        table.add_row(v.check, v.limit, escape(v.measured),
+                      "[green]ok[/]" if v.ok else "[red]FAIL[/]")
     out_console.print(table)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     for path, mode in ((summary, "a"), (markdown, "w")):
@@ -137,7 +163,7 @@ def _gate(report, baseline: Path | None, budgets, markdown: Path | None) -> None
     if not result.ok:
         failed = ", ".join(v.check for v in result.failures)
         err_console.print(f"[bold red]error:[/] {len(result.failures)} check(s) failed "
-                          f"({report.name}): {failed}", soft_wrap=True)
+                          f"({escape(report.name)}): {escape(failed)}", soft_wrap=True)
         raise typer.Exit(3)
 
 
@@ -157,8 +183,8 @@ def _update_baseline(report, baseline: Path | None) -> None:
     for key, value in new["figures"].items():
         before = old.get(key)
         change = "new" if before is None else f"was {before:,.6g}"
-        out_console.print(f"  {key}: {value:,.6g} ({change})")
-    out_console.print(f"baseline {baseline} updated from {report.out_dir}")
+        out_console.print(f"  {key}: {value:,.6g} ({change})", markup=False)
+    out_console.print(f"baseline {baseline} updated from {report.out_dir}", markup=False)
 
 
 @app.command(epilog=EXIT_CODES)

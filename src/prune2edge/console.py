@@ -7,8 +7,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .markdown import summary_rows
 from .progress import Reporter, Task
@@ -34,14 +36,14 @@ class RichReporter(Reporter):
         self.console = console
 
     def stage_started(self, index: int, total: int, kind: str, summary: str) -> None:
-        detail = f"  [dim]{summary}[/]" if summary else ""
+        detail = f"  [dim]{escape(summary)}[/]" if summary else ""
         self.console.print(f"[bold cyan]\\[{index}/{total}][/] [bold]{kind}[/]{detail}")
 
     def stage_finished(self, index: int, total: int, kind: str, seconds: float,
                        outputs: Mapping[str, Any]) -> None:
         figures = [f"{k} {_short(outputs[k])}" for k in HEADLINE if k in outputs]
         self.console.print(f"      [green]done[/] in {seconds:.1f} s"
-                           + (f"  [dim]{', '.join(figures)}[/]" if figures else ""))
+                           + (f"  [dim]{escape(', '.join(figures))}[/]" if figures else ""))
 
     @contextlib.contextmanager
     def task(self, description: str, total: int) -> Iterator[Task]:
@@ -51,7 +53,7 @@ class RichReporter(Reporter):
             yield _RichTask(progress, progress.add_task(description, total=total, status=""))
 
     def note(self, message: str) -> None:
-        self.console.print(f"      [yellow]note:[/] {message}")
+        self.console.print(f"      [yellow]note:[/] {escape(message)}")
 
 
 def _short(value: Any) -> str:
@@ -63,7 +65,7 @@ def _short(value: Any) -> str:
 
 
 def summary_table(report: BuildReport) -> Table:
-    table = Table(title=f"{report.name}: baseline vs final", title_justify="left")
+    table = Table(title=escape(f"{report.name}: baseline vs final"), title_justify="left")
     for column, justify in (("", "left"), ("baseline", "right"), ("final", "right"),
                             ("ratio", "right")):
         table.add_column(column, justify=justify)
@@ -75,7 +77,7 @@ def summary_table(report: BuildReport) -> Table:
 def validation_table(result: Mapping[str, Any]) -> Table:
     """`prune2edge validate` as a two-column table."""
     lat = result["latency_ms"]
-    table = Table(title=f"{result['path']}", title_justify="left", show_header=False)
+    table = Table(title=escape(result["path"]), title_justify="left", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     kernels = result["kernels"] + (f" ({result['fallback']})" if result["fallback"] else "")
@@ -96,18 +98,18 @@ def validation_table(result: Mapping[str, Any]) -> Table:
         rows.append(("keras", f"accuracy {result['keras_accuracy']:.2%}; top-1 agreement "
                               f"{agree['top1']:.2%}, max abs diff {agree['max_abs_diff']:.3g}"))
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(name, escape(value))
     return table
 
 
 def inspect_tables(info: ModelInfo) -> list[Any]:
     """`prune2edge inspect`: one row per stored tensor, totals, and sparse-kernel notes."""
-    table = Table(title=f"{info.path} ({info.format})", title_justify="left")
+    table = Table(title=escape(f"{info.path} ({info.format})"), title_justify="left")
     for column in ("tensor", "op", "shape", "dtype", "zeros", "encoding", "bytes", "entropy B"):
         table.add_column(column, justify="right" if column in ("zeros", "bytes", "entropy B")
                          else "left", overflow="fold")
     for t in info.tensors:
-        table.add_row(_short_name(t.name, t.role), _short_op(t.op),
+        table.add_row(escape(_short_name(t.name, t.role)), _short_op(t.op),
                       "x".join(map(str, t.shape)) or "scalar", t.dtype, f"{t.zeros:.1%}",
                       t.encoding, f"{t.bytes:,}", f"{t.entropy_bits / 8:,.0f}")
     totals = info.totals
@@ -120,7 +122,7 @@ def inspect_tables(info: ModelInfo) -> list[Any]:
              for t in info.tensors if t.kernel_note]
     if notes:
         lines += ["sparse kernels:", *notes]
-    return [table, "\n".join(lines)]
+    return [table, Text("\n".join(lines))]
 
 
 OP_ABBREVIATIONS = {"FULLY_CONNECTED": "FC", "DEPTHWISE_CONV_2D": "DWCONV", "CONV_2D": "CONV",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,11 @@ class BuildContext:
     quantization: QuantizationPlan | None = None
     tflite: Mapping[str, Path] = field(default_factory=dict)  # "baseline"/"final" -> file
     outputs: Mapping[str, Any] = field(default_factory=dict)  # what the running stage reports
+    failure: str | None = None  # set by a stage whose result must not be trusted
+    # Checkpointing, set by the pipeline for the running stage: the logs of epochs a resumed
+    # build already ran, and a hook to call with (model, logs so far) after every epoch.
+    resume_logs: tuple[dict[str, float], ...] = ()
+    on_epoch_end: Callable[[Any, list[dict[str, float]]], None] | None = None
 
     def evolve(self, **changes: Any) -> BuildContext:
         return dataclasses.replace(self, **changes)

@@ -57,7 +57,17 @@ class DependencyError(Prune2EdgeError):
 
 
 class BuildFailed(Prune2EdgeError):
-    """Work started but could not produce a trustworthy model (e.g. NaN loss)."""
+    """Work started but could not produce a trustworthy model (e.g. NaN loss). When the
+    build got as far as a report, `report` is it (written, and marked failed)."""
+
+    exit_code = 4
+    report = None
+
+
+class Interrupted(Prune2EdgeError):
+    """The user stopped the build (Ctrl-C, SIGTERM); it stopped cleanly."""
+
+    exit_code = 130
 
 
 class BudgetError(Prune2EdgeError):

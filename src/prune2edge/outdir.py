@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .checkpoint import RESUME_DIR
 from .errors import OutputError
 
 LOCK_NAME = ".prune2edge.lock"
@@ -25,9 +26,10 @@ class BuildDir:
     context without a commit removes the staging directory: nothing half-written remains.
     """
 
-    def __init__(self, out: Path, force: bool = False):
+    def __init__(self, out: Path, force: bool = False, resume: bool = False):
         self.out = Path(out)
         self.force = force
+        self.resume = resume
         self.staging: Path | None = None
         self._lock = None
         self._created = False
@@ -63,8 +65,20 @@ class BuildDir:
         for entry in self.out.iterdir():
             if entry.name.startswith(STAGING_PREFIX):  # left by a killed build
                 shutil.rmtree(entry, ignore_errors=True)
-            elif entry.name != LOCK_NAME:
+            elif entry.name not in (LOCK_NAME, RESUME_DIR):
                 entries.append(entry.name)
+        checkpoint = self.out / RESUME_DIR
+        if self.resume:
+            if not checkpoint.is_dir():
+                raise OutputError("there is no interrupted build to resume", str(self.out),
+                                  "run the build without --resume")
+            return  # the interrupted build was allowed to replace what is here
+        if checkpoint.is_dir():
+            if not self.force:
+                raise OutputError("an interrupted build left its checkpoint here",
+                                  str(self.out),
+                                  "pass --resume to continue it, or --force to start over")
+            shutil.rmtree(checkpoint)
         if entries and not self.force:
             shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
             raise OutputError(f"the output directory is not empty ({shown})", str(self.out),
@@ -86,6 +100,7 @@ class BuildDir:
             os.replace(entry, target)
         self.staging.rmdir()
         self.staging = None
+        shutil.rmtree(self.out / RESUME_DIR, ignore_errors=True)
 
     def __exit__(self, *exc_info: object) -> None:
         if self.staging is not None:

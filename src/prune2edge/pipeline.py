@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from . import _compat, data, keras_model, native_log
+from .checkpoint import Checkpointer, ResumePoint, describe_checkpoint, fingerprint
 from .context import BuildContext
-from .errors import DataError, Prune2EdgeError, RecipeError
+from .errors import BuildFailed, DataError, Interrupted, Prune2EdgeError, RecipeError
 from .outdir import BuildDir
 from .progress import Reporter
 from .report import BuildReport, assemble
 from .stages import REGISTRY
 from .stages.base import Stage
+from .stages.training import TrainingStage
 
 # What each fact that stages require, provide or forbid means, for error messages.
 FACTS = {
@@ -71,6 +73,10 @@ class StageRecord:
         return {"name": self.name, "kind": self.kind, "seconds": round(self.seconds, 3),
                 "params": self.params, "outputs": self.outputs}
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> StageRecord:
+        return cls(doc["name"], doc["kind"], doc["seconds"], doc["params"], doc["outputs"])
+
 
 class Pipeline:
     """An ordered, checked sequence of stages.
@@ -109,8 +115,15 @@ class Pipeline:
                               f"use one of: {', '.join(sorted(present))}")
         return Pipeline(s for s in self.stages if s.kind in wanted)
 
-    def execute(self, ctx: BuildContext) -> tuple[BuildContext, list[StageRecord]]:
-        """Preflight every stage against the loaded model and data, then run them in order."""
+    def execute(self, ctx: BuildContext, checkpoints: Checkpointer | None = None,
+                resume: ResumePoint | None = None) -> tuple[BuildContext, list[StageRecord]]:
+        """Preflight every stage against the loaded model and data, then run them in order.
+
+        With `checkpoints`, training stages save the build after every epoch and when they
+        finish; with `resume`, the stages that finished are skipped and the one that was
+        interrupted continues after its last finished epoch. A stage that sets
+        `ctx.failure` stops the run (the caller still reports what was measured).
+        """
         total = len(self.stages)
         for index, stage in enumerate(self.stages, 1):
             try:
@@ -118,48 +131,104 @@ class Pipeline:
             except Prune2EdgeError as exc:
                 raise exc.located(f"stage {index} ({stage.kind})") from None
         records: list[StageRecord] = []
-        names: dict[str, int] = {}
+        start = 1
+        if resume is not None:
+            records = [StageRecord.from_dict(r) for r in resume.records]
+            start = resume.stage_index
+            ctx = ctx.evolve(model=resume.model, baseline_model=resume.baseline_model)
         for index, stage in enumerate(self.stages, 1):
-            names[stage.kind] = names.get(stage.kind, 0) + 1
-            name = stage.kind if names[stage.kind] == 1 else f"{stage.kind}-{names[stage.kind]}"
+            ctx = ctx.evolve(remaining=self.stages[index:], outputs={})
+            if index < start:
+                ctx = stage.replay(ctx)
+                continue
+            resumed = tuple(resume.epoch_logs) if resume and index == start else ()
+            save = _epoch_saver(checkpoints, index, records, ctx) \
+                if checkpoints is not None and isinstance(stage, TrainingStage) else None
             ctx.reporter.stage_started(index, total, stage.kind, stage.summary())
             started = time.perf_counter()
-            ctx = stage.run(ctx.evolve(remaining=self.stages[index:], outputs={}))
+            ctx = stage.run(ctx.evolve(resume_logs=resumed, on_epoch_end=save))
             seconds = time.perf_counter() - started
-            records.append(StageRecord(name, stage.kind, seconds, stage.params(),
-                                       dict(ctx.outputs)))
+            records.append(StageRecord(_record_name(stage.kind, records), stage.kind, seconds,
+                                       stage.params(), dict(ctx.outputs)))
             ctx.reporter.stage_finished(index, total, stage.kind, seconds, ctx.outputs)
+            ctx = ctx.evolve(resume_logs=(), on_epoch_end=None)
+            if ctx.failure:
+                break
+            if save is not None:  # resume after this stage rather than inside it
+                checkpoints.save(stage_index=index + 1, epochs_done=0, epoch_logs=[],
+                                 records=[r.to_dict() for r in records], model=ctx.model,
+                                 baseline_model=ctx.baseline_model)
         return ctx.evolve(remaining=(), outputs={}), records
 
     def run(self, model: Any, data_source: Any, *, out: str | Path, seed: int = 0,
-            force: bool = False, reporter: Reporter | None = None, name: str = "pipeline",
-            base_dir: Path | None = None, recipe: dict[str, Any] | None = None,
-            log_native: bool = False) -> BuildReport:
+            force: bool = False, resume: bool = False, reporter: Reporter | None = None,
+            name: str = "pipeline", base_dir: Path | None = None,
+            recipe: dict[str, Any] | None = None, log_native: bool = False) -> BuildReport:
         """Build into `out`: load the model and data, run the stages, write the report.
 
         `model` is a tf_keras model, a source string or a ModelSpec; `data_source` a Dataset,
         a source string or a DataSpec. Relative sources resolve against `base_dir` (default:
-        the working directory).
+        the working directory). `resume` continues an interrupted build of the same recipe
+        from its last checkpoint. A build whose result fails a check (e.g. Keras and the
+        .tflite disagree) still writes its report, marked failed, then raises BuildFailed.
         """
         base_dir = Path(base_dir or Path.cwd())
         reporter = reporter or Reporter()
+        recipe = recipe or {"stages": [s.params() for s in self]}
         started = time.perf_counter()
-        with BuildDir(Path(out), force) as build_dir:
+        try:
+            report = self._build(model, data_source, Path(out), seed, force, resume, reporter,
+                                 name, base_dir, recipe, log_native, started)
+        except KeyboardInterrupt:
+            saved = describe_checkpoint(Path(out))
+            fix = (f"the checkpoint ({saved}) is kept: run the same command with --resume"
+                   if saved else "nothing was checkpointed yet: run the build again")
+            raise Interrupted("interrupted: stopped cleanly, nothing half-written was kept",
+                              str(out), fix) from None
+        if report.failure:
+            error = BuildFailed(report.failure, str(out),
+                                "the report (marked failed) has the figures; see report.md")
+            error.report = report
+            raise error
+        return report
+
+    def _build(self, model: Any, data_source: Any, out: Path, seed: int, force: bool,
+               resume: bool, reporter: Reporter, name: str, base_dir: Path,
+               recipe: dict[str, Any], log_native: bool, started: float) -> BuildReport:
+        with BuildDir(out, force, resume) as build_dir:
             staging = build_dir.staging
-            log = staging / "build.log" if log_native else None
-            with native_log.captured(log):
+            checkpoints = Checkpointer(build_dir.out, fingerprint(recipe, seed))
+            with native_log.captured(staging / "build.log" if log_native else None):
                 seed_everything(seed)
+                point = checkpoints.load() if resume else None
                 loaded = _load_model(model, base_dir)
                 dataset = _load_data(data_source, loaded.model, base_dir, seed)
                 ctx = BuildContext(work_dir=staging, data=dataset, model=loaded.model,
                                    baseline_model=loaded.model, seed=seed, reporter=reporter)
-                ctx, records = self.execute(ctx)
+                ctx, records = self.execute(ctx, checkpoints, point)
                 report = assemble(ctx, records, name=name, seed=seed, model=loaded,
-                                  recipe=recipe or {"stages": [s.params() for s in self]},
-                                  seconds=time.perf_counter() - started)
+                                  recipe=recipe, seconds=time.perf_counter() - started,
+                                  resumed=point.describe() if point else None)
                 report.write(staging)
             build_dir.commit()
-        return report.located(Path(out))
+        return report.located(out)
+
+
+def _record_name(kind: str, records: list[StageRecord]) -> str:
+    """'finetune', then 'finetune-2' for the second stage of a kind."""
+    count = sum(r.kind == kind for r in records) + 1
+    return kind if count == 1 else f"{kind}-{count}"
+
+
+def _epoch_saver(checkpoints: Checkpointer, index: int, records: list[StageRecord],
+                 ctx: BuildContext) -> Any:
+    done = [r.to_dict() for r in records]
+
+    def save(model: Any, epoch_logs: list[dict[str, float]]) -> None:
+        checkpoints.save(stage_index=index, epochs_done=len(epoch_logs), epoch_logs=epoch_logs,
+                         records=done, model=model, baseline_model=ctx.baseline_model)
+
+    return save
 
 
 def seed_everything(seed: int) -> None:

@@ -50,6 +50,8 @@ class BuildReport:
     plots: list[str]
     environment: dict[str, Any]
     seconds: float
+    failure: str | None = None
+    resumed: dict[str, Any] | None = None
     schema: str = SCHEMA
     out_dir: Path | None = field(default=None, compare=False)
 
@@ -101,7 +103,8 @@ class BuildReport:
 
 
 def assemble(ctx: BuildContext, records: list[StageRecord], *, name: str, seed: int,
-             model: LoadedModel, recipe: dict[str, Any], seconds: float) -> BuildReport:
+             model: LoadedModel, recipe: dict[str, Any], seconds: float,
+             resumed: dict[str, Any] | None = None) -> BuildReport:
     """Collect a finished build's figures into a report (sizes are measured here, once)."""
     validation = _last(records, "validate")
     conversion = _last(records, "convert")
@@ -109,7 +112,9 @@ def assemble(ctx: BuildContext, records: list[StageRecord], *, name: str, seed: 
     baseline, final = sizes.get("baseline"), sizes.get("final")
     report = BuildReport(
         name=name,
-        status="ok",
+        status="failed" if ctx.failure else "ok",
+        failure=ctx.failure,
+        resumed=resumed,
         seed=seed,
         recipe=recipe,
         model=model.describe(),

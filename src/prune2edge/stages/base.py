@@ -45,3 +45,10 @@ class Stage:
 
     def run(self, ctx: BuildContext) -> BuildContext:
         raise NotImplementedError
+
+    def replay(self, ctx: BuildContext) -> BuildContext:
+        """Redo this finished stage's effect on the context when a build resumes after it.
+
+        Models are restored from the checkpoint; only stages that leave something else in the
+        context (e.g. a quantization plan) need to override this."""
+        return ctx

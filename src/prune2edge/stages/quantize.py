@@ -44,3 +44,5 @@ class Quantize(Stage):
         samples = ctx.data.representative(self.samples, ctx.seed) if self.mode == "int8" else None
         plan = QuantizationPlan(self.mode, self.io_type, samples)
         return ctx.evolve(quantization=plan).with_outputs(**plan.describe())
+
+    replay = run  # the plan is all it leaves, and drawing it again gives the same samples

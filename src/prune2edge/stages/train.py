@@ -19,6 +19,7 @@ class Train(TrainingStage):
     forbids: ClassVar[frozenset[str]] = frozenset({"wrapped", "pruned", "tflite"})
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        model = clone(ctx.model)
+        # A resumed stage continues training its checkpointed model (optimizer state included).
+        model = ctx.model if ctx.resume_logs else clone(ctx.model)
         figures = self.fit(ctx, model, callbacks=[])
         return ctx.evolve(model=model, baseline_model=model).with_outputs(**figures)

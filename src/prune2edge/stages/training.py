@@ -57,40 +57,53 @@ class TrainingStage(Stage):
                 ctx.data.source, "use more data, a smaller batch_size or validation_split")
 
     def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any]) -> dict[str, Any]:
-        """Compile and train `model` in place; return the figures for the stage's outputs."""
+        """Train `model` in place (continuing a resumed stage after its finished epochs);
+        return the figures for the stage's outputs."""
         keras = _compat.keras()
-        optimizer_cls = getattr(keras.optimizers, OPTIMIZERS[self.optimizer])
-        optimizer = (optimizer_cls() if self.learning_rate is None
-                     else optimizer_cls(learning_rate=self.learning_rate))
         from_logits = not outputs_probabilities(model)
-        model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-            metrics=["accuracy"])
+        epoch_logs = list(ctx.resume_logs)
+        if not epoch_logs or model.optimizer is None:  # a resumed model keeps its optimizer
+            optimizer_cls = getattr(keras.optimizers, OPTIMIZERS[self.optimizer])
+            optimizer = (optimizer_cls() if self.learning_rate is None
+                         else optimizer_cls(learning_rate=self.learning_rate))
+            model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                metrics=["accuracy"])
         data = ctx.data
-        with ctx.reporter.task(f"{self.kind} epochs", self.total_steps(len(data.x_train))) as task:
-            monitor = _monitor(keras, task, self.epochs)
-            history = model.fit(
-                data.x_train, data.y_train, epochs=self.epochs, batch_size=self.batch_size,
-                validation_split=self.validation_split, shuffle=True, verbose=0,
-                callbacks=[*callbacks, monitor])
-        if monitor.bad_epoch is not None:
-            raise BuildFailed(
-                f"the loss became NaN or Inf in epoch {monitor.bad_epoch} of {self.kind}",
-                f"{self.kind}, learning_rate={self.learning_rate or 'default'}",
-                "lower learning_rate, or check the data for extreme values")
-        logs = {k: float(v[-1]) for k, v in history.history.items()}
+        steps = self.total_steps(len(data.x_train))
+
+        def checkpoint() -> None:
+            if ctx.on_epoch_end is not None:
+                ctx.on_epoch_end(model, epoch_logs)
+
+        if len(epoch_logs) < self.epochs:
+            with ctx.reporter.task(f"{self.kind} epochs", steps) as task:
+                task.advance(steps * len(epoch_logs) // self.epochs, "resumed")
+                monitor = _monitor(keras, task, self.epochs, epoch_logs, checkpoint)
+                model.fit(data.x_train, data.y_train, epochs=self.epochs,
+                          initial_epoch=len(epoch_logs), batch_size=self.batch_size,
+                          validation_split=self.validation_split, shuffle=True, verbose=0,
+                          callbacks=[*callbacks, monitor])
+            if monitor.bad_epoch is not None:
+                raise BuildFailed(
+                    f"the loss became NaN or Inf in epoch {monitor.bad_epoch} of {self.kind}",
+                    f"{self.kind}, learning_rate={self.learning_rate or 'default'}",
+                    "lower learning_rate, or check the data for extreme values")
+        logs = epoch_logs[-1]
         _, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
                                           batch_size=max(self.batch_size, 256))
-        return {"epochs": len(history.history["loss"]),
+        return {"epochs": len(epoch_logs),
                 "loss": logs["loss"], "train_accuracy": logs["accuracy"],
                 "val_accuracy": logs.get("val_accuracy"),
                 "test_accuracy": float(test_accuracy),
                 "loss_fn": f"sparse_categorical_crossentropy(from_logits={from_logits})"}
 
 
-def _monitor(keras: Any, task: Any, epochs: int) -> Any:
-    """A callback that advances the progress task and stops on a non-finite loss."""
+def _monitor(keras: Any, task: Any, epochs: int, epoch_logs: list[dict[str, float]],
+             checkpoint: Any) -> Any:
+    """A callback that advances the progress task, collects each epoch's logs (checkpointing
+    after it), and stops on a non-finite loss."""
 
     class Monitor(keras.callbacks.Callback):
         bad_epoch: int | None = None
@@ -107,5 +120,10 @@ def _monitor(keras: Any, task: Any, epochs: int) -> Any:
             if loss is not None:
                 status += f"  loss {loss:.4f}"
             task.advance(1, status)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.bad_epoch is None:
+                epoch_logs.append({k: float(v) for k, v in (logs or {}).items()})
+                checkpoint()
 
     return Monitor()

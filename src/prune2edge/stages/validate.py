@@ -27,12 +27,16 @@ class Validate(Stage):
     warmup: int = 20
     batch_size: int = 256
     memory: bool = True  # resident memory growth, measured in a fresh process per model
+    min_agreement: float = 0.98  # share of test samples where Keras and .tflite pick one class
 
     def __post_init__(self) -> None:
         for name in ("threads", "runs", "batch_size"):
             if getattr(self, name) < 1:
                 raise RecipeError(f"{name} must be >= 1, got {getattr(self, name)}", name,
                                   "use a positive count")
+        if not 0.0 <= self.min_agreement <= 1.0:
+            raise RecipeError(f"min_agreement must be in [0, 1], got {self.min_agreement}",
+                              "min_agreement", "use e.g. 0.98 (0 turns the check off)")
         if self.warmup < 0:
             raise RecipeError(f"warmup must be >= 0, got {self.warmup}", "warmup",
                               "use e.g. 20 untimed runs")
@@ -57,5 +61,11 @@ class Validate(Stage):
         speedup = ratio(base.latency.p50, final.latency.p50)
         latency["speedup_p50"] = None if speedup is None else round(speedup, 4)
         memory = {f"{role}_rss_growth_kb": f.rss_kb for role, f in figures.items()}
-        return ctx.with_outputs(accuracy=accuracy, agreement=agreement(keras_out, final.outputs),
-                                latency_ms=latency, memory=memory)
+        agree = agreement(keras_out, final.outputs)
+        ctx = ctx.with_outputs(accuracy=accuracy, agreement=agree, latency_ms=latency,
+                               memory=memory)
+        if agree["top1"] < self.min_agreement:
+            return ctx.evolve(failure=(
+                f"Keras and the .tflite pick different classes for {1 - agree['top1']:.2%} of "
+                f"test samples (tolerance {1 - self.min_agreement:.2%})"))
+        return ctx
