@@ -22,7 +22,17 @@ from .progress import Reporter
 from .recipe import Recipe, load_recipe
 from .report import BuildReport
 from .schedules import ConstantSparsity, PolynomialDecay
-from .stages import Convert, FineTune, Measure, Prune, Quantize, Strip, Train, Validate
+from .stages import (
+    Convert,
+    FineTune,
+    Measure,
+    Prune,
+    Quantize,
+    Strip,
+    Structural,
+    Train,
+    Validate,
+)
 
 __version__ = "0.1.0"
 
@@ -30,5 +40,6 @@ __all__ = [
     "BudgetError", "BuildFailed", "BuildReport", "ConstantSparsity", "Convert", "DataError",
     "Dataset", "FineTune", "Measure", "ModelError", "OutputError", "Pipeline", "PolynomialDecay",
     "Prune", "Prune2EdgeError", "Quantize", "Recipe", "RecipeError", "Reporter", "Strip",
+    "Structural",
     "TFLiteError", "Train", "Validate", "build", "load_recipe",
 ]

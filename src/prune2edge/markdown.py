@@ -63,7 +63,8 @@ def render(report: BuildReport) -> str:
     if report.agreement:
         parts += [f"Keras vs .tflite: top-1 agreement {fmt_pct(report.agreement['top1'])}, "
                   f"max abs output difference {report.agreement['max_abs_diff']:.3g}.", ""]
-    parts += _latency(report) + _conversion(report) + _pruning(report) + _sparsity(report)
+    parts += (_latency(report) + _conversion(report) + _structural(report) + _pruning(report)
+              + _sparsity(report))
     parts += ["## Stages", "",
               table(["#", "stage", "seconds", "figures"],
                     [[i, r["name"], f"{r['seconds']:.1f}", _figures(r["outputs"])]
@@ -125,12 +126,34 @@ def _conversion(report: BuildReport) -> list[str]:
     return parts
 
 
+def _structural(report: BuildReport) -> list[str]:
+    parts = []
+    for step in report.structural:
+        rows = [[r["layer"], r["type"], f"{r['width_before']} → {r['width_after']}",
+                 f"{r['params_before']:,} → {r['params_after']:,}",
+                 f"{r['macs_before']:,} → {r['macs_after']:,}"] for r in step["layers"]]
+        parts += [f"## Structural pruning ({step['criterion']}, {step['allocation']})", "",
+                  f"Parameters {step['params_before']:,} → {step['params_after']:,}, "
+                  f"multiply-accumulates per sample {step['macs_before']:,} → "
+                  f"{step['macs_after']:,}; test accuracy right after removal, before "
+                  f"fine-tuning: {fmt_pct(step['test_accuracy_before_finetune'])}.", "",
+                  table(["layer", "type", "width", "parameters", "MACs"], rows), ""]
+        parts += [f"Kept whole: {', '.join(s['layers'])}: {s['reason']}." for s in step["skipped"]]
+        parts += [f"Pruned together (residual group): {', '.join(g)}." for g in step["groups"]]
+        parts.append("")
+    return parts
+
+
 def _pruning(report: BuildReport) -> list[str]:
     parts = []
     for prune in report.pruning:
-        parts += [f"## Pruning: {prune['schedule']['kind']} to {prune['target_sparsity']:.0%}", "",
+        one_shot = prune.get("test_accuracy_before_finetune")
+        before = ("" if one_shot is None else
+                  f" Test accuracy right after pruning, before fine-tuning: {fmt_pct(one_shot)}.")
+        parts += [f"## Pruning: {prune['schedule']['kind']} to {prune['target_sparsity']:.0%} "
+                  f"({prune['criterion']})", "",
                   f"Pruned layers: {', '.join(prune['pruned_layers'])}. "
-                  f"Schedule: {_figures(prune['schedule'])}.", ""]
+                  f"Schedule: {_figures(prune['schedule'])}.{before}", ""]
         if prune["dense_layers"]:
             parts += ["Layers left dense:", "",
                       table(["layer", "type", "reason"],

@@ -73,6 +73,8 @@ def to_mapping(obj: Any) -> Any:
         return out
     if isinstance(obj, tuple | list):
         return [to_mapping(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_mapping(v) for k, v in obj.items()}
     return obj
 
 
@@ -101,6 +103,13 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         return value
     if origin is tuple:
         return _coerce_tuple(value, get_args(hint), where)
+    if origin is dict:
+        key_type, value_type = get_args(hint)
+        if not isinstance(value, Mapping):
+            raise RecipeError(f"expected a table, got {describe(value)}", where,
+                              "write it as { name = value, ... }")
+        return {coerce(k, key_type, where): coerce(v, value_type, f"{where}.{k}")
+                for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
         return from_mapping(hint, value, where)
     if hint is bool:
@@ -167,6 +176,8 @@ def _type_name(hint: Any) -> str:
         return names[hint]
     if get_origin(hint) is tuple:
         return "a list"
+    if get_origin(hint) is dict:
+        return "a table"
     if get_origin(hint) is Literal:
         return "one of " + ", ".join(repr(c) for c in get_args(hint))
     if dataclasses.is_dataclass(hint):

@@ -201,10 +201,8 @@ class Pipeline:
             with native_log.captured(staging / "build.log" if log_native else None):
                 seed_everything(seed)
                 point = checkpoints.load() if resume else None
-                loaded = _load_model(model, base_dir)
-                dataset = _load_data(data_source, loaded.model, base_dir, seed)
-                ctx = BuildContext(work_dir=staging, data=dataset, model=loaded.model,
-                                   baseline_model=loaded.model, seed=seed, reporter=reporter)
+                loaded, ctx = prepare(model, data_source, base_dir=base_dir, seed=seed,
+                                      work_dir=staging, reporter=reporter)
                 ctx, records = self.execute(ctx, checkpoints, point)
                 report = assemble(ctx, records, name=name, seed=seed, model=loaded,
                                   recipe=recipe, seconds=time.perf_counter() - started,
@@ -229,6 +227,15 @@ def _epoch_saver(checkpoints: Checkpointer, index: int, records: list[StageRecor
                          records=done, model=model, baseline_model=ctx.baseline_model)
 
     return save
+
+
+def prepare(model: Any, data_source: Any, *, base_dir: Path, seed: int, work_dir: Path,
+            reporter: Reporter) -> tuple[keras_model.LoadedModel, BuildContext]:
+    """Load the model and the data fitted to it: the context the first stage starts from."""
+    loaded = _load_model(model, base_dir)
+    dataset = _load_data(data_source, loaded.model, base_dir, seed)
+    return loaded, BuildContext(work_dir=work_dir, data=dataset, model=loaded.model,
+                                baseline_model=loaded.model, seed=seed, reporter=reporter)
 
 
 def seed_everything(seed: int) -> None:

@@ -45,6 +45,7 @@ class BuildReport:
     memory: dict[str, Any]
     sparsity: dict[str, Any] | None
     pruning: list[dict[str, Any]]
+    structural: list[dict[str, Any]]
     conversion: dict[str, Any] | None
     artifacts: dict[str, Any]
     plots: list[str]
@@ -133,6 +134,7 @@ def assemble(ctx: BuildContext, records: list[StageRecord], *, name: str, seed: 
         memory=validation.get("memory", {}),
         sparsity=None if has_pruning_wrappers(ctx.model) else weight_sparsity(ctx.model),
         pruning=[r.outputs for r in records if r.kind == "prune"],
+        structural=[r.outputs for r in records if r.kind == "structural"],
         conversion=conversion or None,
         artifacts={},
         plots=[],

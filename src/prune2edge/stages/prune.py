@@ -13,7 +13,8 @@ from ..context import BuildContext
 from ..errors import ModelError, RecipeError
 from ..keras_model import clone
 from ..params import to_mapping
-from ..schedules import PolynomialDecay, Schedule
+from ..saliency import unstructured_mask, weight_scores
+from ..schedules import ConstantSparsity, PolynomialDecay, Schedule
 from .base import Stage
 
 
@@ -42,14 +43,34 @@ class Prune(Stage):
     block_pooling_type: Literal["AVG", "MAX"] = "AVG"
     layers: tuple[str, ...] = ()  # layer names or types to prune; empty: all tfmot can prune
     exclude: tuple[str, ...] = ()  # layer names or types to keep dense
+    criterion: Literal["magnitude", "obd"] = "magnitude"  # which weights go first
+    hessian_samples: int = 256  # training samples for OBD's Hessian diagonal
 
     def __post_init__(self) -> None:
         if min(self.block_size) < 1:
             raise RecipeError(f"block_size must be positive, got {list(self.block_size)}",
                               "block_size", "use [1, 1] for unstructured pruning, e.g. [1, 4]")
+        if self.criterion == "obd" and not self._one_shot:
+            raise RecipeError(
+                "criterion obd prunes once, by saliency, before fine-tuning: it needs a "
+                "constant_sparsity schedule starting at step 0", "criterion",
+                'use schedule = { kind = "constant_sparsity", target_sparsity = 0.8 }; repeat '
+                "prune -> finetune -> strip to prune iteratively")
+        if self.criterion == "obd" and self.block_size != (1, 1):
+            raise RecipeError("criterion obd ranks single weights", "block_size",
+                              "use block_size = [1, 1] with obd")
+        if self.hessian_samples < 1:
+            raise RecipeError(f"hessian_samples must be >= 1, got {self.hessian_samples}",
+                              "hessian_samples", "use e.g. 256")
+
+    @property
+    def _one_shot(self) -> bool:
+        """Whether the target sparsity applies from the first step (so it can be applied now,
+        ranked by the criterion, and tfmot then holds those zeros while fine-tuning)."""
+        return isinstance(self.schedule, ConstantSparsity) and self.schedule.begin_step == 0
 
     def summary(self) -> str:
-        return f"{self.schedule.kind} to {self.schedule.target:.0%}"
+        return f"{self.schedule.kind} to {self.schedule.target:.0%}, {self.criterion}"
 
     def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
         if self.schedule.end_share is not None and _next_finetune(after) is None:
@@ -129,20 +150,30 @@ class Prune(Stage):
         schedule, steps = self.resolved_schedule(ctx)
         choices = self.choose_layers(ctx.model)
         chosen = {c.name for c in choices if c.pruned}
-        params = {"pruning_schedule": schedule.to_tfmot(sparsity),
+        # OBD's zeros are applied now; tfmot masks exactly them at the first training step
+        # (tfmot counts from 1) and then holds that mask: its periodic magnitude re-ranking
+        # would otherwise let weights the optimizer moved swap back in.
+        tfmot_schedule = (sparsity.ConstantSparsity(schedule.target, begin_step=1, end_step=1,
+                                                    frequency=1)
+                          if self.criterion == "obd" else schedule.to_tfmot(sparsity))
+        params = {"pruning_schedule": tfmot_schedule,
                   "block_size": self.block_size, "block_pooling_type": self.block_pooling_type}
 
         def wrap(layer: Any) -> Any:
             return sparsity.prune_low_magnitude(layer, **params) if layer.name in chosen else layer
 
         keras = _compat.keras()
-        wrapped = keras.models.clone_model(clone(ctx.model), clone_function=wrap)
+        model = clone(ctx.model)
+        one_shot = self._prune_now(ctx, model, sorted(chosen)) if self._one_shot else None
+        wrapped = keras.models.clone_model(model, clone_function=wrap)
         warnings = []
         end = schedule.end_step
         if steps is not None and isinstance(end, int) and end > steps:
             warnings.append(f"the schedule ends at step {end} but fine-tuning runs {steps} "
                             "steps: the final sparsity will not be reached")
         return ctx.evolve(model=wrapped).with_outputs(
+            criterion=self.criterion,
+            test_accuracy_before_finetune=one_shot,
             schedule=to_mapping(schedule),
             target_sparsity=schedule.target,
             finetune_steps=steps,
@@ -150,6 +181,20 @@ class Prune(Stage):
             dense_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
                           for c in choices if not c.pruned],
             warnings=warnings)
+
+
+    def _prune_now(self, ctx: BuildContext, model: Any, layers: list[str]) -> float:
+        """Zero each layer's lowest-ranked weights at the target sparsity; return the test
+        accuracy before any fine-tuning (what the criterion alone achieves)."""
+        variables = [getattr(layer, attr) for layer in map(model.get_layer, layers)
+                     for attr in _prunable_weight_names(layer) or [] if hasattr(layer, attr)]
+        sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
+                  if self.criterion == "obd" else None)
+        scores = weight_scores(model, variables, self.criterion, sample)
+        for variable, score in zip(variables, scores, strict=True):
+            variable.assign(variable.numpy() * unstructured_mask(score, self.schedule.target))
+        predictions = model.predict(ctx.data.x_test, batch_size=256, verbose=0)
+        return float(np.mean(predictions.argmax(1) == ctx.data.y_test))
 
 
 def _next_finetune(after: Sequence[Stage]) -> Any:
