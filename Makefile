@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-EXAMPLES := seed_mlp mnist_mlp mnist_cnn
+EXAMPLES := seed_mlp mnist_mlp mnist_cnn mnist_cnn_fast mnist_cnn_small
 
 .PHONY: setup demo test test-fast lint check baselines bench clean
 
@@ -44,6 +44,7 @@ baselines: $(STAMP)  ## rebuild the examples and record their baselines (commit 
 	done
 
 bench: $(STAMP)  ## benchmarks, each measured side by side in one run
+	$(BIN)/python scripts/bench_structural.py
 	$(BIN)/python scripts/bench_vs_tfmot.py
 	$(BIN)/python scripts/bench_validator.py
 

@@ -97,7 +97,7 @@ def test_baseline_round_trip(build_dir, tmp_path):
     (lambda d: None, ["{build}", "--budget", "oops"], "error: a budget needs the form KEY=VALUE"),
     (lambda d: None, ["{build}", "--update-baseline"],
      "error: --update-baseline needs --baseline FILE"),
-    (lambda d: None, ["{build}", "--baseline", "{missing}"], "error: baseline file not found"),
+    (lambda d: None, ["{build}", "--baseline", "{missing}"], "error: no baseline found"),
 ])
 def test_usage_and_input_errors_exit_1(build_dir, tmp_path, setup, args, message):
     setup(tmp_path)

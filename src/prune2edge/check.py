@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ReportError, first_line
+from .errors import ReportError
 from .markdown import table
 from .params import from_mapping
 from .recipe import Budgets, parse_value
-from .report import BuildReport
+from .report import BuildReport, read_document
 
 BASELINE_SCHEMA = "prune2edge.baseline/1"
 DEFAULT_TOLERANCES = {
@@ -188,18 +188,11 @@ def baseline_verdicts(report: BuildReport, baseline: dict[str, Any], source: str
 
 
 def load_baseline(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ReportError("baseline file not found", str(path),
-                          "record one with --update-baseline") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read the baseline ({first_line(exc)})", str(path),
-                          "record it again with --update-baseline") from None
-    if not isinstance(doc, dict) or doc.get("schema") != BASELINE_SCHEMA or not all(
-            k in doc for k in ("recipe", "figures", "tolerances")):
-        raise ReportError("not a prune2edge baseline", str(path),
-                          f"expected schema {BASELINE_SCHEMA}; record one with --update-baseline")
+    fix = "record one with prune2edge check BUILD --baseline FILE --update-baseline"
+    doc = read_document(path, BASELINE_SCHEMA, "baseline", fix)
+    missing = [k for k in ("recipe", "figures", "tolerances") if k not in doc]
+    if missing:
+        raise ReportError(f"the baseline has no {missing[0]}", str(path), fix)
     return doc
 
 

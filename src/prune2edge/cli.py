@@ -248,8 +248,10 @@ def validate(
     keras: Annotated[str | None, typer.Option(
         help="A Keras model (file or module:function) to compare outputs with.")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Interpreter threads.")] = 1,
-    runs: Annotated[int, typer.Option(min=1, help="Timed batch-1 runs.")] = 200,
+    runs: Annotated[int, typer.Option(min=1, help="Timed batch-1 runs.")] = 500,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed runs first.")] = 20,
+    interpreters: Annotated[int, typer.Option(
+        min=1, help="Fresh interpreters to spread the runs over.")] = 5,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch for the accuracy pass.")] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -261,7 +263,8 @@ def validate(
     reporter = Reporter() if as_json else RichReporter(out_console)
     with user_errors(), native_log.discarded():
         result = validate_file(model, data, keras, threads=threads, runs=runs, warmup=warmup,
-                               batch_size=batch_size, reporter=reporter)
+                               interpreters=interpreters, batch_size=batch_size,
+                               reporter=reporter)
     if as_json:
         out_console.print_json(data=result)
     else:

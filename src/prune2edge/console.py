@@ -22,6 +22,8 @@ HEADLINE = ("test_accuracy", "sparsity", "mode", "encoding", "keras_h5")
 
 
 class _RichTask(Task):
+    live = True
+
     def __init__(self, progress: Progress, task_id: Any):
         self.progress, self.task_id = progress, task_id
 
@@ -47,6 +49,9 @@ class RichReporter(Reporter):
 
     @contextlib.contextmanager
     def task(self, description: str, total: int) -> Iterator[Task]:
+        if not self.console.is_terminal:  # a log (CI) gets the stage lines, not live bars
+            yield Task()
+            return
         columns = (TextColumn("      {task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
         with Progress(*columns, console=self.console, transient=True) as progress:
@@ -87,7 +92,9 @@ def validation_table(result: Mapping[str, Any]) -> Table:
         ("latency (ms, batch 1)", f"p50 {lat['p50']:.4f}  p90 {lat['p90']:.4f}  "
                                   f"p99 {lat['p99']:.4f}  mean {lat['mean']:.4f}  "
                                   f"stdev {lat['stdev']:.4f}"),
-        ("runs", f"{lat['runs']} timed after {lat['warmup']} warm-up, {lat['threads']} thread(s)"),
+        ("runs", f"{lat['runs']} timed over {lat['interpreters']} fresh interpreters (one "
+                 f"alone: p50 {lat['p50_range'][0]:.4f} to {lat['p50_range'][1]:.4f}), "
+                 f"{lat['warmup']} warm-up each, {lat['threads']} thread(s)"),
         ("kernels", kernels),
     ]
     if result["rss_growth_kb"] is not None:

@@ -89,12 +89,18 @@ def _latency(report: BuildReport) -> list[str]:
         lat = report.latency_ms.get(role)
         if lat:
             kernels = lat["kernels"] + (f" ({lat['fallback']})" if lat.get("fallback") else "")
+            low, high = lat.get("p50_range") or (None, None)
             rows.append([role, fmt_ms(lat["p50"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]),
-                         fmt_ms(lat["mean"]), lat["runs"], lat["threads"], kernels])
+                         fmt_ms(lat["mean"]), f"{fmt_ms(low)}–{fmt_ms(high)}", lat["runs"],
+                         lat["threads"], kernels])
     if not rows:
         return []
     parts = ["## Latency (ms, batch 1, after warm-up)", "",
-             table(["model", "p50", "p90", "p99", "mean", "runs", "threads", "kernels"], rows), ""]
+             "Runs are spread over several fresh interpreters: one instance's speed depends on "
+             "where its buffers land in memory; the range is the p50 of the slowest and "
+             "fastest instance.", "",
+             table(["model", "p50", "p90", "p99", "mean", "p50 range", "runs", "threads",
+                    "kernels"], rows), ""]
     memory = report.memory
     if memory.get("final_rss_growth_kb") is not None:
         parts += ["Resident memory growth from loading and running each model once (in a fresh "

@@ -10,6 +10,8 @@ from typing import Any
 class Task:
     """A unit of long work (epochs, batches, timed runs) that advances step by step."""
 
+    live = False  # whether anyone watches each step (per-batch progress costs training time)
+
     def advance(self, steps: int = 1, status: str = "") -> None:
         """Record `steps` more done; `status` is a short live note such as the current loss."""
 

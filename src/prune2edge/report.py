@@ -75,18 +75,8 @@ class BuildReport:
         path = Path(path)
         if path.is_dir():
             path = path / "report.json"
-        try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ReportError("no report found", str(path),
-                              "give a build directory or its report.json") from None
-        except (OSError, ValueError) as exc:
-            raise ReportError(f"cannot read the report ({first_line(exc)})", str(path),
-                              "build again to write a fresh report") from None
-        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-            found = doc.get("schema") if isinstance(doc, dict) else None
-            raise ReportError(f"not a prune2edge report (schema {found!r})", str(path),
-                              f"give a report.json with schema {SCHEMA}")
+        doc = read_document(path, SCHEMA, "report",
+                            "give a build directory (or its report.json) from prune2edge build")
         try:
             return cls.from_dict(doc, out_dir=path.parent)
         except TypeError as exc:
@@ -101,6 +91,21 @@ class BuildReport:
 
         (directory / "report.md").write_text(render(self))
         (directory / "report.json").write_text(self.to_json())
+
+
+def read_document(path: Path, schema: str, what: str, fix: str) -> dict[str, Any]:
+    """One of prune2edge's JSON documents (a report, a baseline), or one clear error."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ReportError(f"no {what} found", str(path), fix) from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read the {what} ({first_line(exc)})", str(path), fix) \
+            from None
+    found = doc.get("schema") if isinstance(doc, dict) else None
+    if found != schema:
+        raise ReportError(f"not a prune2edge {what} (schema {found!r})", str(path), fix)
+    return doc
 
 
 def assemble(ctx: BuildContext, records: list[StageRecord], *, name: str, seed: int,

@@ -30,6 +30,8 @@ class Latency:
     threads: int
     batch: int
     kernels: str
+    interpreters: int  # fresh interpreter instances the runs were spread over
+    p50_range: list[float]  # the lowest and highest p50 of a single instance
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,28 +130,29 @@ class TFLiteRunner:
         return np.concatenate(chunks)
 
     def latency(self, sample: np.ndarray, runs: int = 200, warmup: int = 20,
-                progress: Any = None) -> Latency:
-        """Time `runs` single-sample invocations after `warmup` untimed ones."""
-        single = TFLiteRunner(self.path, self.threads)  # a fresh arena sized for batch 1
+                interpreters: int = 5, progress: Any = None) -> Latency:
+        """Batch-1 latency of this model alone (see `measure_latency`)."""
+        return measure_latency([self], sample, runs, warmup, interpreters, progress)[0]
+
+    def _time_fresh(self, sample: np.ndarray, count: int, warmup: int,
+                    progress: Any) -> np.ndarray:
+        """Milliseconds of `count` invocations of a fresh batch-1 interpreter."""
+        single = TFLiteRunner(self.path, self.threads)
         interpreter = single.interpreter
-        value = single._quantize(np.asarray(sample, np.float32).reshape(1, *self.input_shape))
         interpreter.resize_tensor_input(single.input["index"], [1, *self.input_shape])
         interpreter.allocate_tensors()
+        value = self._quantize(np.asarray(sample, np.float32).reshape(1, *self.input_shape))
         interpreter.set_tensor(single.input["index"], value)
         for _ in range(warmup):
             interpreter.invoke()
-        times = np.empty(runs)
-        for i in range(runs):
+        times = np.empty(count)
+        for i in range(count):
             started = time.perf_counter_ns()
             interpreter.invoke()
             times[i] = (time.perf_counter_ns() - started) / 1e6
             if progress is not None:
                 progress.advance(1)
-        p50, p90, p99 = np.percentile(times, [50, 90, 99])
-        return Latency(p50=round(float(p50), 5), p90=round(float(p90), 5),
-                       p99=round(float(p99), 5), mean=round(float(times.mean()), 5),
-                       stdev=round(float(times.std()), 5), runs=runs, warmup=warmup,
-                       threads=self.threads, batch=1, kernels=single.kernels)
+        return times
 
     def _quantize(self, x: np.ndarray) -> np.ndarray:
         dtype = self.input["dtype"]
@@ -164,6 +167,42 @@ class TFLiteRunner:
             return y
         scale, zero_point = self.output["quantization"]
         return (y.astype(np.float32) - zero_point) * scale
+
+
+def measure_latency(runners: list[TFLiteRunner], sample: np.ndarray, runs: int = 200,
+                    warmup: int = 20, interpreters: int = 5,
+                    progress: Any = None) -> list[Latency]:
+    """Time `runs` single-sample invocations of each model, spread over `interpreters` fresh
+    interpreters per model, each after `warmup` untimed runs.
+
+    The models take turns, one fresh interpreter each per round, so a slower spell of a
+    shared machine hits them alike and their ratio stays honest. One interpreter's timings
+    also depend on where its buffers land in memory (small models can run ~1.5x slower in some
+    instances), so the percentiles pool the instances and `p50_range` shows how far single
+    instances differ.
+    """
+    times: list[list[np.ndarray]] = [[] for _ in runners]
+    for count in _split(runs, interpreters):
+        for own, runner in zip(times, runners, strict=True):
+            own.append(runner._time_fresh(sample, count, warmup, progress))
+    results = []
+    for runner, own in zip(runners, times, strict=True):
+        pooled = np.concatenate(own)
+        p50, p90, p99 = np.percentile(pooled, [50, 90, 99])
+        medians = [float(np.median(t)) for t in own]
+        results.append(Latency(
+            p50=round(float(p50), 5), p90=round(float(p90), 5), p99=round(float(p99), 5),
+            mean=round(float(pooled.mean()), 5), stdev=round(float(pooled.std()), 5),
+            runs=len(pooled), warmup=warmup, threads=runner.threads, batch=1,
+            kernels=runner.kernels, interpreters=len(own),
+            p50_range=[round(min(medians), 5), round(max(medians), 5)]))
+    return results
+
+
+def _split(runs: int, parts: int) -> list[int]:
+    """`runs` in at most `parts` near-equal, non-empty shares."""
+    parts = max(1, min(parts, runs))
+    return [runs // parts + (i < runs % parts) for i in range(parts)]
 
 
 def describe_kernels(xnnpack: list[str], builtin: list[str]) -> str:

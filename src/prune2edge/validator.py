@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import Dataset, DataSpec, fit_to_model, load
 from .progress import Reporter
-from .runtime import Latency, TFLiteRunner
+from .runtime import Latency, TFLiteRunner, measure_latency
 
 # Resident memory (not the peak: a forked child inherits its parent's peak) before and after
 # loading and running the model once, in a fresh process so nothing else is counted.
@@ -51,21 +51,27 @@ class TFLiteFigures:
                 "fallback": self.fallback, "rss_growth_kb": self.rss_kb}
 
 
-def evaluate(path: Path, data: Dataset, *, threads: int = 1, runs: int = 200, warmup: int = 20,
-             batch_size: int = 256, memory: bool = True,
-             reporter: Reporter | None = None) -> TFLiteFigures:
-    """Accuracy over the whole test split (batched), batch-1 latency, kernels and memory."""
+def evaluate(paths: dict[str, Path], data: Dataset, *, threads: int = 1, runs: int = 500,
+             warmup: int = 20, interpreters: int = 5, batch_size: int = 256,
+             memory: bool = True, reporter: Reporter | None = None) -> dict[str, TFLiteFigures]:
+    """For each model (by role): accuracy over the whole test split (batched), batch-1
+    latency (the models timed in turns, see `measure_latency`), kernels and memory."""
     reporter = reporter or Reporter()
-    runner = TFLiteRunner(path, threads)
-    outputs = runner.predict(data.x_test, batch_size)
-    accuracy = float(np.mean(outputs.argmax(axis=1) == data.y_test))
-    with reporter.task(f"timing {Path(path).name}", runs) as task:
-        latency = runner.latency(data.x_test[:1], runs, warmup, progress=task)
-    if runner.fallback:
-        reporter.note(f"{Path(path).name}: {runner.fallback}; ran the builtin kernels")
-    rss = rss_growth_kb(path, threads) if memory else None
-    return TFLiteFigures(Path(path), accuracy, len(data.y_test), latency, runner.fallback, rss,
-                         outputs)
+    runners = {role: TFLiteRunner(path, threads) for role, path in paths.items()}
+    outputs = {role: runner.predict(data.x_test, batch_size) for role, runner in runners.items()}
+    names = " and ".join(Path(p).name for p in paths.values())
+    with reporter.task(f"timing {names}", runs * len(runners)) as task:
+        latencies = measure_latency(list(runners.values()), data.x_test[:1], runs, warmup,
+                                    interpreters, progress=task)
+    figures = {}
+    for (role, runner), latency in zip(runners.items(), latencies, strict=True):
+        if runner.fallback:
+            reporter.note(f"{runner.path.name}: {runner.fallback}; ran the builtin kernels")
+        accuracy = float(np.mean(outputs[role].argmax(axis=1) == data.y_test))
+        figures[role] = TFLiteFigures(
+            runner.path, accuracy, len(data.y_test), latency, runner.fallback,
+            rss_growth_kb(runner.path, threads) if memory else None, outputs[role])
+    return figures
 
 
 def agreement(keras_outputs: np.ndarray, tflite_outputs: np.ndarray) -> dict[str, float]:
@@ -90,15 +96,16 @@ def rss_growth_kb(path: Path, threads: int = 1) -> int | None:
 
 
 def validate_file(path: Path, data_source: str = "builtin:mnist", keras_source: str | None = None,
-                  *, threads: int = 1, runs: int = 200, warmup: int = 20, batch_size: int = 256,
-                  reporter: Reporter | None = None) -> dict[str, Any]:
+                  *, threads: int = 1, runs: int = 500, warmup: int = 20, interpreters: int = 5,
+                  batch_size: int = 256, reporter: Reporter | None = None) -> dict[str, Any]:
     """Everything `prune2edge validate` prints, as a JSON-able dict."""
     runner = TFLiteRunner(path, threads)
     classes = int(runner.output["shape"][-1])
     raw = load(DataSpec(source=data_source), Path.cwd(), runner.input_shape)
     data = fit_to_model(raw, runner.input_shape, classes)
-    figures = evaluate(path, data, threads=threads, runs=runs, warmup=warmup,
-                       batch_size=batch_size, reporter=reporter)
+    figures = evaluate({"model": Path(path)}, data, threads=threads, runs=runs, warmup=warmup,
+                       interpreters=interpreters, batch_size=batch_size,
+                       reporter=reporter)["model"]
     result = {"data": data.describe(), **figures.to_dict()}
     if keras_source:
         from . import keras_model

@@ -30,7 +30,9 @@ class LayerChoice:
 
 @dataclass(frozen=True, kw_only=True)
 class Prune(Stage):
-    """Magnitude pruning (tfmot `prune_low_magnitude`); the masks apply while fine-tuning."""
+    """Magnitude pruning with tfmot `prune_low_magnitude` (the masks apply while fine-tuning),
+    or Optimal Brain Damage: the lowest-saliency weights are zeroed once, before
+    fine-tuning, and tfmot holds that mask."""
 
     kind: ClassVar[str] = "prune"
     requires: ClassVar[frozenset[str]] = frozenset({"keras"})
@@ -184,16 +186,21 @@ class Prune(Stage):
 
 
     def _prune_now(self, ctx: BuildContext, model: Any, layers: list[str]) -> float:
-        """Zero each layer's lowest-ranked weights at the target sparsity; return the test
-        accuracy before any fine-tuning (what the criterion alone achieves)."""
+        """The test accuracy with each layer's lowest-ranked weights zeroed at the target
+        sparsity, before any fine-tuning (what the criterion alone achieves). OBD's zeros stay
+        in `model`; magnitude pruning is left to tfmot, exactly as tfmot does it."""
         variables = [getattr(layer, attr) for layer in map(model.get_layer, layers)
                      for attr in _prunable_weight_names(layer) or [] if hasattr(layer, attr)]
         sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
                   if self.criterion == "obd" else None)
         scores = weight_scores(model, variables, self.criterion, sample)
-        for variable, score in zip(variables, scores, strict=True):
-            variable.assign(variable.numpy() * unstructured_mask(score, self.schedule.target))
+        originals = [v.numpy() for v in variables]
+        for variable, original, score in zip(variables, originals, scores, strict=True):
+            variable.assign(original * unstructured_mask(score, self.schedule.target))
         predictions = model.predict(ctx.data.x_test, batch_size=256, verbose=0)
+        if self.criterion == "magnitude":
+            for variable, original in zip(variables, originals, strict=True):
+                variable.assign(original)
         return float(np.mean(predictions.argmax(1) == ctx.data.y_test))
 
 

@@ -80,7 +80,8 @@ class TrainingStage(Stage):
         if len(epoch_logs) < self.epochs:
             with ctx.reporter.task(f"{self.kind} epochs", steps) as task:
                 task.advance(steps * len(epoch_logs) // self.epochs, "resumed")
-                monitor = _monitor(keras, task, self.epochs, epoch_logs, checkpoint)
+                monitor = _monitor(keras, task, self.epochs, steps // self.epochs, epoch_logs,
+                                   checkpoint)
                 model.fit(data.x_train, data.y_train, epochs=self.epochs,
                           initial_epoch=len(epoch_logs), batch_size=self.batch_size,
                           validation_split=self.validation_split, shuffle=True, verbose=0,
@@ -100,10 +101,11 @@ class TrainingStage(Stage):
                 "loss_fn": f"sparse_categorical_crossentropy(from_logits={from_logits})"}
 
 
-def _monitor(keras: Any, task: Any, epochs: int, epoch_logs: list[dict[str, float]],
-             checkpoint: Any) -> Any:
-    """A callback that advances the progress task, collects each epoch's logs (checkpointing
-    after it), and stops on a non-finite loss."""
+def _monitor(keras: Any, task: Any, epochs: int, steps_per_epoch: int,
+             epoch_logs: list[dict[str, float]], checkpoint: Any) -> Any:
+    """A callback that collects each epoch's logs (checkpointing after it) and stops on a
+    non-finite loss. It advances the progress task per batch only when the task is live:
+    batch-level hooks make Keras fetch every batch's logs, which slows training."""
 
     class Monitor(keras.callbacks.Callback):
         bad_epoch: int | None = None
@@ -111,6 +113,19 @@ def _monitor(keras: Any, task: Any, epochs: int, epoch_logs: list[dict[str, floa
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch + 1
 
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            if not np.isfinite(logs.get("loss", 0.0)):
+                self.bad_epoch = self.epoch
+            if self.bad_epoch is None:
+                epoch_logs.append(logs)
+                checkpoint()
+            else:
+                self.model.stop_training = True
+            if not task.live:
+                task.advance(steps_per_epoch, f"epoch {self.epoch}/{epochs}")
+
+    class LiveMonitor(Monitor):
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
             if loss is not None and not np.isfinite(loss):
@@ -121,9 +136,4 @@ def _monitor(keras: Any, task: Any, epochs: int, epoch_logs: list[dict[str, floa
                 status += f"  loss {loss:.4f}"
             task.advance(1, status)
 
-        def on_epoch_end(self, epoch, logs=None):
-            if self.bad_epoch is None:
-                epoch_logs.append({k: float(v) for k, v in (logs or {}).items()})
-                checkpoint()
-
-    return Monitor()
+    return LiveMonitor() if task.live else Monitor()

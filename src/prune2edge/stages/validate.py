@@ -23,14 +23,15 @@ class Validate(Stage):
     requires: ClassVar[frozenset[str]] = frozenset({"tflite"})
 
     threads: int = 1
-    runs: int = 200
+    runs: int = 500  # timed batch-1 invocations, spread over `interpreters` instances
     warmup: int = 20
+    interpreters: int = 5  # fresh interpreters the timing pools (see runtime.latency)
     batch_size: int = 256
     memory: bool = True  # resident memory growth, measured in a fresh process per model
     min_agreement: float = 0.98  # share of test samples where Keras and .tflite pick one class
 
     def __post_init__(self) -> None:
-        for name in ("threads", "runs", "batch_size"):
+        for name in ("threads", "runs", "batch_size", "interpreters"):
             if getattr(self, name) < 1:
                 raise RecipeError(f"{name} must be >= 1, got {getattr(self, name)}", name,
                                   "use a positive count")
@@ -45,10 +46,10 @@ class Validate(Stage):
         return f"{self.runs} timed runs, {self.threads} thread(s)"
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        figures = {role: evaluate(path, ctx.data, threads=self.threads, runs=self.runs,
-                                  warmup=self.warmup, batch_size=self.batch_size,
-                                  memory=self.memory, reporter=ctx.reporter)
-                   for role, path in ctx.tflite.items()}
+        figures = evaluate(dict(ctx.tflite), ctx.data, threads=self.threads, runs=self.runs,
+                           warmup=self.warmup, interpreters=self.interpreters,
+                           batch_size=self.batch_size, memory=self.memory,
+                           reporter=ctx.reporter)
         base, final = figures["baseline"], figures["final"]
         keras_out = np.asarray(ctx.model.predict(ctx.data.x_test, batch_size=self.batch_size,
                                                  verbose=0))
