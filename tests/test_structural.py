@@ -151,6 +151,18 @@ def test_structural_then_magnitude_then_int8_in_one_pipeline(make_ctx):
     assert {t.dtype for t in weights} == {"int8"}
 
 
+def test_iterative_schedule_prunes_a_rebuilt_model_again(make_ctx):
+    once = run_stages(make_ctx(), Train(epochs=1), Structural(ratio=0.5))
+    first = once.outputs["layers"][0]
+    twice = run_stages(once, FineTune(epochs=1), Structural(ratio=0.5))
+    second = twice.outputs["layers"][0]
+    out = run_stages(twice, FineTune(epochs=1), Convert(sparse="off"))
+    assert (first["width_before"], first["width_after"]) == (32, 16)
+    assert (second["width_before"], second["width_after"]) == (16, 8)
+    shapes = {t.shape for t in inspect(out.tflite["final"]).tensors if t.role == "weights"}
+    assert shapes == {(8, 784), (10, 8)}
+
+
 def test_obd_prune_is_one_shot_and_tfmot_holds_its_mask(make_ctx):
     ctx = run_stages(make_ctx(), Train(epochs=1))
     prune = Prune(schedule=ConstantSparsity(target_sparsity=0.7, frequency=5), criterion="obd",
