@@ -32,6 +32,7 @@ from prune2edge import (
     Train,
     build,
     load_recipe,
+    native_log,
 )
 from prune2edge.pipeline import prepare, seed_everything
 from prune2edge.progress import Reporter
@@ -115,8 +116,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "structural")
     parser.add_argument("--runs", type=int, default=2000, help="timed runs per model")
     args = parser.parse_args()
-    files = build_variants(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
+    with native_log.captured(args.out / "native.log"):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    files = build_variants(args.out)
     seed, ctx = trained_cnn(args.out)
     rows = compare(files, ctx.data, args.runs)
     print("\nMNIST CNN on this CPU, batch 1, 1 thread, all models timed in turns in one run")

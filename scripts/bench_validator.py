@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prune2edge import _compat, data, examples
+from prune2edge import _compat, data, examples, native_log
 from prune2edge.context import QuantizationPlan
 from prune2edge.converter import to_tflite
 from prune2edge.keras_model import input_shape
@@ -36,6 +36,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    with native_log.discarded():  # TensorFlow's and LiteRT's C++ logs
+        run(args.repeats)
+
+
+def run(repeats: int) -> None:
     seed_everything(0)
     keras = _compat.keras()
     model = examples.mnist_cnn()
@@ -50,8 +55,8 @@ def main() -> None:
     def keras_evaluate():
         return model.evaluate(x, y, batch_size=256, verbose=0)[1]
 
-    keras_seconds = median_seconds(keras_evaluate, args.repeats)
-    print(f"mnist_cnn, {len(y)} test images, median of {args.repeats} runs, 1 thread for LiteRT")
+    keras_seconds = median_seconds(keras_evaluate, repeats)
+    print(f"mnist_cnn, {len(y)} test images, median of {repeats} runs, 1 thread for LiteRT")
     print(f"{'':28}{'seconds':>10}{'÷ keras':>10}{'accuracy':>10}")
     print(f"{'keras evaluate (float32)':28}{keras_seconds:>10.3f}{1.0:>10.2f}"
           f"{keras_evaluate():>10.4f}")
@@ -66,7 +71,7 @@ def main() -> None:
             def validator_pass(runner=runner):
                 return float((runner.predict(x, 256).argmax(1) == y).mean())
 
-            seconds = median_seconds(validator_pass, args.repeats)
+            seconds = median_seconds(validator_pass, repeats)
             print(f"{'validator, ' + name:28}{seconds:>10.3f}{seconds / keras_seconds:>10.2f}"
                   f"{validator_pass():>10.4f}")
     print("goal: validator ÷ keras <= 1.0")
