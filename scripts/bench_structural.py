@@ -32,12 +32,12 @@ from prune2edge import (
     Train,
     build,
     load_recipe,
-    native_log,
 )
-from prune2edge.pipeline import prepare, seed_everything
+from prune2edge.engine import native_log
+from prune2edge.engine.prepare import prepare, seed_everything
 from prune2edge.progress import Reporter
 from prune2edge.sizes import Size
-from prune2edge.validator import evaluate
+from prune2edge.tflite.validator import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {  # name -> (recipe, --only kinds)

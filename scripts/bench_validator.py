@@ -14,12 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from prune2edge import _compat, data, examples, native_log
-from prune2edge.context import QuantizationPlan
-from prune2edge.converter import to_tflite
-from prune2edge.keras_model import input_shape
-from prune2edge.pipeline import seed_everything
-from prune2edge.runtime import TFLiteRunner
+from prune2edge import _compat, data, examples
+from prune2edge.engine import native_log
+from prune2edge.engine.prepare import seed_everything
+from prune2edge.keras.converter import QuantizationPlan, to_tflite
+from prune2edge.keras.model import input_shape
+from prune2edge.tflite.runner import TFLiteRunner
 
 
 def median_seconds(fn, repeats: int) -> float:

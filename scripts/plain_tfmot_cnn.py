@@ -24,7 +24,8 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-DATA = Path(__file__).resolve().parents[1] / "src" / "prune2edge" / "datasets" / "mnist-10k.npz"
+DATA = (Path(__file__).resolve().parents[1] / "src" / "prune2edge" / "data" / "datasets"
+        / "mnist-10k.npz")
 SEED, TRAIN_EPOCHS, FINETUNE_EPOCHS, BATCH, VAL_SPLIT = 0, 5, 10, 32, 0.1
 FINETUNE_LR, FINAL_SPARSITY, END_SHARE, FREQUENCY, SAMPLES = 5e-4, 0.8, 0.7, 100, 200
 

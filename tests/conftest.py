@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from prune2edge import data as data_mod
-from prune2edge.context import BuildContext
+from prune2edge.engine.context import BuildContext
 from prune2edge.progress import Reporter
 
 TRAIN, TEST = 640, 200
@@ -94,8 +94,8 @@ def tiny_context(arrays: dict[str, np.ndarray], work_dir: Path,
                  factory: str = "mlp") -> BuildContext:
     """A BuildContext for a tiny model on tiny data, seeded as the pipeline would start it."""
     import tiny_models
-    from prune2edge import keras_model
-    from prune2edge.pipeline import seed_everything
+    from prune2edge.engine.prepare import seed_everything
+    from prune2edge.keras import model as keras_model
 
     seed_everything(0)
     model = getattr(tiny_models, factory)()
@@ -125,7 +125,7 @@ class TinyFiles:
 
 @pytest.fixture(scope="session")
 def tiny_files(tmp_path_factory, tiny_arrays) -> TinyFiles:
-    from prune2edge.schedules import ConstantSparsity
+    from prune2edge.keras.schedules import ConstantSparsity
     from prune2edge.stages import Convert, FineTune, Prune, Quantize, Strip, Train
 
     work = tmp_path_factory.mktemp("tiny-files")

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from prune2edge.check import load_baseline
 from prune2edge.cli import app
 from prune2edge.recipe import bundled_recipes, load_recipe
+from prune2edge.report.gate import load_baseline
 
 runner = CliRunner()
 BUDGETS = """

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prune2edge.cli import app
-from prune2edge.outdir import BuildDir
+from prune2edge.engine.outdir import BuildDir
 
 GOOD_STAGES = """
 [[stages]]
@@ -70,7 +70,7 @@ def file_with(name: str, content: bytes, then: Callable[[Path], list[str]]):
 
 
 def truncated_tflite(tmp: Path) -> Path:
-    from prune2edge.converter import to_tflite
+    from prune2edge.keras.converter import to_tflite
     from tiny_models import mlp
 
     content = to_tflite(mlp(), None, sparse=False)
@@ -80,7 +80,7 @@ def truncated_tflite(tmp: Path) -> Path:
 
 def small_tflite(tmp: Path) -> Path:
     from prune2edge import _compat
-    from prune2edge.converter import to_tflite
+    from prune2edge.keras.converter import to_tflite
 
     keras = _compat.keras()
     model = keras.Sequential([keras.Input((5, 5)), keras.layers.Flatten(),

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from prune2edge.cli import app
 from prune2edge.errors import TFLiteError
-from prune2edge.tflite_info import entropy_bits, inspect
+from prune2edge.inspect import entropy_bits, inspect
 
 
 def _kernels(model):
@@ -34,7 +34,7 @@ def test_zero_shares_match_the_keras_weights_exactly(tiny_files, name):
 
 def test_sparse_tensors_decode_to_the_exact_weights(tiny_files):
     """Decoding the CSR and the 1x4 block encodings gives back every weight bit for bit."""
-    from prune2edge import tflite_info
+    from prune2edge.inspect import tflite as tflite_info
 
     for name, ctx in (("float_sparse", tiny_files.ctx),
                       ("float_block_sparse", tiny_files.block_ctx)):

@@ -22,7 +22,7 @@ from prune2edge import (
     _compat,
 )
 from prune2edge.errors import ModelError
-from prune2edge.keras_model import ModelSpec, load
+from prune2edge.keras.load import ModelSpec, load
 
 PIPELINE = Pipeline([Prune(schedule=ConstantSparsity(target_sparsity=0.5, frequency=5)),
                      FineTune(epochs=1), Strip(), Quantize(samples=20), Convert(),

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from prune2edge.engine.outdir import LOCK_NAME, BuildDir
 from prune2edge.errors import OutputError
-from prune2edge.outdir import LOCK_NAME, BuildDir
 
 
 def test_commit_moves_staged_files_and_cleans_up(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prune2edge.cli import app
-from prune2edge.runtime import TFLiteRunner
+from prune2edge.tflite.runner import TFLiteRunner
 
 TESTS = Path(__file__).parent
 RECIPE = """
@@ -107,7 +107,7 @@ def test_interrupted_finetune_resumes_from_its_last_epoch(tmp_path, tiny_npz, si
 
 
 def test_resume_refuses_a_checkpoint_of_another_recipe(tmp_path, tiny_npz):
-    from prune2edge.checkpoint import Checkpointer
+    from prune2edge.engine.checkpoint import Checkpointer
 
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(RECIPE.format(npz=tiny_npz))

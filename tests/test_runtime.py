@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from prune2edge.errors import TFLiteError
-from prune2edge.runtime import TFLiteRunner
+from prune2edge.tflite.runner import TFLiteRunner
 
 
 def test_xnnpack_refuses_sparse_int8_and_builtin_kernels_run_it(tiny_files):

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from prune2edge import _compat
-from prune2edge.saliency import (
-    channel_scores,
-    gauss_newton_diagonal,
-    obd_saliency,
-    unstructured_mask,
-    weight_scores,
-)
+from prune2edge.keras.criteria import channel_norms, criterion, unstructured_mask
+from prune2edge.keras.hessian import gauss_newton_diagonal, obd_saliency
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 4)).astype(np.float32)
@@ -80,8 +75,8 @@ def test_obd_keeps_a_large_weight_on_a_busy_input_over_one_on_a_dead_input():
     x[:, 0] = 0.0
     kernel = np.array([[5.0], [0.5], [0.4], [0.3]], np.float32)
     model = dense(1, weights=[kernel, np.zeros(1, np.float32)])
-    (saliency,) = weight_scores(model, [model.layers[0].kernel], "obd", x)
-    (magnitude,) = weight_scores(model, [model.layers[0].kernel], "magnitude")
+    (saliency,) = criterion("obd").weight_scores(model, [model.layers[0].kernel], x)
+    (magnitude,) = criterion("magnitude").weight_scores(model, [model.layers[0].kernel])
     assert saliency[0, 0] == 0.0 and magnitude[0, 0] == 5.0
     assert not unstructured_mask(saliency, 0.25)[0, 0]
     assert unstructured_mask(magnitude, 0.25)[0, 0]
@@ -97,4 +92,4 @@ def test_saliency_formula_and_masks():
                                                                               5.0])])
 def test_channel_norms(criterion, expected):
     kernel = np.array([[1.0, 3.0], [-2.0, 4.0]])
-    assert np.allclose(channel_scores(kernel, criterion), expected)
+    assert np.allclose(channel_norms(kernel, criterion), expected)

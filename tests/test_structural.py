@@ -8,10 +8,10 @@ import pytest
 from conftest import run_stages
 from prune2edge import _compat
 from prune2edge.errors import ModelError, RecipeError
-from prune2edge.schedules import ConstantSparsity
+from prune2edge.inspect import inspect
+from prune2edge.keras.schedules import ConstantSparsity
+from prune2edge.keras.surgery import plan, rebuild, select
 from prune2edge.stages import Convert, FineTune, Prune, Strip, Structural, Train, Validate
-from prune2edge.surgery import plan, rebuild, select
-from prune2edge.tflite_info import inspect
 from test_models import functional_cnn
 
 X = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)

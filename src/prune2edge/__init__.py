@@ -3,10 +3,18 @@
     import prune2edge
     report = prune2edge.build("models/mnist_cnn.toml", out="build/cnn")
     print(report.sizes["gzip_ratio"], report.accuracy["tflite"])
+
+This module is the public API: it only re-exports, so the implementation can move.
 """
 
-from .build import build
+__version__ = "0.1.0"
+
 from .data import Dataset
+from .engine.context import BuildContext
+from .engine.facts import Fact
+from .engine.pipeline import Pipeline
+from .engine.registry import register_stage
+from .engine.stage import Stage
 from .errors import (
     BudgetError,
     BuildFailed,
@@ -17,11 +25,10 @@ from .errors import (
     RecipeError,
     TFLiteError,
 )
-from .pipeline import Pipeline
+from .keras.schedules import ConstantSparsity, PolynomialDecay
 from .progress import Reporter
-from .recipe import Recipe, load_recipe
-from .report import BuildReport
-from .schedules import ConstantSparsity, PolynomialDecay
+from .recipe import Recipe, build, load_recipe
+from .report.schema import BuildReport
 from .stages import (
     Convert,
     FineTune,
@@ -34,12 +41,10 @@ from .stages import (
     Validate,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "BudgetError", "BuildFailed", "BuildReport", "ConstantSparsity", "Convert", "DataError",
-    "Dataset", "FineTune", "Measure", "ModelError", "OutputError", "Pipeline", "PolynomialDecay",
-    "Prune", "Prune2EdgeError", "Quantize", "Recipe", "RecipeError", "Reporter", "Strip",
-    "Structural",
-    "TFLiteError", "Train", "Validate", "build", "load_recipe",
+    "BudgetError", "BuildContext", "BuildFailed", "BuildReport", "ConstantSparsity", "Convert",
+    "DataError", "Dataset", "Fact", "FineTune", "Measure", "ModelError", "OutputError",
+    "Pipeline", "PolynomialDecay", "Prune", "Prune2EdgeError", "Quantize", "Recipe",
+    "RecipeError", "Reporter", "Stage", "Strip", "Structural", "TFLiteError", "Train",
+    "Validate", "build", "load_recipe", "register_stage",
 ]

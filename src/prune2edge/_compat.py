@@ -1,13 +1,17 @@
-"""The only module that imports TensorFlow, tf_keras, tfmot and LiteRT.
+"""The only module that imports TensorFlow, tf_keras, Keras 3, tfmot and LiteRT, and the only
+one that touches their private APIs.
 
 Everything is imported on first use, so `prune2edge --help` and recipe checks stay instant.
 tfmot 0.8 works only with Keras 2: `TF_USE_LEGACY_KERAS=1` must be set before TensorFlow loads.
+Each private API below names the version it was checked against; a test exercises each one,
+so an upgrade that breaks it fails there first.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -28,7 +32,7 @@ def tf() -> ModuleType:
     try:
         import tensorflow
     except ImportError as exc:
-        raise DependencyError(f"TensorFlow is not installed ({exc})", fix=_BUILD_HINT) from None
+        raise DependencyError(f"TensorFlow is not installed ({exc})", fix=_BUILD_HINT) from exc
     tensorflow.get_logger().setLevel("ERROR")
     return tensorflow
 
@@ -40,8 +44,19 @@ def keras() -> ModuleType:
     try:
         import tf_keras
     except ImportError as exc:
-        raise DependencyError(f"tf-keras is not installed ({exc})", fix=_BUILD_HINT) from None
+        raise DependencyError(f"tf-keras is not installed ({exc})", fix=_BUILD_HINT) from exc
     return tf_keras
+
+
+@functools.cache
+def keras3() -> ModuleType | None:
+    """Keras 3 (the `keras` package), or None where it is not installed."""
+    tf()
+    try:
+        import keras as keras3_module
+    except ImportError:
+        return None
+    return keras3_module
 
 
 @functools.cache
@@ -53,17 +68,8 @@ def tfmot_sparsity() -> ModuleType:
     except ImportError as exc:
         raise DependencyError(
             f"tensorflow-model-optimization is not installed ({exc})", fix=_BUILD_HINT
-        ) from None
+        ) from exc
     return tfmot.sparsity.keras
-
-
-@functools.cache
-def prune_registry() -> Any:
-    """tfmot's registry of layers it knows how to prune."""
-    tfmot_sparsity()
-    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
-
-    return prune_registry.PruneRegistry
 
 
 @functools.cache
@@ -74,12 +80,22 @@ def litert() -> tuple[Any, Any]:
     except ImportError:
         try:
             from tflite_runtime.interpreter import Interpreter, OpResolverType
-        except ImportError:
+        except ImportError as exc:
             raise DependencyError(
                 "no TFLite runtime is installed", fix="pip install ai-edge-litert"
-            ) from None
+            ) from exc
     return Interpreter, OpResolverType
 
+
+@functools.cache
+def flatbuffer_utils() -> ModuleType:
+    """LiteRT's reader of the .tflite flatbuffer schema (`ai_edge_litert.tools`)."""
+    try:
+        from ai_edge_litert.tools import flatbuffer_utils as utils
+    except ImportError as exc:
+        raise DependencyError(f"ai-edge-litert is not installed ({exc})",
+                              fix="pip install ai-edge-litert") from exc
+    return utils
 
 
 @functools.cache
@@ -88,8 +104,70 @@ def pyplot() -> ModuleType:
     try:
         import matplotlib
     except ImportError as exc:
-        raise DependencyError(f"matplotlib is not installed ({exc})", fix=_BUILD_HINT) from None
+        raise DependencyError(f"matplotlib is not installed ({exc})", fix=_BUILD_HINT) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+# --- private APIs -------------------------------------------------------------------------
+
+
+def tfmot_weight_names(layer: Any) -> list[str] | None:
+    """The attribute names of the weights tfmot prunes in `layer`, None when tfmot cannot
+    prune it. Layers implementing `PrunableLayer` name their own (see `prunable_weights`).
+
+    Private: `PruneRegistry._LAYERS_WEIGHTS_MAP` and `_weight_names`, checked against
+    tensorflow-model-optimization 0.8.1."""
+    tfmot_sparsity()
+    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+
+    registry = prune_registry.PruneRegistry
+    if type(layer) in registry._LAYERS_WEIGHTS_MAP:
+        return list(registry._weight_names(layer))
+    return ["kernel"] if registry.supports(layer) else None
+
+
+def is_prunable_layer(layer: Any) -> bool:
+    """Whether `layer` implements tfmot's `PrunableLayer` (it lists its own weights)."""
+    return isinstance(layer, tfmot_sparsity().PrunableLayer)
+
+
+def is_graph_network(model: Any) -> bool:
+    """Whether a tf_keras Model is functional (a layer graph) rather than subclassed.
+
+    Private: `Model._is_graph_network`, checked against tf-keras 2.21."""
+    return bool(getattr(model, "_is_graph_network", False))
+
+
+def keras3_functional_class() -> type:
+    """Keras 3's functional model class, which Keras 3 does not export.
+
+    Private: `keras.src.models.functional.Functional`, checked against Keras 3.12."""
+    from keras.src.models.functional import Functional
+
+    return Functional
+
+
+def keras3_producer(tensor: Any) -> Any:
+    """The Keras 3 layer (or operation) that produced a symbolic tensor.
+
+    Private: `KerasTensor._keras_history`, checked against Keras 3.12."""
+    return tensor._keras_history[0]
+
+
+def keras3_calls(layer: Any) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], list[Any]]]:
+    """(args, kwargs, output tensors) of each call of a Keras 3 layer in its graph.
+
+    Private: `Operation._inbound_nodes`, `Node.arguments` and `Node.output_tensors`, checked
+    against Keras 3.12."""
+    for node in layer._inbound_nodes:
+        yield tuple(node.arguments.args), dict(node.arguments.kwargs), list(node.output_tensors)
+
+
+def litert_ops(interpreter: Any) -> list[dict[str, Any]]:
+    """The ops of an allocated LiteRT interpreter, delegate nodes included.
+
+    Private: `Interpreter._get_ops_details`, checked against ai-edge-litert 2.3."""
+    return list(interpreter._get_ops_details())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 
 class Prune2EdgeError(Exception):
     """A problem the user can fix: what went wrong, where, and how to fix it."""
@@ -15,9 +17,12 @@ class Prune2EdgeError(Exception):
         self.fix = fix
 
     def located(self, prefix: str) -> Prune2EdgeError:
-        """Return the same error with `prefix` put in front of its location."""
-        where = f"{prefix}: {self.where}" if self.where else prefix
-        return type(self)(self.what, where, self.fix)
+        """A copy of this error with `prefix` put in front of its location; every other
+        attribute (a failed build's `report`, say) and the cause are kept."""
+        located = copy.copy(self)
+        located.where = f"{prefix}: {self.where}" if self.where else prefix
+        located.__cause__ = self.__cause__
+        return located
 
     def __str__(self) -> str:
         text = self.what

@@ -1,4 +1,4 @@
-"""Plain data (TOML tables) -> frozen dataclasses, with one clear error per mistake.
+"""Plain data (TOML tables and values) -> frozen dataclasses, with one clear error per mistake.
 
 Dataclasses declare their parameters with type hints; this module checks keys and types.
 Value checks (ranges, relations) live in each dataclass's `__post_init__`.
@@ -9,12 +9,18 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import sys
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import RecipeError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 def nearest(word: str, choices: typing.Iterable[str]) -> str | None:
@@ -194,3 +200,11 @@ def _type_example(hint: Any) -> str:
         items = [examples.get(args[0], "...")] * (1 if args[-1] is Ellipsis else len(args))
         return "a list like [" + ", ".join(items) + "]"
     return "a valid value"
+
+
+def parse_value(raw: str) -> Any:
+    """A TOML value (`0.9`, `"adam"`, `[1, 4]`); a bare word is taken as a string."""
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        return raw

@@ -1,20 +1,18 @@
-"""Stage kinds, registered by the `kind` name recipes use."""
+"""The built-in stage kinds, one module each, registered with `@register_stage` by the `kind`
+name recipes use. Importing this package registers them in pipeline order, the order error
+messages list kinds in (hence the unsorted imports)."""
 
-from .base import Stage
-from .convert import Convert
-from .finetune import FineTune
-from .measure import Measure
-from .prune import Prune
-from .quantize import Quantize
-from .strip import Strip
-from .structural import Structural
+# ruff: noqa: I001
+
 from .train import Train
+from .structural import Structural
+from .prune import Prune
+from .finetune import FineTune
+from .strip import Strip
+from .measure import Measure
+from .quantize import Quantize
+from .convert import Convert
 from .validate import Validate
 
-REGISTRY: dict[str, type[Stage]] = {
-    cls.kind: cls for cls in (Train, Structural, Prune, FineTune, Strip, Measure, Quantize,
-                              Convert, Validate)
-}
-
-__all__ = ["REGISTRY", "Convert", "FineTune", "Measure", "Prune", "Quantize", "Stage", "Strip",
-           "Structural", "Train", "Validate"]
+__all__ = ["Convert", "FineTune", "Measure", "Prune", "Quantize", "Strip", "Structural", "Train",
+           "Validate"]

@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from ..context import BuildContext
-from ..converter import to_tflite
-from ..runtime import TFLiteRunner
+from ..engine.context import BuildContext, StageRecord
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
+from ..keras.converter import to_tflite
+from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
 from ..sizes import Size
-from .base import Stage
+from ..tflite.runner import TFLiteRunner
+
+if TYPE_CHECKING:
+    from ..report.schema import BuildReport
 
 SPEED_RUNS = 50  # enough to tell a 5% difference at batch 1 on these model sizes
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Convert(Stage):
     """TFLite conversion with the quantization plan; `sparse = "auto"` converts with and
     without the sparse encoding and keeps the smaller file by gzip size."""
 
     kind: ClassVar[str] = "convert"
-    requires: ClassVar[frozenset[str]] = frozenset({"keras"})
-    provides: ClassVar[frozenset[str]] = frozenset({"tflite"})
-    forbids: ClassVar[frozenset[str]] = frozenset({"wrapped", "tflite"})
+    requires = frozenset({Fact.KERAS})
+    provides = frozenset({Fact.TFLITE})
+    forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
 
     sparse: Literal["auto", "on", "off"] = "auto"
 
@@ -58,6 +66,33 @@ class Convert(Stage):
             decision=_decision(sizes, chosen, self.sparse),
             speed_note=note,
             waterfall=_waterfall(ctx, baseline, sizes, chosen))
+
+    @classmethod
+    def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
+        return {"conversion": records[-1].outputs or None}
+
+    @classmethod
+    def markdown(cls, report: BuildReport) -> list[str]:
+        conv = report.conversion
+        if not conv:
+            return []
+        rows = [[name, fmt_bytes(s["bytes"]), fmt_bytes(s["gzip_bytes"]),
+                 fmt_ms(s.get("p50_ms"))] for name, s in conv["candidates"].items()]
+        parts = ["## Conversion", "", f"Quantization: {conv['quantization']['mode']}. "
+                 f"{conv['decision']}.", "",
+                 table(["encoding", "bytes", "gzip bytes", "p50 ms"], rows), ""]
+        if conv.get("speed_note"):
+            parts += [f"Note: {conv['speed_note']}.", ""]
+        steps = conv.get("waterfall", [])
+        if steps:
+            first = steps[0]["gzip_bytes"]
+            parts += ["Size after each step:", "",
+                      table(["step", "bytes", "gzip bytes", "gzip ratio"],
+                            [[s["step"], fmt_bytes(s["bytes"]), fmt_bytes(s["gzip_bytes"]),
+                              fmt_ratio(first / s["gzip_bytes"])] for s in steps]), ""]
+        if "sizes.png" in report.plots:
+            parts += ["![size after each step](sizes.png)", ""]
+        return parts
 
     def _compare_speed(self, ctx: BuildContext, files: dict[str, bytes],
                        candidates: dict[str, dict]) -> str:

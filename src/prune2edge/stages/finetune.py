@@ -7,28 +7,31 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import _compat
-from ..context import BuildContext
+from ..engine.context import BuildContext
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
 from ..errors import RecipeError
-from ..keras_model import clone, has_pruning_wrappers
-from .base import Stage
+from ..keras.model import clone, has_pruning_wrappers
 from .training import TrainingStage
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class FineTune(TrainingStage):
     """Fine-tune with tfmot's `UpdatePruningStep` (and optional `PruningSummaries` logs)."""
 
     kind: ClassVar[str] = "finetune"
-    requires: ClassVar[frozenset[str]] = frozenset({"keras"})
-    provides: ClassVar[frozenset[str]] = frozenset({"trained"})
-    forbids: ClassVar[frozenset[str]] = frozenset({"tflite"})
+    requires = frozenset({Fact.KERAS})
+    provides = frozenset({Fact.TRAINED})
+    forbids = frozenset({Fact.TFLITE})
+    applies_masks = True
 
     epochs: int = 2
     pruning_summaries: bool = False  # TensorBoard logs of sparsity in OUT/tensorboard/
 
     def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
-        last = next((s.kind for s in reversed(before) if s.kind in ("prune", "strip")), None)
-        if self.pruning_summaries and last != "prune":
+        if self.pruning_summaries and not _wrapped_after(before):
             raise RecipeError("pruning_summaries needs the model to be pruning", None,
                               "put this finetune between prune and strip, or drop the option")
 
@@ -44,3 +47,9 @@ class FineTune(TrainingStage):
                 callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
         figures = self.fit(ctx, model, callbacks)
         return ctx.evolve(model=model).with_outputs(**figures)
+
+
+def _wrapped_after(stages: Sequence[Stage]) -> bool:
+    """Whether the model has pruning wrappers after these stages."""
+    last = next((s for s in reversed(stages) if Fact.WRAPPED in s.provides | s.removes), None)
+    return last is not None and Fact.WRAPPED in last.provides

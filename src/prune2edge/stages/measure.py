@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .. import _compat
-from ..context import BuildContext
-from ..keras_model import has_pruning_wrappers
+from ..engine.context import BuildContext, StageRecord
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
+from ..keras.model import has_pruning_wrappers
 from ..sizes import Size
-from .base import Stage
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Measure(Stage):
     """Size of the Keras model (saved as .h5 without optimizer, as tfmot's guides measure it)
@@ -35,3 +38,7 @@ class Measure(Stage):
         for tflite in ctx.tflite.values():
             sizes[tflite.name] = Size.of_file(tflite).to_dict()
         return ctx.with_outputs(**sizes)
+
+    @classmethod
+    def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
+        return {"sizes": {"steps": [{"after": r.name, **r.outputs} for r in records]}}

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from .. import _compat
-from ..context import BuildContext
+from ..engine.context import BuildContext, StageRecord
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
 from ..errors import ModelError, RecipeError
-from ..keras_model import clone
+from ..keras.criteria import criterion, unstructured_mask
+from ..keras.model import accuracy, clone, prunable_weights
+from ..keras.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from ..params import to_mapping
-from ..saliency import unstructured_mask, weight_scores
-from ..schedules import ConstantSparsity, PolynomialDecay, Schedule
-from .base import Stage
+from ..report.format import figures, fmt_pct, table
+
+if TYPE_CHECKING:
+    from ..report.schema import BuildReport
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class LayerChoice:
     reason: str = ""
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Prune(Stage):
     """Magnitude pruning with tfmot `prune_low_magnitude` (the masks apply while fine-tuning),
@@ -35,10 +42,11 @@ class Prune(Stage):
     fine-tuning, and tfmot holds that mask."""
 
     kind: ClassVar[str] = "prune"
-    requires: ClassVar[frozenset[str]] = frozenset({"keras"})
-    provides: ClassVar[frozenset[str]] = frozenset({"wrapped", "pruned"})
-    removes: ClassVar[frozenset[str]] = frozenset({"trained"})
-    forbids: ClassVar[frozenset[str]] = frozenset({"wrapped", "tflite"})
+    requires = frozenset({Fact.KERAS})
+    provides = frozenset({Fact.WRAPPED, Fact.PRUNED})
+    removes = frozenset({Fact.TRAINED})
+    forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
+    prunes = True
 
     schedule: Schedule = field(default_factory=PolynomialDecay)
     block_size: tuple[int, int] = (1, 1)
@@ -118,7 +126,7 @@ class Prune(Stage):
         if not layer.weights:
             return None
         name, kind = layer.name, type(layer).__name__
-        weight_names = _prunable_weight_names(layer)
+        weights = prunable_weights(layer)
         named = name in self.layers or kind in self.layers
 
         def dense(reason: str) -> LayerChoice:
@@ -131,9 +139,9 @@ class Prune(Stage):
             return LayerChoice(name, kind, False, "not listed in prune.layers")
         if name in self.exclude or kind in self.exclude:
             return LayerChoice(name, kind, False, "listed in prune.exclude")
-        if weight_names is None:
+        if weights is None:
             return dense(f"tfmot cannot prune {kind} layers")
-        if not weight_names:
+        if not weights:
             return dense(f"tfmot prunes no weights of {kind} layers")
         if self.block_size != (1, 1):
             kernels = _kernels(layer)
@@ -184,45 +192,58 @@ class Prune(Stage):
                           for c in choices if not c.pruned],
             warnings=warnings)
 
-
     def _prune_now(self, ctx: BuildContext, model: Any, layers: list[str]) -> float:
         """The test accuracy with each layer's lowest-ranked weights zeroed at the target
         sparsity, before any fine-tuning (what the criterion alone achieves). OBD's zeros stay
         in `model`; magnitude pruning is left to tfmot, exactly as tfmot does it."""
-        variables = [getattr(layer, attr) for layer in map(model.get_layer, layers)
-                     for attr in _prunable_weight_names(layer) or [] if hasattr(layer, attr)]
+        variables = [v for layer in map(model.get_layer, layers)
+                     for v in prunable_weights(layer) or []]
+        ranking = criterion(self.criterion)
         sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
-                  if self.criterion == "obd" else None)
-        scores = weight_scores(model, variables, self.criterion, sample)
+                  if ranking.needs_data else None)
+        scores = ranking.weight_scores(model, variables, sample)
         originals = [v.numpy() for v in variables]
         for variable, original, score in zip(variables, originals, scores, strict=True):
             variable.assign(original * unstructured_mask(score, self.schedule.target))
-        predictions = model.predict(ctx.data.x_test, batch_size=256, verbose=0)
+        result = accuracy(model, ctx.data.x_test, ctx.data.y_test)
         if self.criterion == "magnitude":
             for variable, original in zip(variables, originals, strict=True):
                 variable.assign(original)
-        return float(np.mean(predictions.argmax(1) == ctx.data.y_test))
+        return result
+
+    @classmethod
+    def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
+        return {"pruning": [r.outputs for r in records]}
+
+    @classmethod
+    def markdown(cls, report: BuildReport) -> list[str]:
+        parts = []
+        for prune in report.pruning:
+            one_shot = prune.get("test_accuracy_before_finetune")
+            before = ("" if one_shot is None else " Test accuracy right after pruning, before "
+                      f"fine-tuning: {fmt_pct(one_shot)}.")
+            parts += [f"## Pruning: {prune['schedule']['kind']} to "
+                      f"{prune['target_sparsity']:.0%} ({prune['criterion']})", "",
+                      f"Pruned layers: {', '.join(prune['pruned_layers'])}. "
+                      f"Schedule: {figures(prune['schedule'])}.{before}", ""]
+            if prune["dense_layers"]:
+                parts += ["Layers left dense:", "",
+                          table(["layer", "type", "reason"],
+                                [[d["layer"], d["type"], d["reason"]]
+                                 for d in prune["dense_layers"]]), ""]
+            parts += [f"Warning: {w}" for w in prune["warnings"]]
+        return parts
 
 
 def _next_finetune(after: Sequence[Stage]) -> Any:
-    """The finetune stage this prune's schedule runs in (before any strip), if any."""
+    """The training stage this prune's schedule runs in (before the wrappers change), if any."""
     for stage in after:
-        if stage.kind == "finetune":
+        if stage.applies_masks:
             return stage
-        if stage.kind in ("strip", "prune"):
+        if Fact.WRAPPED in stage.provides | stage.removes:
             return None
     return None
 
 
 def _kernels(layer: Any) -> list[Any]:
     return [w for w in layer.get_weights() if np.ndim(w) >= 2]
-
-
-def _prunable_weight_names(layer: Any) -> list[str] | None:
-    """The weights tfmot would prune in `layer`; None when tfmot does not support the layer."""
-    if hasattr(layer, "get_prunable_weights"):
-        return ["get_prunable_weights"]
-    registry = _compat.prune_registry()
-    if type(layer) in registry._LAYERS_WEIGHTS_MAP:
-        return list(registry._weight_names(layer))
-    return ["kernel"] if registry.supports(layer) else None

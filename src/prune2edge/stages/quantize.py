@@ -5,19 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from ..context import BuildContext, QuantizationPlan
+from ..engine.context import BuildContext
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
 from ..errors import DataError, RecipeError
-from .base import Stage
+from ..keras.converter import QuantizationPlan
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Quantize(Stage):
     """none / dynamic (int8 weights) / float16 weights / int8 (weights and activations,
     calibrated on `samples` training inputs drawn with the recipe's seed)."""
 
     kind: ClassVar[str] = "quantize"
-    provides: ClassVar[frozenset[str]] = frozenset({"quantization"})
-    forbids: ClassVar[frozenset[str]] = frozenset({"quantization", "tflite"})
+    provides = frozenset({Fact.QUANTIZATION})
+    forbids = frozenset({Fact.QUANTIZATION, Fact.TFLITE})
 
     mode: Literal["none", "dynamic", "float16", "int8"] = "int8"
     samples: int = 200  # representative inputs for int8 calibration

@@ -6,18 +6,21 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import _compat
-from ..context import BuildContext
-from ..keras_model import weight_sparsity
-from .base import Stage
+from ..engine.context import BuildContext
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
+from ..keras.model import weight_sparsity
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Strip(Stage):
     """tfmot `strip_pruning`: the model goes back to plain layers, zeros in place."""
 
     kind: ClassVar[str] = "strip"
-    requires: ClassVar[frozenset[str]] = frozenset({"wrapped", "trained"})
-    removes: ClassVar[frozenset[str]] = frozenset({"wrapped"})
+    requires = frozenset({Fact.WRAPPED, Fact.TRAINED})
+    removes = frozenset({Fact.WRAPPED})
 
     def run(self, ctx: BuildContext) -> BuildContext:
         stripped = _compat.tfmot_sparsity().strip_pruning(ctx.model)

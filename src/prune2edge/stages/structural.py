@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
-
-from ..context import BuildContext
+from ..engine.context import BuildContext, StageRecord
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
 from ..errors import ModelError, RecipeError
-from ..saliency import producer_scores
-from ..surgery import Plan, check_rebuilt, plan, rebuild, select, shrink_report
-from .base import Stage
+from ..keras.criteria import criterion
+from ..keras.model import accuracy
+from ..keras.surgery import Plan, check_rebuilt, plan, rebuild, select, shrink_report
+from ..report.format import fmt_pct, table
+
+if TYPE_CHECKING:
+    from ..report.schema import BuildReport
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Structural(Stage):
     """Rank the units/filters of every Dense and Conv layer that can lose some (by L1 or L2
@@ -22,8 +29,9 @@ class Structural(Stage):
     whole and why. Follow it with a finetune stage."""
 
     kind: ClassVar[str] = "structural"
-    requires: ClassVar[frozenset[str]] = frozenset({"keras"})
-    forbids: ClassVar[frozenset[str]] = frozenset({"wrapped", "tflite"})
+    requires = frozenset({Fact.KERAS})
+    forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
+    prunes = True
 
     criterion: Literal["l1", "l2", "obd"] = "l1"
     ratio: float = 0.5  # share of units/filters to remove from each prunable layer
@@ -73,19 +81,44 @@ class Structural(Stage):
     def run(self, ctx: BuildContext) -> BuildContext:
         result = self._plan(ctx.model)
         producers = [m for g in result.prunable for m in g.members]
+        ranking = criterion(self.criterion)
         sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
-                  if self.criterion == "obd" else None)
-        scores = producer_scores(ctx.model, producers, self.criterion, sample)
+                  if ranking.needs_data else None)
+        scores = ranking.channel_scores(ctx.model, producers, sample)
         keep = select(result, scores, {**self.ratios, "*": self.ratio}, self.min_width,
                       self.allocation)
         model = rebuild(result.graph, keep)
         check_rebuilt(model, ctx.data.x_test)
-        predictions = model.predict(ctx.data.x_test, batch_size=256, verbose=0)
-        accuracy = float(np.mean(predictions.argmax(1) == ctx.data.y_test))
+        before_finetune = accuracy(model, ctx.data.x_test, ctx.data.y_test)
         report = shrink_report(ctx.model, model, result, keep)
         return ctx.evolve(model=model).with_outputs(
             criterion=self.criterion, allocation=self.allocation,
             params_before=report["params_before"], params_after=report["params_after"],
             macs_before=report["macs_before"], macs_after=report["macs_after"],
-            test_accuracy_before_finetune=accuracy, channels_removed=report["channels_removed"],
+            test_accuracy_before_finetune=before_finetune,
+            channels_removed=report["channels_removed"],
             layers=report["layers"], groups=report["groups"], skipped=report["skipped"])
+
+    @classmethod
+    def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
+        return {"structural": [r.outputs for r in records]}
+
+    @classmethod
+    def markdown(cls, report: BuildReport) -> list[str]:
+        parts = []
+        for step in report.structural:
+            rows = [[r["layer"], r["type"], f"{r['width_before']} → {r['width_after']}",
+                     f"{r['params_before']:,} → {r['params_after']:,}",
+                     f"{r['macs_before']:,} → {r['macs_after']:,}"] for r in step["layers"]]
+            parts += [f"## Structural pruning ({step['criterion']}, {step['allocation']})", "",
+                      f"Parameters {step['params_before']:,} → {step['params_after']:,}, "
+                      f"multiply-accumulates per sample {step['macs_before']:,} → "
+                      f"{step['macs_after']:,}; test accuracy right after removal, before "
+                      f"fine-tuning: {fmt_pct(step['test_accuracy_before_finetune'])}.", "",
+                      table(["layer", "type", "width", "parameters", "MACs"], rows), ""]
+            parts += [f"Kept whole: {', '.join(s['layers'])}: {s['reason']}."
+                      for s in step["skipped"]]
+            parts += [f"Pruned together (residual group): {', '.join(g)}."
+                      for g in step["groups"]]
+            parts.append("")
+        return parts

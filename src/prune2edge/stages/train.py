@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..context import BuildContext
-from ..keras_model import clone
+from ..engine.context import BuildContext
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..keras.model import clone
 from .training import TrainingStage
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Train(TrainingStage):
     """Train the dense model; its result is the baseline every ratio is measured against."""
 
     kind: ClassVar[str] = "train"
-    requires: ClassVar[frozenset[str]] = frozenset({"keras"})
-    forbids: ClassVar[frozenset[str]] = frozenset({"wrapped", "pruned", "tflite"})
+    requires = frozenset({Fact.KERAS})
+    forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.TFLITE})
 
     def run(self, ctx: BuildContext) -> BuildContext:
         # A resumed stage continues training its checkpointed model (optimizer state included).

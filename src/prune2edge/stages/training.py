@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from .. import _compat
-from ..context import BuildContext
+from ..engine.context import BuildContext
+from ..engine.stage import Stage
 from ..errors import BuildFailed, DataError, RecipeError
-from ..keras_model import outputs_probabilities
-from .base import Stage
+from ..keras.model import outputs_probabilities
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingStage(Stage):
+    """What every training stage shares: optimizer and fit parameters, and one fit loop that
+    checkpoints after every epoch and stops on a non-finite loss."""
+
+    trains: ClassVar[bool] = True
+
     epochs: int = 5
     batch_size: int = 32
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"

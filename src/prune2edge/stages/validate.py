@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..context import BuildContext
+from ..engine.context import BuildContext, StageRecord
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
 from ..errors import RecipeError
+from ..report.format import fmt_bytes, fmt_ms, table
 from ..sizes import ratio
-from ..validator import agreement, evaluate
-from .base import Stage
+from ..tflite.validator import agreement, evaluate
+
+if TYPE_CHECKING:
+    from ..report.schema import BuildReport
+
+REPORTED = ("accuracy", "agreement", "latency_ms", "memory")
 
 
+@register_stage
 @dataclass(frozen=True, kw_only=True)
 class Validate(Stage):
     """Runs both .tflite files on the CPU over the whole test split (batched), times
     single-sample invocations after warm-up, and compares the final one with Keras."""
 
     kind: ClassVar[str] = "validate"
-    requires: ClassVar[frozenset[str]] = frozenset({"tflite"})
+    requires = frozenset({Fact.TFLITE})
 
     threads: int = 1
     runs: int = 500  # timed batch-1 invocations, spread over `interpreters` instances
@@ -70,3 +80,34 @@ class Validate(Stage):
                 f"Keras and the .tflite pick different classes for {1 - agree['top1']:.2%} of "
                 f"test samples (tolerance {1 - self.min_agreement:.2%})"))
         return ctx
+
+    @classmethod
+    def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
+        last = records[-1].outputs
+        return {key: last[key] for key in REPORTED if key in last}
+
+    @classmethod
+    def markdown(cls, report: BuildReport) -> list[str]:
+        rows = []
+        for role in ("baseline", "final"):
+            lat = report.latency_ms.get(role)
+            if lat:
+                fallback = f" ({lat['fallback']})" if lat.get("fallback") else ""
+                low, high = lat.get("p50_range") or (None, None)
+                rows.append([role, fmt_ms(lat["p50"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]),
+                             fmt_ms(lat["mean"]), f"{fmt_ms(low)}–{fmt_ms(high)}", lat["runs"],
+                             lat["threads"], lat["kernels"] + fallback])
+        if not rows:
+            return []
+        parts = ["## Latency (ms, batch 1, after warm-up)", "",
+                 "Runs are spread over several fresh interpreters: one instance's speed depends "
+                 "on where its buffers land in memory; the range is the p50 of the slowest and "
+                 "fastest instance.", "",
+                 table(["model", "p50", "p90", "p99", "mean", "p50 range", "runs", "threads",
+                        "kernels"], rows), ""]
+        memory = report.memory
+        if memory.get("final_rss_growth_kb") is not None:
+            parts += ["Resident memory growth from loading and running each model once (in a "
+                      f"fresh process): baseline {fmt_bytes(memory.get('baseline_rss_growth_kb'))}"
+                      f" KiB, final {fmt_bytes(memory['final_rss_growth_kb'])} KiB.", ""]
+        return parts

@@ -1,0 +1,70 @@
+"""The Typer app and what every command shares: consoles, one-line errors, SIGTERM handling."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .. import __version__
+from ..errors import Prune2EdgeError
+
+app = typer.Typer(
+    help="Prune, quantize and convert Keras models to small, fast .tflite files.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+EXIT_CODES = ("Exit codes: 0 ok, 1 usage/recipe/input error, 3 budget regression, "
+              "4 build failed during work, 130 interrupted.")
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn library errors into one red line and an exit code; never a traceback."""
+    try:
+        yield
+    except Prune2EdgeError as exc:
+        report = getattr(exc, "report", None)
+        if report is not None:  # a build that failed a check still measured everything
+            from .render import summary_table
+
+            out_console.print(summary_table(report))
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold red]error:[/] interrupted")
+        raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a build the way Ctrl-C does: cleanly, keeping its checkpoint."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"prune2edge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(epilog=EXIT_CODES)
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Prune, quantize and convert Keras models to small, fast .tflite files."""

@@ -1,0 +1,149 @@
+"""Terminal output for the CLI: rich progress for builds and the closing summary table."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..inspect.info import ModelInfo
+from ..progress import Reporter, Task
+from ..report.markdown import summary_rows
+from ..report.schema import BuildReport
+
+# The per-stage figures worth a glance while a build runs.
+HEADLINE = ("test_accuracy", "sparsity", "mode", "encoding", "keras_h5")
+
+
+class _RichTask(Task):
+    live = True
+
+    def __init__(self, progress: Progress, task_id: Any):
+        self.progress, self.task_id = progress, task_id
+
+    def advance(self, steps: int = 1, status: str = "") -> None:
+        self.progress.update(self.task_id, advance=steps, status=status)
+
+
+class RichReporter(Reporter):
+    """Prints `[i/n] stage` lines, a live bar for long work, and notes."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def stage_started(self, index: int, total: int, kind: str, summary: str) -> None:
+        detail = f"  [dim]{escape(summary)}[/]" if summary else ""
+        self.console.print(f"[bold cyan]\\[{index}/{total}][/] [bold]{kind}[/]{detail}")
+
+    def stage_finished(self, index: int, total: int, kind: str, seconds: float,
+                       outputs: Mapping[str, Any]) -> None:
+        figures = [f"{k} {_short(outputs[k])}" for k in HEADLINE if k in outputs]
+        self.console.print(f"      [green]done[/] in {seconds:.1f} s"
+                           + (f"  [dim]{escape(', '.join(figures))}[/]" if figures else ""))
+
+    @contextlib.contextmanager
+    def task(self, description: str, total: int) -> Iterator[Task]:
+        if not self.console.is_terminal:  # a log (CI) gets the stage lines, not live bars
+            yield Task()
+            return
+        columns = (TextColumn("      {task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            yield _RichTask(progress, progress.add_task(description, total=total, status=""))
+
+    def note(self, message: str) -> None:
+        self.console.print(f"      [yellow]note:[/] {escape(message)}")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Mapping) and "gzip_bytes" in value:
+        return f"{value['gzip_bytes']:,} gzip B"
+    return str(value)
+
+
+def summary_table(report: BuildReport) -> Table:
+    table = Table(title=escape(f"{report.name}: baseline vs final"), title_justify="left")
+    for column, justify in (("", "left"), ("baseline", "right"), ("final", "right"),
+                            ("ratio", "right")):
+        table.add_column(column, justify=justify)
+    for row in summary_rows(report):
+        table.add_row(*row)
+    return table
+
+
+def validation_table(result: Mapping[str, Any]) -> Table:
+    """`prune2edge validate` as a two-column table."""
+    lat = result["latency_ms"]
+    table = Table(title=escape(result["path"]), title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    kernels = result["kernels"] + (f" ({result['fallback']})" if result["fallback"] else "")
+    rows = [
+        ("accuracy", f"{result['accuracy']:.2%} of {result['test_samples']:,} test samples "
+                     f"({result['data']['source']})"),
+        ("latency (ms, batch 1)", f"p50 {lat['p50']:.4f}  p90 {lat['p90']:.4f}  "
+                                  f"p99 {lat['p99']:.4f}  mean {lat['mean']:.4f}  "
+                                  f"stdev {lat['stdev']:.4f}"),
+        ("runs", f"{lat['runs']} timed over {lat['interpreters']} fresh interpreters (one "
+                 f"alone: p50 {lat['p50_range'][0]:.4f} to {lat['p50_range'][1]:.4f}), "
+                 f"{lat['warmup']} warm-up each, {lat['threads']} thread(s)"),
+        ("kernels", kernels),
+    ]
+    if result["rss_growth_kb"] is not None:
+        rows.append(("memory", f"resident memory grows {result['rss_growth_kb']:,} KiB loading "
+                               "and running it once (LiteRT's own setup included)"))
+    if "agreement" in result:
+        agree = result["agreement"]
+        rows.append(("keras", f"accuracy {result['keras_accuracy']:.2%}; top-1 agreement "
+                              f"{agree['top1']:.2%}, max abs diff {agree['max_abs_diff']:.3g}"))
+    for name, value in rows:
+        table.add_row(name, escape(value))
+    return table
+
+
+def inspect_tables(info: ModelInfo) -> list[Any]:
+    """`prune2edge inspect`: one row per stored tensor, totals, and sparse-kernel notes."""
+    table = Table(title=escape(f"{info.path} ({info.format})"), title_justify="left")
+    for column in ("tensor", "op", "shape", "dtype", "zeros", "encoding", "bytes", "entropy B"):
+        table.add_column(column, justify="right" if column in ("zeros", "bytes", "entropy B")
+                         else "left", overflow="fold")
+    for t in info.tensors:
+        table.add_row(escape(_short_name(t.name, t.role)), _short_op(t.op),
+                      "x".join(map(str, t.shape)) or "scalar", t.dtype, f"{t.zeros:.1%}",
+                      t.encoding, f"{t.bytes:,}", f"{t.entropy_bits / 8:,.0f}")
+    totals = info.totals
+    lines = [f"file {info.file_bytes:,} B, gzip {info.file_gzip_bytes:,} B; tensors store "
+             f"{totals['stored_bytes']:,} B whose zero-order entropy is "
+             f"{totals['entropy_bytes']:,} B; {totals['weight_zeros']:.1%} of "
+             f"{totals['weight_values']:,} weights are zero; {totals['sparse_tensors']} "
+             "tensor(s) stored sparse"]
+    notes = [f"  {_short_name(t.name, t.role)}: {t.kernel_note}"
+             for t in info.tensors if t.kernel_note]
+    if notes:
+        lines += ["sparse kernels:", *notes]
+    return [table, Text("\n".join(lines))]
+
+
+OP_ABBREVIATIONS = {"FULLY_CONNECTED": "FC", "DEPTHWISE_CONV_2D": "DWCONV", "CONV_2D": "CONV",
+                    " (via DENSIFY)": "+densify"}
+
+
+def _short_name(name: str, role: str) -> str:
+    """'model/dense/MatMul;model/dense/Relu' -> 'dense weights' (fused names repeat a lot)."""
+    parts = name.split(";")[0].split("/")
+    layer = parts[-2] if len(parts) > 1 else parts[0]
+    return f"{layer} {role}"
+
+
+def _short_op(op: str) -> str:
+    for long, short in OP_ABBREVIATIONS.items():
+        op = op.replace(long, short)
+    return op

@@ -1,0 +1,65 @@
+"""Arrays as a source gives them (RawData) and as the model takes them (Dataset)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train and test splits already shaped and scaled for the model's input."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    source: str = "<arrays>"
+    preprocessing: tuple[str, ...] = field(default=())
+    executes_user_code: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "train_samples": len(self.x_train),
+            "test_samples": len(self.x_test),
+            "sample_shape": list(self.x_train.shape[1:]),
+            "num_classes": self.num_classes,
+            "preprocessing": list(self.preprocessing),
+            "executes_user_code": self.executes_user_code,
+        }
+
+    def representative(self, count: int, seed: int) -> np.ndarray:
+        """`count` training samples drawn without replacement, the same for the same seed."""
+        rng = np.random.default_rng(seed)
+        index = rng.choice(len(self.x_train), size=min(count, len(self.x_train)), replace=False)
+        return self.x_train[np.sort(index)]
+
+
+@dataclass(frozen=True, eq=False)
+class RawData:
+    """A source's arrays before they are fitted to a model, and how they were obtained."""
+
+    arrays: dict[str, np.ndarray]
+    source: str
+    notes: tuple[str, ...] = ()
+    executes_user_code: bool = False
+
+
+def split(x: np.ndarray, y: np.ndarray, test_split: float, seed: int) -> dict[str, np.ndarray]:
+    """A seeded shuffle, then the last `test_split` of it held out for testing."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise DataError(f"x has {len(x)} samples but y has {len(y)}", "data",
+                        "give one label per sample")
+    order = np.random.default_rng(seed).permutation(len(x))
+    cut = len(x) - max(1, round(len(x) * test_split)) if len(x) > 1 else len(x)
+    train, test = order[:cut], order[cut:]
+    return {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}

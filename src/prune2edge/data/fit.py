@@ -1,0 +1,122 @@
+"""Preprocessing: a source's arrays fitted to the model (channels, resize, reshape, scale,
+labels), every step taken listed for the report."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _compat
+from ..errors import DataError
+from .dataset import Dataset, RawData
+from .spec import DataSpec
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as tf.image.rgb_to_grayscale
+
+
+def fit_to_model(raw: RawData, input_shape: tuple[int, ...], num_classes: int,
+                 spec: DataSpec | None = None) -> Dataset:
+    """Reshape, convert, resize, scale and check the arrays for a model with `input_shape`
+    (no batch axis) and `num_classes` outputs."""
+    spec = spec or DataSpec(source=raw.source)
+    steps: list[str] = list(raw.notes)
+    arrays = raw.arrays
+    xs = {}
+    for split_name in ("train", "test"):
+        x, y = np.asarray(arrays[f"x_{split_name}"]), np.asarray(arrays[f"y_{split_name}"])
+        if len(x) == 0:
+            raise DataError(f"the {split_name} split is empty", raw.source,
+                            f"x_{split_name} needs at least one sample")
+        if len(x) != len(y):
+            raise DataError(f"x_{split_name} has {len(x)} samples but y_{split_name} has "
+                            f"{len(y)}", raw.source, "give one label per sample")
+        xs[split_name] = _fit_samples(x, input_shape, spec, f"{raw.source}: x_{split_name}",
+                                      steps)
+    labels = {s: _labels(np.asarray(arrays[f"y_{s}"]), num_classes, s, raw.source, steps)
+              for s in ("train", "test")}
+    return Dataset(xs["train"], labels["train"], xs["test"], labels["test"], num_classes,
+                   raw.source, tuple(dict.fromkeys(steps)), raw.executes_user_code)
+
+
+def _fit_samples(x: np.ndarray, input_shape: tuple[int, ...], spec: DataSpec, where: str,
+                 steps: list[str]) -> np.ndarray:
+    was_uint8 = x.dtype == np.uint8
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise DataError(f"the samples have dtype {x.dtype}", where, "use numbers")
+    x = x.astype(np.float32, copy=False)
+    if len(input_shape) == 3 and x.ndim in (3, 4):
+        x = _fit_images(x, input_shape, spec, where, steps)
+    sample = tuple(x.shape[1:])
+    if sample != tuple(input_shape):
+        if math.prod(sample) != math.prod(input_shape):
+            raise DataError(
+                f"data samples have shape {sample} but the model expects {tuple(input_shape)}",
+                where, "use data whose samples match the model's input, or a model built for "
+                "this data")
+        x = x.reshape((len(x), *input_shape))
+        steps.append(f"reshaped {sample} -> {tuple(input_shape)}")
+    if spec.scale == "auto" and was_uint8:
+        x = x / np.float32(255.0)
+        steps.append("scaled uint8 [0, 255] to float32 [0, 1]")
+    elif isinstance(spec.scale, float):
+        x = x * np.float32(spec.scale)
+        steps.append(f"multiplied by {spec.scale:g}")
+    if not np.isfinite(x).all():
+        raise DataError("the samples contain NaN or Inf values", where,
+                        "clean or drop those samples")
+    return x
+
+
+def _fit_images(x: np.ndarray, input_shape: tuple[int, ...], spec: DataSpec, where: str,
+                steps: list[str]) -> np.ndarray:
+    """Channels and size of images (N, H, W[, C]) for a model taking (H', W', C')."""
+    height, width, channels = input_shape
+    if x.ndim == 3:
+        x = x[..., None]
+    have = x.shape[-1]
+    if have != channels and spec.channels == "auto":
+        if have == 1 and channels == 3:
+            x = np.repeat(x, 3, axis=-1)
+            steps.append("gray -> RGB (channel repeated)")
+        elif have in (3, 4) and channels == 1:
+            x = (x[..., :3] @ LUMA)[..., None]
+            steps.append("RGB -> gray (BT.601 luma)")
+        elif have == 4 and channels == 3:
+            x = x[..., :3]
+            steps.append("RGBA -> RGB (alpha dropped)")
+    if x.shape[-1] != channels:
+        raise DataError(f"images have {x.shape[-1]} channels but the model expects {channels}",
+                        where, 'set [data] channels = "auto" or use matching images')
+    if x.shape[1:3] != (height, width):
+        if not spec.resize:
+            raise DataError(f"images are {x.shape[1]}x{x.shape[2]} but the model expects "
+                            f"{height}x{width}", where, "set [data] resize = true")
+        before = f"{x.shape[1]}x{x.shape[2]}"
+        x = _compat.tf().image.resize(x, (height, width), method="bilinear").numpy()
+        steps.append(f"resized {before} -> {height}x{width} (bilinear)")
+    return x
+
+
+def _labels(y: np.ndarray, num_classes: int, split_name: str, source: str,
+            steps: list[str]) -> np.ndarray:
+    if y.ndim == 2 and y.shape[1] == num_classes:
+        y = y.argmax(axis=1)
+        steps.append("one-hot labels to class indices")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or _whole(y)):
+        raise DataError(f"y_{split_name} must hold one class index per sample, got shape "
+                        f"{y.shape} dtype {y.dtype}", source, "store integer class labels")
+    y = y.astype(np.int64)
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= num_classes:
+        raise DataError(
+            f"y_{split_name} has labels {low}..{high} but the model has {num_classes} output "
+            "units", source, f"labels must be in 0..{num_classes - 1}: fix the labels or the "
+            "model's last layer")
+    return y
+
+
+def _whole(y: np.ndarray) -> bool:
+    return np.issubdtype(y.dtype, np.floating) and bool(np.all(np.mod(y, 1) == 0))

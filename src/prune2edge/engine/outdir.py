@@ -1,0 +1,136 @@
+"""The build directory: one writer at a time, staging, and an all-or-nothing commit."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import OutputError
+from .checkpoint import RESUME_DIR
+
+LOCK_NAME = ".prune2edge.lock"
+STAGING_PREFIX = ".staging-"
+REPORT_NAME = "report.json"
+
+
+class BuildDir:
+    """Context manager that locks `out`, hands out a staging directory, and commits it.
+
+    Artifacts are written into the staging directory; `commit()` moves them into `out`
+    (report.json last, so a report always describes complete artifacts). Leaving the
+    context without a commit removes the staging directory: nothing half-written remains.
+    """
+
+    def __init__(self, out: Path, force: bool = False, resume: bool = False):
+        self.out = Path(out)
+        self.force = force
+        self.resume = resume
+        self.staging: Path | None = None
+        self._lock = None
+        self._created = False
+
+    def __enter__(self) -> BuildDir:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise OutputError("the output path is a file", str(out), "choose a directory")
+        try:
+            self._created = not out.exists()
+            out.mkdir(parents=True, exist_ok=True)
+            self._lock = open(out / LOCK_NAME, "a")
+        except OSError as exc:
+            raise OutputError(f"cannot write to the output directory ({exc.strerror})", str(out),
+                              "choose a directory you can write to with --out") from exc
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock.close()
+            self._lock = None
+            raise OutputError("another build is writing to this directory", str(out),
+                              "wait for it to finish, or choose another --out") from exc
+        try:
+            self._check_empty()
+            self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def _check_empty(self) -> None:
+        entries = []
+        for entry in self.out.iterdir():
+            if entry.name.startswith(STAGING_PREFIX):  # left by a killed build
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name not in (LOCK_NAME, RESUME_DIR):
+                entries.append(entry.name)
+        checkpoint = self.out / RESUME_DIR
+        if self.resume:
+            if not checkpoint.is_dir():
+                raise OutputError("there is no interrupted build to resume", str(self.out),
+                                  "run the build without --resume")
+            return  # the interrupted build was allowed to replace what is here
+        if checkpoint.is_dir():
+            if not self.force:
+                raise OutputError("an interrupted build left its checkpoint here",
+                                  str(self.out),
+                                  "pass --resume to continue it, or --force to start over")
+            shutil.rmtree(checkpoint)
+        if entries and not self.force:
+            shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
+            raise OutputError(f"the output directory is not empty ({shown})", str(self.out),
+                              "pass --force to replace the build in it, or choose another --out")
+
+    def commit(self) -> None:
+        """Move everything staged into the output directory, replacing an earlier build."""
+        if self.staging is None:
+            raise RuntimeError("commit() outside the context")
+        report = self.out / REPORT_NAME
+        for name in _previous_artifacts(report):
+            _remove(self.out / name)
+        _remove(report)
+        staged = sorted(self.staging.iterdir(), key=lambda p: p.name == REPORT_NAME)
+        for entry in staged:
+            target = self.out / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(entry, target)
+        self.staging.rmdir()
+        self.staging = None
+        shutil.rmtree(self.out / RESUME_DIR, ignore_errors=True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                (self.out / LOCK_NAME).unlink()
+            self._lock.close()
+            self._lock = None
+        if self._created:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()  # only succeeds when nothing was committed
+
+
+def _previous_artifacts(report: Path) -> list[str]:
+    """Top-level entries an earlier build listed in its report (so --force leaves none stale)."""
+    try:
+        artifacts = json.loads(report.read_text()).get("artifacts", {})
+    except (OSError, ValueError, AttributeError):
+        return []
+    tops = {name.split("/")[0] for name in artifacts}
+    return sorted(name for name in tops if name and not name.startswith("."))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

@@ -1,0 +1,165 @@
+"""Pipeline: ordered stages, checked before any work, run with timing into a build directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import BuildFailed, Interrupted, Prune2EdgeError, RecipeError
+from ..progress import Reporter
+from ..report.assemble import assemble
+from ..report.schema import BuildReport
+from . import native_log
+from .checkpoint import Checkpointer, EpochSaver, ResumePoint, describe_checkpoint, fingerprint
+from .context import BuildContext, StageRecord
+from .order import check_order
+from .outdir import BuildDir
+from .prepare import prepare, seed_everything
+from .stage import Stage
+
+
+class Pipeline:
+    """An ordered, checked sequence of stages.
+
+    >>> Pipeline([Prune(), FineTune(epochs=3), Strip(), Convert()]).run(model, data, out="b")
+    """
+
+    def __init__(self, stages: Iterable[Stage]):
+        self.stages: tuple[Stage, ...] = tuple(stages)
+        check_order(self.stages)
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def __iter__(self) -> Iterator[Stage]:
+        return iter(self.stages)
+
+    def __repr__(self) -> str:
+        return f"Pipeline([{', '.join(s.kind for s in self.stages)}])"
+
+    def until(self, kind: str) -> Pipeline:
+        """The stages up to and including the first one of `kind`."""
+        kinds = [s.kind for s in self.stages]
+        if kind not in kinds:
+            raise RecipeError(f"--until {kind}: the pipeline has no {kind} stage", None,
+                              f"use one of: {', '.join(dict.fromkeys(kinds))}")
+        return Pipeline(self.stages[: kinds.index(kind) + 1])
+
+    def only(self, kinds: Iterable[str]) -> Pipeline:
+        """The stages of the given kinds, in pipeline order."""
+        wanted = set(kinds)
+        present = {s.kind for s in self.stages}
+        missing = sorted(wanted - present)
+        if missing:
+            raise RecipeError(f"--only {missing[0]}: the pipeline has no {missing[0]} stage", None,
+                              f"use one of: {', '.join(sorted(present))}")
+        return Pipeline(s for s in self.stages if s.kind in wanted)
+
+    def before_pruning(self) -> Pipeline | None:
+        """The stages before the first one that prunes (None when that is the first)."""
+        first = next((i for i, s in enumerate(self.stages) if s.prunes), len(self.stages))
+        return Pipeline(self.stages[:first]) if first else None
+
+    def execute(self, ctx: BuildContext, checkpoints: Checkpointer | None = None,
+                resume: ResumePoint | None = None) -> tuple[BuildContext, list[StageRecord]]:
+        """Preflight every stage against the loaded model and data, then run them in order.
+
+        With `checkpoints`, training stages save the build after every epoch and when they
+        finish; with `resume`, the stages that finished are skipped and the one that was
+        interrupted continues after its last finished epoch. A stage that sets
+        `ctx.failure` stops the run (the caller still reports what was measured).
+        """
+        total = len(self.stages)
+        for index, stage in enumerate(self.stages, 1):
+            try:
+                stage.preflight(ctx.evolve(remaining=self.stages[index:]))
+            except Prune2EdgeError as exc:
+                raise exc.located(f"stage {index} ({stage.kind})") from exc
+        records: list[StageRecord] = []
+        start = 1
+        if resume is not None:
+            records = [StageRecord.from_dict(r) for r in resume.records]
+            start = resume.stage_index
+            ctx = ctx.evolve(model=resume.model, baseline_model=resume.baseline_model,
+                             models=resume.models)
+        for index, stage in enumerate(self.stages, 1):
+            ctx = ctx.evolve(remaining=self.stages[index:], outputs={})
+            if index < start:
+                ctx = stage.replay(ctx)
+                continue
+            resumed = tuple(resume.epoch_logs) if resume and index == start else ()
+            saver = EpochSaver(checkpoints, index, records, ctx) \
+                if checkpoints is not None and stage.trains else None
+            ctx.reporter.stage_started(index, total, stage.kind, stage.summary())
+            started = time.perf_counter()
+            ctx = stage.run(ctx.evolve(resume_logs=resumed, on_epoch_end=saver))
+            seconds = time.perf_counter() - started
+            records.append(StageRecord(_record_name(stage.kind, records), stage.kind, seconds,
+                                       stage.params(), dict(ctx.outputs)))
+            ctx.reporter.stage_finished(index, total, stage.kind, seconds, ctx.outputs)
+            ctx = ctx.evolve(resume_logs=(), on_epoch_end=None)
+            if ctx.failure:
+                break
+            if saver is not None:  # resume after this stage rather than inside it
+                saver.stage_done(ctx, records)
+        return ctx.evolve(remaining=(), outputs={}), records
+
+    def run(self, model: Any, data_source: Any, *, out: str | Path, seed: int = 0,
+            force: bool = False, resume: bool = False, reporter: Reporter | None = None,
+            name: str = "pipeline", base_dir: Path | None = None,
+            recipe: dict[str, Any] | None = None, log_native: bool = False) -> BuildReport:
+        """Build into `out`: load the model and data, run the stages, write the report.
+
+        `model` is a tf_keras model, a source string or a ModelSpec; `data_source` a Dataset,
+        a source string or a DataSpec. Relative sources resolve against `base_dir` (default:
+        the working directory). `resume` continues an interrupted build of the same recipe
+        from its last checkpoint. A build whose result fails a check (e.g. Keras and the
+        .tflite disagree) still writes its report, marked failed, then raises BuildFailed.
+        """
+        base_dir = Path(base_dir or Path.cwd())
+        reporter = reporter or Reporter()
+        recipe = recipe or {"stages": [s.params() for s in self]}
+        started = time.perf_counter()
+        try:
+            report = self._build(model, data_source, Path(out), seed, force, resume, reporter,
+                                 name, base_dir, recipe, log_native, started)
+        except KeyboardInterrupt as exc:
+            saved = describe_checkpoint(Path(out))
+            fix = (f"the checkpoint ({saved}) is kept: run the same command with --resume"
+                   if saved else "nothing was checkpointed yet: run the build again")
+            raise Interrupted("interrupted: stopped cleanly, nothing half-written was kept",
+                              str(out), fix) from exc
+        if report.failure:
+            error = BuildFailed(report.failure, str(out),
+                                "the report (marked failed) has the figures; see report.md")
+            error.report = report
+            raise error
+        return report
+
+    def _build(self, model: Any, data_source: Any, out: Path, seed: int, force: bool,
+               resume: bool, reporter: Reporter, name: str, base_dir: Path,
+               recipe: dict[str, Any], log_native: bool, started: float) -> BuildReport:
+        with BuildDir(out, force, resume) as build_dir:
+            staging = build_dir.staging
+            checkpoints = Checkpointer(build_dir.out, fingerprint(recipe, seed))
+            with native_log.captured(staging / "build.log" if log_native else None):
+                seed_everything(seed)
+                point = checkpoints.load() if resume else None
+                loaded, ctx = prepare(model, data_source, base_dir=base_dir, seed=seed,
+                                      work_dir=staging, reporter=reporter)
+                ctx, records = self.execute(ctx, checkpoints, point)
+                report = assemble(ctx, records, self.stages, name=name, seed=seed,
+                                  model=loaded, recipe=recipe,
+                                  seconds=time.perf_counter() - started,
+                                  resumed=point.describe() if point else None)
+                report.write(staging, self.stages)
+            build_dir.commit()
+        return report.located(out)
+
+
+def _record_name(kind: str, records: list[StageRecord]) -> str:
+    """'finetune', then 'finetune-2' for the second stage of a kind."""
+    count = sum(r.kind == kind for r in records) + 1
+    return kind if count == 1 else f"{kind}-{count}"

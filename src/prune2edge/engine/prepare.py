@@ -1,0 +1,55 @@
+"""The start of a build: a clean, seeded TensorFlow, and the model and data fitted to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import _compat, data
+from ..errors import DataError
+from ..keras import load as keras_load
+from ..keras.model import input_shape, output_units
+from ..progress import Reporter
+from .context import BuildContext
+
+
+def prepare(model: Any, data_source: Any, *, base_dir: Path, seed: int, work_dir: Path,
+            reporter: Reporter) -> tuple[keras_load.LoadedModel, BuildContext]:
+    """Load the model and the data fitted to it: the context the first stage starts from."""
+    loaded = _load_model(model, base_dir)
+    dataset = _load_data(data_source, loaded.model, base_dir, seed)
+    return loaded, BuildContext(work_dir=work_dir, data=dataset, model=loaded.model,
+                                baseline_model=loaded.model, seed=seed, reporter=reporter)
+
+
+def seed_everything(seed: int) -> None:
+    """Start from a clean Keras session (so layer names do not depend on earlier models), seed
+    Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
+    keras = _compat.keras()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    _compat.tf().config.experimental.enable_op_determinism()
+
+
+def _load_model(model: Any, base_dir: Path) -> keras_load.LoadedModel:
+    if isinstance(model, str):
+        model = keras_load.ModelSpec(source=model)
+    if isinstance(model, keras_load.ModelSpec):
+        return keras_load.load(model.source, base_dir, model.safe_mode)
+    if not isinstance(model, _compat.keras().Model):
+        raise TypeError("model must be a tf_keras Model, a source string or a ModelSpec")
+    return keras_load.LoadedModel(model, f"<{type(model).__name__} {model.name}>", "object")
+
+
+def _load_data(source: Any, model: Any, base_dir: Path, seed: int) -> data.Dataset:
+    """The data fitted to the model: a mismatch fails here, before any training."""
+    shape, classes = input_shape(model), output_units(model)
+    if isinstance(source, data.Dataset):
+        if tuple(source.x_train.shape[1:]) != shape or source.num_classes != classes:
+            raise DataError(f"the Dataset has samples {source.x_train.shape[1:]} and "
+                            f"{source.num_classes} classes, the model takes {shape} and has "
+                            f"{classes} outputs", source.source, "fit the Dataset to the model")
+        return source
+    spec = source if isinstance(source, data.DataSpec) else data.DataSpec(source=str(source))
+    raw = data.load(spec, base_dir, shape, seed)
+    return data.fit_to_model(raw, shape, classes, spec)

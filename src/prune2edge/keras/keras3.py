@@ -1,0 +1,211 @@
+"""Keras 3 models -> equivalent tf_keras models, so tfmot can prune them.
+
+tfmot works only with Keras 2 (tf_keras). A Keras 3 `.keras` file is loaded with Keras 3
+(`safe_mode` on), its layer graph is rebuilt layer by layer from the layers' configs in
+tf_keras, the weights are copied, and the two models are run on the same inputs to prove the
+translation: a difference beyond float rounding is an error, never a silent change.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import _compat
+from ..errors import ModelError, first_line
+
+VERIFY_SAMPLES = 16
+# Layer arguments every tf_keras layer takes through **kwargs.
+BASE_KWARGS = {"name", "trainable", "dtype", "dynamic", "input_dim", "input_shape",
+               "batch_input_shape", "batch_size", "activity_regularizer", "autocast"}
+
+
+def saved_by_keras3(path: Path) -> bool:
+    """True for a .keras archive whose metadata says Keras 3 wrote it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("metadata.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    return str(meta.get("keras_version", "")).startswith("3")
+
+
+def load_and_translate(path: Path, safe_mode: bool = True) -> tuple[Any, dict[str, Any]]:
+    """(tf_keras model, translation report) for a Keras 3 .keras file."""
+    keras3 = _compat.keras3()
+    if keras3 is None:
+        raise ModelError("the file was saved by Keras 3, which is not installed", str(path),
+                         "pip install keras>=3")
+    try:
+        source = keras3.saving.load_model(path, compile=False, safe_mode=safe_mode)
+    except Exception as exc:  # Keras raises many types for unreadable or unsafe files
+        message = first_line(exc)
+        if "safe_mode" in message or "unsafe" in message.lower():
+            fix = "set [model] safe_mode = false only if you trust this file (it runs its code)"
+        elif "deserialize" in message:
+            fix = ("its custom layers must be importable and registered with "
+                   "@keras.saving.register_keras_serializable: rebuild the model with built-in "
+                   "layers, or load it in a module:function factory that imports them")
+        else:
+            fix = "check that the file is complete and was saved with model.save()"
+        raise ModelError(f"Keras 3 cannot load the model ({message})", str(path), fix) from None
+    translator = _Translator(keras3)
+    model = translator.model(source)
+    difference = _verify(source, model)
+    return model, {
+        "from": f"keras {keras3.__version__}",
+        "to": f"tf_keras {_compat.keras().__version__}",
+        "layers": translator.count,
+        "dropped_options": translator.dropped,
+        "verified_samples": VERIFY_SAMPLES,
+        "max_abs_diff": difference,
+    }
+
+
+class _Translator:
+    def __init__(self, keras3: Any):
+        self.keras3 = keras3
+        self.functional = _compat.keras3_functional_class()
+        self.keras = _compat.keras()
+        self.count = 0
+        self.dropped: list[str] = []
+
+    def model(self, source: Any) -> Any:
+        untranslatable = [f"{op.name} ({type(op).__name__})"
+                          for op in getattr(source, "operations", [])
+                          if not isinstance(op, self.keras3.layers.Layer)]
+        if untranslatable:
+            raise ModelError(
+                f"Keras 3 operations without a layer cannot be translated: "
+                f"{', '.join(untranslatable)}", source.name,
+                "use the layer equivalents (e.g. keras.layers.Add instead of keras.ops.add)")
+        if isinstance(source, self.keras3.Sequential):
+            layers = [self.layer(layer) for layer in source.layers]
+            model = self.keras.Sequential([self.keras.Input(source.input_shape[1:]), *layers],
+                                          name=source.name)
+            for old, new in zip(source.layers, layers, strict=True):
+                self._copy_weights(old, new)
+            return model
+        if not isinstance(source, self.functional):
+            raise ModelError("subclassed Keras 3 models cannot be translated", source.name,
+                             "their call() is Python code prune2edge cannot rebuild: build the "
+                             "model with the functional API or Sequential")
+        return self._functional(source)
+
+    def _functional(self, source: Any) -> Any:
+        tensors: dict[int, Any] = {}
+        inputs = []
+        for tensor in source.inputs:
+            layer = _compat.keras3_producer(tensor)
+            new = self.keras.Input(tuple(tensor.shape[1:]), dtype=tensor.dtype, name=layer.name)
+            tensors[id(tensor)] = new
+            inputs.append(new)
+        for layer in source.layers:
+            if isinstance(layer, self.keras3.layers.InputLayer):
+                continue
+            translated = self.layer(layer)
+            for args, kwargs, output_tensors in _compat.keras3_calls(layer):
+                extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
+                if len(args) != 1 or extra:
+                    raise ModelError(f"layer {layer.name!r} is called with extra arguments",
+                                     source.name, "call each layer on its inputs only")
+                outputs = translated(self._map(args[0], tensors, layer))
+                for old, new in zip(output_tensors, self._flat(outputs), strict=True):
+                    tensors[id(old)] = new
+            self._copy_weights(layer, translated)
+        outputs = [tensors[id(t)] for t in source.outputs]
+        return self.keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0],
+                                name=source.name)
+
+    def _map(self, structure: Any, tensors: dict[int, Any], layer: Any) -> Any:
+        if isinstance(structure, list | tuple):
+            return [self._map(item, tensors, layer) for item in structure]
+        if id(structure) not in tensors:
+            raise ModelError(f"layer {layer.name!r} reads a tensor from outside the graph",
+                             layer.name, "rebuild the model with the functional API")
+        return tensors[id(structure)]
+
+    @staticmethod
+    def _flat(outputs: Any) -> list[Any]:
+        return list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+
+    def layer(self, layer: Any) -> Any:
+        """The tf_keras layer with the same class and options (weights copied after build)."""
+        if isinstance(layer, self.keras3.Model):
+            self.count += 1
+            return self.model(layer)
+        name = type(layer).__name__
+        cls = getattr(self.keras.layers, name, None)
+        if cls is None or type(layer).__module__.split(".")[0] != "keras":
+            raise ModelError(f"layer {layer.name!r} ({name}) has no tf_keras equivalent",
+                             layer.name, "replace it with built-in layers, or save the model "
+                             "with tf_keras instead of Keras 3")
+        config = self._config(layer, cls)
+        try:
+            translated = cls.from_config(config)
+        except Exception as exc:  # a config tf_keras cannot take
+            raise ModelError(f"layer {layer.name!r} ({name}) cannot be rebuilt in tf_keras "
+                             f"({first_line(exc)})", layer.name,
+                             "use options both Keras versions support") from None
+        self.count += 1
+        return translated  # built on its first call in the new graph; weights are copied then
+
+    def _config(self, layer: Any, cls: type) -> dict[str, Any]:
+        accepted = set(BASE_KWARGS)
+        for klass in cls.__mro__:  # options handed on through **kwargs to base classes
+            if "__init__" in vars(klass):
+                accepted |= set(inspect.signature(klass.__init__).parameters)
+        config = {}
+        for key, value in layer.get_config().items():
+            if key.endswith("_initializer"):
+                continue  # weights are copied: initializers never run
+            if key not in accepted:
+                if value not in (None, False, 0, (), [], {}):
+                    raise ModelError(f"layer {layer.name!r} uses the Keras 3 option "
+                                     f"{key}={value!r}, which tf_keras does not have", layer.name,
+                                     "remove the option, or save the model with tf_keras")
+                self.dropped.append(f"{layer.name}.{key}")
+                continue
+            config[key] = _plain(value)
+        return config
+
+    def _copy_weights(self, source: Any, target: Any) -> None:
+        weights = source.get_weights()
+        expected = [tuple(w.shape) for w in target.get_weights()]
+        if [tuple(w.shape) for w in weights] != expected:
+            raise ModelError(f"layer {source.name!r} stores weights of shapes "
+                             f"{[w.shape for w in weights]}, tf_keras expects {expected}",
+                             source.name, "this layer cannot be translated")
+        target.set_weights(weights)
+
+
+def _plain(value: Any) -> Any:
+    """Keras 3 serialised objects -> the forms tf_keras accepts."""
+    if isinstance(value, dict) and "class_name" in value:
+        if value["class_name"] == "DTypePolicy":
+            return value["config"]["name"]
+        return {"class_name": value["class_name"], "config": _plain(value.get("config", {}))}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _verify(source: Any, model: Any) -> float:
+    """Largest absolute output difference on seeded random inputs; raises if not equivalent."""
+    rng = np.random.default_rng(0)
+    shape = (VERIFY_SAMPLES, *model.input_shape[1:])
+    x = rng.uniform(0.0, 1.0, size=shape).astype(np.float32)
+    expected = np.asarray(source(x, training=False))
+    got = np.asarray(model(x, training=False))
+    difference = float(np.max(np.abs(expected - got)))
+    if difference > 1e-4 * max(1.0, float(np.max(np.abs(expected)))):
+        raise ModelError(f"the translated model's outputs differ by {difference:.3g}",
+                         source.name, "report this model; save it with tf_keras meanwhile")
+    return difference

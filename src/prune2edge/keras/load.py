@@ -1,0 +1,130 @@
+"""Keras models in: factories, tf_keras files (.keras, .h5, SavedModel) and Keras 3 files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import _compat
+from ..errors import ModelError, first_line
+from ..sources import call_function, is_callable_source, resolve_path
+from . import keras3
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """The recipe's [model] table."""
+
+    source: str  # module:function or file.py:function factory, .keras/.h5 file, SavedModel dir
+    safe_mode: bool = True  # refuse files whose loading would run code stored in them
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any
+    source: str
+    kind: str  # "factory", "keras", "keras3", "h5", "savedmodel", "object"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "kind": self.kind,
+                "parameters": int(self.model.count_params()), **self.details}
+
+
+def check_source(source: str, base_dir: Path) -> None:
+    """Cheap checks that need no TensorFlow, run while the recipe is read."""
+    if is_callable_source(source):
+        return
+    path = resolve_path(source, base_dir)
+    if not path.exists():
+        raise ModelError("model file not found", str(path),
+                         "give a .keras/.h5 file or SavedModel directory (relative to the "
+                         "recipe) or a module:function factory")
+    if path.is_file() and path.suffix not in MODEL_SUFFIXES:
+        raise ModelError(f"unsupported model file type {path.suffix!r}", str(path),
+                         f"use one of {', '.join(MODEL_SUFFIXES)} or a SavedModel directory")
+    if path.is_dir() and not (path / "saved_model.pb").is_file():
+        raise ModelError("the directory is not a SavedModel (no saved_model.pb)", str(path),
+                         "give a SavedModel directory, or a .keras/.h5 file")
+
+
+def load(source: str, base_dir: Path, safe_mode: bool = True) -> LoadedModel:
+    """Load a model from a factory, a Keras 2 or 3 file, an .h5 file or a SavedModel.
+
+    `safe_mode` refuses files that would run code stored in them (Lambda layers); factories
+    run the user's code because the user named them, and the result says so.
+    """
+    check_source(source, base_dir)
+    keras = _compat.keras()
+    details: dict[str, Any] = {"safe_mode": safe_mode, "executes_user_code": not safe_mode}
+    if is_callable_source(source):
+        model = call_function(source, base_dir, ModelError)
+        kind = "factory"
+        details["executes_user_code"] = True
+    else:
+        path = resolve_path(source, base_dir)
+        kind = _file_kind(path)
+        if kind == "keras3":
+            model, details["translation"] = keras3.load_and_translate(path, safe_mode)
+        else:
+            if kind == "h5" and safe_mode:
+                _refuse_lambda_layers(path)
+            model = _load_file(keras, path, kind, safe_mode)
+    if not isinstance(model, keras.Model):
+        raise ModelError(f"the source gave a {type(model).__name__}, not a tf_keras Model",
+                         source, "return a tf_keras Sequential or functional model")
+    if not isinstance(model, keras.Sequential) and not _compat.is_graph_network(model):
+        raise ModelError(
+            f"{type(model).__name__} is a subclassed model", source,
+            "its call() is Python code that tfmot cannot see or rebuild: build it with the "
+            "functional API or Sequential (the same layers and weights work)")
+    return LoadedModel(model, source, kind, details)
+
+
+def _file_kind(path: Path) -> str:
+    if path.is_dir():
+        return "savedmodel"
+    if path.suffix == ".keras":
+        return "keras3" if keras3.saved_by_keras3(path) else "keras"
+    return "h5"
+
+
+def _load_file(keras: Any, path: Path, kind: str, safe_mode: bool) -> Any:
+    options = {"safe_mode": safe_mode} if kind == "keras" else {}
+    try:
+        return keras.models.load_model(path, compile=False, **options)
+    except Exception as exc:  # Keras raises many types for unreadable files
+        message = first_line(exc)
+        fix = ("set [model] safe_mode = false only if you trust this file (it runs its code)"
+               if "safe_mode" in message else "save it with tf_keras model.save(...) as .keras "
+               "or .h5, or as a SavedModel")
+        raise ModelError(f"cannot load the model ({message})", str(path), fix) from None
+
+
+def _refuse_lambda_layers(path: Path) -> None:
+    """H5 files store Lambda layers as Python bytecode that loading would run."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            config = h5.attrs.get("model_config")
+    except OSError as exc:
+        raise ModelError(f"cannot read the model ({first_line(exc)})", str(path),
+                         "the file may be truncated or not an HDF5 Keras model") from None
+    if config is None:
+        raise ModelError("the .h5 file holds no model (weights only?)", str(path),
+                         "save the whole model with model.save(path)")
+    text = config.decode() if isinstance(config, bytes) else str(config)
+    if '"class_name": "Lambda"' in text:
+        raise ModelError("the model has Lambda layers, whose code loading would run", str(path),
+                         "set [model] safe_mode = false only if you trust this file")
+
+
+def predictor(source: str, base_dir: Path, batch_size: int = 256) -> Callable[[Any], Any]:
+    """Predictions of the model `source` names, batched: a reference to compare a .tflite with."""
+    model = load(source, base_dir).model
+    return lambda x: model.predict(x, batch_size=batch_size, verbose=0)

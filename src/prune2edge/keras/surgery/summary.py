@@ -1,0 +1,37 @@
+"""What surgery changed, layer by layer: widths, parameters and multiply-accumulates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..graph import layer_costs
+from .plan import Plan
+
+
+def shrink_report(before: Any, after: Any, plan_: Plan,
+                  keep: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Width, parameters and multiply-accumulates per layer, before and after."""
+    cost_before, cost_after = layer_costs(before), layer_costs(after)
+    rows = []
+    for name, cost in cost_before.items():
+        layer = before.get_layer(name)
+        new = cost_after.get(name, {"params": 0, "macs": 0})
+        rows.append({"layer": name, "type": type(layer).__name__,
+                     "width_before": int(layer.output_shape[-1]),
+                     "width_after": int(after.get_layer(name).output_shape[-1]),
+                     "params_before": cost["params"], "params_after": new["params"],
+                     "macs_before": cost["macs"], "macs_after": new["macs"]})
+    skipped = [{"layers": g.members, "reason": "; ".join(g.reasons)}
+               for g in plan_.groups if not g.prunable]
+    return {
+        "layers": rows,
+        "skipped": skipped,
+        "groups": [g.members for g in plan_.prunable if len(g.members) > 1],
+        "params_before": int(before.count_params()), "params_after": int(after.count_params()),
+        "macs_before": sum(c["macs"] for c in cost_before.values()),
+        "macs_after": sum(c["macs"] for c in cost_after.values()),
+        "channels_removed": int(sum(g.width - len(keep[g.members[0]])
+                                    for g in plan_.prunable)),
+    }

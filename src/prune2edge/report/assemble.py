@@ -1,0 +1,110 @@
+"""Assembling a finished build's figures into its report: sizes (measured here, once), each
+stage kind's own fields, plots, artifacts and the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..keras.load import LoadedModel
+from ..keras.model import has_pruning_wrappers, weight_sparsity
+from ..sizes import Size, ratio, sha256
+from .plots import write_plots
+from .schema import BuildReport
+
+if TYPE_CHECKING:
+    from ..engine.context import BuildContext, StageRecord
+    from ..engine.stage import Stage
+
+NOT_ARTIFACTS = {"report.json", "report.md", "build.log"}
+PACKAGES = ("prune2edge", "tensorflow", "tf-keras", "tensorflow-model-optimization",
+            "ai-edge-litert", "numpy")
+# What the report holds for a field no stage of the build contributes to.
+EMPTY = {"accuracy": {}, "agreement": None, "latency_ms": {}, "memory": {}, "pruning": [],
+         "structural": [], "conversion": None}
+
+
+def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Stage], *,
+             name: str, seed: int, model: LoadedModel, recipe: dict[str, Any], seconds: float,
+             resumed: dict[str, Any] | None = None) -> BuildReport:
+    """Collect a finished build's figures into a report."""
+    sizes = {role: Size.of_file(path).to_dict() for role, path in ctx.tflite.items()}
+    baseline, final = sizes.get("baseline"), sizes.get("final")
+    fields: dict[str, Any] = {
+        **EMPTY,
+        "sizes": {"baseline": baseline, "final": final,
+                  "gzip_ratio": _ratio(baseline, final, "gzip_bytes"),
+                  "bytes_ratio": _ratio(baseline, final, "bytes"), "steps": []},
+    }
+    for cls in dict.fromkeys(type(stage) for stage in stages):
+        own = [r for r in records if r.kind == cls.kind]
+        if own:
+            for key, value in cls.report_fields(own).items():
+                merge = isinstance(value, dict) and isinstance(fields.get(key), dict)
+                fields[key] = {**fields[key], **value} if merge else value
+    report = BuildReport(
+        name=name,
+        status="failed" if ctx.failure else "ok",
+        failure=ctx.failure,
+        resumed=resumed,
+        seed=seed,
+        recipe=recipe,
+        model=model.describe(),
+        data=ctx.data.describe(),
+        stages=[r.to_dict() for r in records],
+        sparsity=None if has_pruning_wrappers(ctx.model) else weight_sparsity(ctx.model),
+        artifacts={},
+        plots=[],
+        environment=environment(seed),
+        seconds=round(seconds, 3),
+        **fields,
+    )
+    plots = write_plots(report, ctx.work_dir)
+    return dataclasses.replace(report, plots=plots, artifacts=_artifacts(ctx.work_dir))
+
+
+def _ratio(before: dict | None, after: dict | None, key: str) -> float | None:
+    if not before or not after:
+        return None
+    value = ratio(before[key], after[key])
+    return None if value is None else round(value, 4)
+
+
+def _artifacts(directory: Path) -> dict[str, Any]:
+    found = {}
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory).as_posix()
+        if path.is_file() and rel not in NOT_ARTIFACTS:
+            found[rel] = {"sha256": sha256(path), "bytes": path.stat().st_size}
+    return found
+
+
+def environment(seed: int) -> dict[str, Any]:
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "packages": versions,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "determinism": {
+            "seed": seed,
+            "tensorflow_op_determinism": True,
+            "reproducible": "artifacts and every figure but timings are identical for the same "
+                            "recipe, seed, package versions and CPU type",
+            "varies_between_runs": ["seconds", "stages[].seconds", "latency_ms", "memory",
+                                    "conversion.candidates[].p50_ms", "conversion.speed_note"],
+        },
+    }
+

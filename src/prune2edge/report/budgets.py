@@ -1,0 +1,27 @@
+"""[budgets]: the limits `prune2edge check` holds a build's report to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import RecipeError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budgets:
+    """Limits `prune2edge check` enforces on a build's report."""
+
+    max_bytes: int | None = None
+    max_gzip_bytes: int | None = None
+    min_accuracy: float | None = None  # .tflite accuracy on the test split, 0..1
+    max_accuracy_drop: float | None = None  # percentage points below the baseline .tflite
+    max_latency_ratio: float | None = None  # final p50 / baseline p50
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_gzip_bytes", "max_accuracy_drop", "max_latency_ratio"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise RecipeError(f"{name} must be >= 0, got {value}", name, "use a limit >= 0")
+        if self.min_accuracy is not None and not 0.0 <= self.min_accuracy <= 1.0:
+            raise RecipeError(f"min_accuracy must be in [0, 1], got {self.min_accuracy}",
+                              "min_accuracy", "write accuracy as a fraction, e.g. 0.97")

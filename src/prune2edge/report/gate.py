@@ -1,0 +1,220 @@
+"""The CI gate: a build's report against its recipe's budgets and a committed baseline."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReportError
+from ..params import from_mapping, parse_value
+from .budgets import Budgets
+from .format import table
+from .schema import BuildReport, read_document
+
+BASELINE_SCHEMA = "prune2edge.baseline/1"
+DEFAULT_TOLERANCES = {
+    "bytes_growth": 0.01,  # final .tflite may grow 1%
+    "gzip_bytes_growth": 0.01,
+    "accuracy_drop_pt": 0.5,  # .tflite accuracy may fall half a point
+    "latency_ratio_growth": 0.3,  # final/baseline p50 may grow 30% (timing noise)
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number read off a report, and what a recipe needs for the report to have it."""
+
+    label: str
+    read: Callable[[BuildReport], float | None]
+    needs: str
+    unit: str = ""
+
+    def of(self, report: BuildReport) -> float:
+        value = self.read(report)
+        if value is None:
+            raise ReportError(f"the report has no {self.label}", report.name,
+                              f"the recipe needs {self.needs}")
+        return value
+
+    def show(self, value: float) -> str:
+        if self.unit == "B":
+            return f"{value:,.0f} B"
+        if self.unit == "%":
+            return f"{value:.2%}"
+        if self.unit == "pt":
+            return f"{value:.2f} pt"
+        return f"{value:.3f}x"
+
+
+def _final(key: str) -> Callable[[BuildReport], float | None]:
+    return lambda r: (r.sizes.get("final") or {}).get(key)
+
+
+def _latency_ratio(report: BuildReport) -> float | None:
+    speedup = report.latency_ms.get("speedup_p50")
+    return 1 / speedup if speedup else None
+
+
+FIGURES = {
+    "bytes": Figure("final .tflite size", _final("bytes"), "a convert stage", "B"),
+    "gzip_bytes": Figure("final .tflite gzip size", _final("gzip_bytes"), "a convert stage",
+                         "B"),
+    "accuracy": Figure(".tflite accuracy", lambda r: r.accuracy.get("tflite"),
+                       "a validate stage", "%"),
+    "accuracy_drop_pt": Figure("accuracy drop vs baseline", lambda r: r.accuracy.get("drop_pt"),
+                               "a validate stage", "pt"),
+    "latency_ratio": Figure("p50 latency final/baseline", _latency_ratio, "a validate stage"),
+}
+# budget key -> (figure, True if the figure must stay at or below the limit)
+BUDGETS = {
+    "max_bytes": ("bytes", True),
+    "max_gzip_bytes": ("gzip_bytes", True),
+    "min_accuracy": ("accuracy", False),
+    "max_accuracy_drop": ("accuracy_drop_pt", True),
+    "max_latency_ratio": ("latency_ratio", True),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    limit: str
+    measured: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    verdicts: list[Verdict]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    @property
+    def failures(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.ok]
+
+    def markdown(self) -> str:
+        status = "pass" if self.ok else f"FAIL ({len(self.failures)} over budget)"
+        rows = [[v.check, v.limit, v.measured, "ok" if v.ok else "**FAIL**"]
+                for v in self.verdicts]
+        return (f"### prune2edge check: {self.name}: {status}\n\n"
+                + table(["check", "limit", "measured", "verdict"], rows) + "\n")
+
+
+def budgets_of(report: BuildReport, overrides: Iterable[str] = ()) -> Budgets:
+    """The recipe's [budgets] as recorded in the report, with `key=value` overrides."""
+    values = dict(report.recipe.get("budgets") or {})
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep:
+            raise ReportError("a budget needs the form KEY=VALUE", f"--budget {override}",
+                              "e.g. --budget max_gzip_bytes=90000")
+        values[key.strip()] = parse_value(raw.strip())
+    return from_mapping(Budgets, values, "budgets")
+
+
+def budget_verdicts(report: BuildReport, budgets: Budgets) -> list[Verdict]:
+    verdicts = []
+    for key, (figure_key, at_most) in BUDGETS.items():
+        limit = getattr(budgets, key)
+        if limit is None:
+            continue
+        figure = FIGURES[figure_key]
+        value = figure.of(report)
+        ok = value <= limit if at_most else value >= limit
+        verdicts.append(Verdict(key, f"{'<=' if at_most else '>='} {figure.show(limit)}",
+                                figure.show(value), ok))
+    return verdicts
+
+
+def make_baseline(report: BuildReport, tolerances: dict[str, float] | None = None) -> dict:
+    """The figures of `report` to hold later builds of the same recipe to."""
+    figures = {key: FIGURES[key].of(report) for key in ("bytes", "gzip_bytes")}
+    for key in ("accuracy", "latency_ratio"):
+        value = FIGURES[key].read(report)
+        if value is not None:
+            figures[key] = value
+    return {
+        "schema": BASELINE_SCHEMA,
+        "recipe": {"name": report.name, "overrides": report.recipe.get("overrides", [])},
+        "figures": figures,
+        "tolerances": tolerances or dict(DEFAULT_TOLERANCES),
+        "sha256": (report.artifacts.get("model.tflite") or {}).get("sha256"),
+        "environment": report.environment.get("packages", {}),
+    }
+
+
+def baseline_verdicts(report: BuildReport, baseline: dict[str, Any], source: str) -> list[Verdict]:
+    recorded = baseline["recipe"]
+    built = {"name": report.name, "overrides": report.recipe.get("overrides", [])}
+    if recorded != built:
+        raise ReportError(
+            f"the baseline was recorded for {recorded['name']} with overrides "
+            f"{recorded['overrides']}, but this build is {built['name']} with "
+            f"{built['overrides']}", source,
+            "build with the baseline's overrides, or record a new one with --update-baseline")
+    figures, tolerances = baseline["figures"], {**DEFAULT_TOLERANCES, **baseline["tolerances"]}
+    verdicts = []
+    for key in ("bytes", "gzip_bytes"):
+        growth = tolerances[f"{key}_growth"]
+        limit = figures[key] * (1 + growth)
+        value = FIGURES[key].of(report)
+        verdicts.append(Verdict(f"baseline {key.replace('_', ' ')} (+{growth:.0%})",
+                                f"<= {FIGURES[key].show(limit)}", FIGURES[key].show(value),
+                                value <= limit))
+    if "accuracy" in figures:
+        drop = tolerances["accuracy_drop_pt"]
+        limit = figures["accuracy"] - drop / 100
+        value = FIGURES["accuracy"].of(report)
+        verdicts.append(Verdict(f"baseline accuracy (-{drop} pt)",
+                                f">= {FIGURES['accuracy'].show(limit)}",
+                                FIGURES["accuracy"].show(value), value >= limit - 1e-12))
+    if "latency_ratio" in figures:
+        growth = tolerances["latency_ratio_growth"]
+        limit = figures["latency_ratio"] * (1 + growth)
+        value = FIGURES["latency_ratio"].of(report)
+        verdicts.append(Verdict(f"baseline latency ratio (+{growth:.0%})",
+                                f"<= {FIGURES['latency_ratio'].show(limit)}",
+                                FIGURES["latency_ratio"].show(value), value <= limit))
+    return verdicts
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    fix = "record one with prune2edge check BUILD --baseline FILE --update-baseline"
+    doc = read_document(path, BASELINE_SCHEMA, "baseline", fix)
+    missing = [k for k in ("recipe", "figures", "tolerances") if k not in doc]
+    if missing:
+        raise ReportError(f"the baseline has no {missing[0]}", str(path), fix)
+    return doc
+
+
+def write_baseline(path: Path, baseline: dict[str, Any]) -> None:
+    """Write atomically: a temporary file beside the target, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as out:
+        out.write(json.dumps(baseline, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def run_check(report: BuildReport, baseline: Path | None = None,
+              budget_overrides: Iterable[str] = ()) -> CheckResult:
+    """Every verdict for `report`: its status, its budgets, and the baseline if given."""
+    verdicts = [Verdict("build status", "ok", report.status, report.status == "ok")]
+    verdicts += budget_verdicts(report, budgets_of(report, budget_overrides))
+    if baseline is not None:
+        verdicts += baseline_verdicts(report, load_baseline(baseline), str(baseline))
+    if len(verdicts) == 1:
+        raise ReportError("nothing to check", report.name,
+                          "add a [budgets] table to the recipe, pass --budget KEY=VALUE, "
+                          "or give --baseline FILE")
+    return CheckResult(report.name, verdicts)

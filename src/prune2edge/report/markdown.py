@@ -1,0 +1,80 @@
+"""report.md: the build report for people. Stage kinds contribute their own sections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .format import figures, fmt_bytes, fmt_ms, fmt_pct, fmt_ratio, table
+
+if TYPE_CHECKING:
+    from ..engine.stage import Stage
+    from .schema import BuildReport
+
+
+def summary_rows(report: BuildReport) -> list[list[str]]:
+    """Baseline vs final side by side: the figures users judge a build by."""
+    sizes, acc, lat = report.sizes, report.accuracy, report.latency_ms
+    base, final = sizes.get("baseline") or {}, sizes.get("final") or {}
+    base_lat, final_lat = lat.get("baseline") or {}, lat.get("final") or {}
+    drop = acc.get("drop_pt")
+    return [
+        ["size (bytes)", fmt_bytes(base.get("bytes")), fmt_bytes(final.get("bytes")),
+         fmt_ratio(sizes.get("bytes_ratio")) + " smaller"],
+        ["gzip size (bytes)", fmt_bytes(base.get("gzip_bytes")), fmt_bytes(final.get("gzip_bytes")),
+         fmt_ratio(sizes.get("gzip_ratio")) + " smaller"],
+        ["accuracy (.tflite)", fmt_pct(acc.get("baseline")), fmt_pct(acc.get("tflite")),
+         "–" if drop is None else f"{-drop:+.2f} pt"],
+        ["p50 latency (ms)", fmt_ms(base_lat.get("p50")), fmt_ms(final_lat.get("p50")),
+         fmt_ratio(lat.get("speedup_p50")) + " faster"],
+    ]
+
+
+def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
+    """report.md; `stages` are the build's, whose kinds add their own sections."""
+    parts = [f"# prune2edge build: {report.name}", "",
+             f"Status: **{report.status}** · seed {report.seed} · {report.seconds:.1f} s · "
+             f"model `{report.model['source']}` · data `{report.data['source']}`", ""]
+    parts += ["## Baseline vs final", "",
+              "Baseline is the dense float32 .tflite of the input model (after `train`), "
+              "built and measured in the same run.", "",
+              table(["", "baseline", "final", "ratio"], summary_rows(report)), ""]
+    acc = report.accuracy
+    if acc:
+        parts += [f"Keras accuracy of the final model: {fmt_pct(acc.get('keras'))} on "
+                  f"{acc.get('test_samples')} test samples.", ""]
+    if report.agreement:
+        parts += [f"Keras vs .tflite: top-1 agreement {fmt_pct(report.agreement['top1'])}, "
+                  f"max abs output difference {report.agreement['max_abs_diff']:.3g}.", ""]
+    for cls in reversed(dict.fromkeys(type(stage) for stage in stages)):  # latest first
+        parts += cls.markdown(report)
+    parts += _sparsity(report)
+    parts += ["## Stages", "",
+              table(["#", "stage", "seconds", "figures"],
+                    [[i, r["name"], f"{r['seconds']:.1f}", figures(r["outputs"])]
+                     for i, r in enumerate(report.stages, 1)]), ""]
+    parts += ["## Artifacts", "",
+              table(["file", "bytes", "sha256"],
+                    [[f"`{name}`", fmt_bytes(a["bytes"]), f"`{a['sha256'][:16]}…`"]
+                     for name, a in report.artifacts.items()]), ""]
+    env = report.environment
+    packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    det = env["determinism"]
+    parts += ["## Environment", "", f"{packages}; Python {env['python']} on {env['platform']}, "
+              f"{env['cpus']} CPUs.", "",
+              f"Seed {det['seed']}, TensorFlow op determinism on: {det['reproducible']}. "
+              f"Timings vary between runs ({', '.join(det['varies_between_runs'])}).", ""]
+    return "\n".join(parts)
+
+
+def _sparsity(report: BuildReport) -> list[str]:
+    sp = report.sparsity
+    if not sp:
+        return []
+    rows = [[s["layer"], s["type"], fmt_bytes(s["weights"]), fmt_pct(s["sparsity"])]
+            for s in sp["layers"]]
+    parts = [f"## Weight sparsity: {fmt_pct(sp['overall'])} of {sp['weights']:,} kernel weights",
+             "", table(["layer", "type", "weights", "zeros"], rows), ""]
+    if "sparsity.png" in report.plots:
+        parts += ["![weight sparsity per layer](sparsity.png)", ""]
+    return parts

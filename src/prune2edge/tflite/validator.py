@@ -1,0 +1,117 @@
+"""The validator: accuracy, latency, kernels and memory of a .tflite, and agreement with Keras.
+
+Used by the `validate` stage (baseline and final in one run) and by `prune2edge validate`.
+Needs only LiteRT and NumPy unless a Keras model is given for agreement.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import Dataset, DataSpec, fit_to_model, load
+from ..progress import Reporter
+from .runner import Latency, TFLiteRunner, measure_latency
+
+# Resident memory (not the peak: a forked child inherits its parent's peak) before and after
+# loading and running the model once, in a fresh process so nothing else is counted.
+_RSS_PROBE = """
+import os, sys, numpy as np
+from prune2edge.tflite.runner import TFLiteRunner
+def rss_kb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+before = rss_kb()
+runner = TFLiteRunner(sys.argv[1], int(sys.argv[2]))
+runner.predict(np.zeros((1, *runner.input_shape), np.float32), batch_size=1)
+print(rss_kb() - before)
+"""
+
+
+@dataclass(frozen=True, eq=False)
+class TFLiteFigures:
+    """What the validator measured for one .tflite file."""
+
+    path: Path
+    accuracy: float
+    samples: int
+    latency: Latency
+    fallback: str | None
+    rss_kb: int | None
+    outputs: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "accuracy": self.accuracy, "test_samples": self.samples,
+                "latency_ms": self.latency.to_dict(), "kernels": self.latency.kernels,
+                "fallback": self.fallback, "rss_growth_kb": self.rss_kb}
+
+
+def evaluate(paths: dict[str, Path], data: Dataset, *, threads: int = 1, runs: int = 500,
+             warmup: int = 20, interpreters: int = 5, batch_size: int = 256,
+             memory: bool = True, reporter: Reporter | None = None) -> dict[str, TFLiteFigures]:
+    """For each model (by role): accuracy over the whole test split (batched), batch-1
+    latency (the models timed in turns, see `measure_latency`), kernels and memory."""
+    reporter = reporter or Reporter()
+    runners = {role: TFLiteRunner(path, threads) for role, path in paths.items()}
+    outputs = {role: runner.predict(data.x_test, batch_size) for role, runner in runners.items()}
+    names = " and ".join(Path(p).name for p in paths.values())
+    with reporter.task(f"timing {names}", runs * len(runners)) as task:
+        latencies = measure_latency(list(runners.values()), data.x_test[:1], runs, warmup,
+                                    interpreters, progress=task)
+    figures = {}
+    for (role, runner), latency in zip(runners.items(), latencies, strict=True):
+        if runner.fallback:
+            reporter.note(f"{runner.path.name}: {runner.fallback}; ran the builtin kernels")
+        accuracy = float(np.mean(outputs[role].argmax(axis=1) == data.y_test))
+        figures[role] = TFLiteFigures(
+            runner.path, accuracy, len(data.y_test), latency, runner.fallback,
+            rss_growth_kb(runner.path, threads) if memory else None, outputs[role])
+    return figures
+
+
+def agreement(keras_outputs: np.ndarray, tflite_outputs: np.ndarray) -> dict[str, float]:
+    """Top-1 agreement and the largest absolute output difference."""
+    keras_outputs = np.asarray(keras_outputs, np.float32)
+    return {"top1": float(np.mean(keras_outputs.argmax(1) == tflite_outputs.argmax(1))),
+            "max_abs_diff": float(np.max(np.abs(keras_outputs - tflite_outputs)))}
+
+
+def rss_growth_kb(path: Path, threads: int = 1) -> int | None:
+    """Resident memory growth (KiB) from loading, allocating and invoking the model once,
+    measured in a fresh Python process (Linux /proc); None where that cannot be measured.
+    It includes what LiteRT sets up for any model (kernels, XNNPACK), so compare models."""
+    if not Path("/proc/self/statm").exists():
+        return None
+    try:
+        result = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(path), str(threads)],
+                                capture_output=True, text=True, timeout=120, check=True)
+        return int(result.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError, OSError):
+        return None
+
+
+def validate_file(path: Path, data_source: str = "builtin:mnist",
+                  reference: Callable[[np.ndarray], np.ndarray] | None = None, *,
+                  threads: int = 1, runs: int = 500, warmup: int = 20, interpreters: int = 5,
+                  batch_size: int = 256, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Everything `prune2edge validate` prints, as a JSON-able dict. `reference` predicts
+    the same test samples with the source model (e.g. Keras), for accuracy and agreement."""
+    runner = TFLiteRunner(path, threads)
+    classes = int(runner.output["shape"][-1])
+    raw = load(DataSpec(source=data_source), Path.cwd(), runner.input_shape)
+    data = fit_to_model(raw, runner.input_shape, classes)
+    figures = evaluate({"model": Path(path)}, data, threads=threads, runs=runs, warmup=warmup,
+                       interpreters=interpreters, batch_size=batch_size,
+                       reporter=reporter)["model"]
+    result = {"data": data.describe(), **figures.to_dict()}
+    if reference is not None:
+        keras_outputs = reference(data.x_test)
+        result["keras_accuracy"] = float(np.mean(np.argmax(keras_outputs, 1) == data.y_test))
+        result["agreement"] = agreement(keras_outputs, figures.outputs)
+    return result
