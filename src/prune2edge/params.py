@@ -67,7 +67,7 @@ def from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
     try:
         return cls(**kwargs)
     except RecipeError as exc:
-        raise exc.located(where) from None
+        raise exc.located(where) from exc
 
 
 def to_mapping(obj: Any) -> Any:

@@ -44,7 +44,7 @@ def resolve_function(source: str, base_dir: Path,
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise error(f"cannot import module {module_name!r} ({exc})", source,
-                        "check the module name and that it is importable (PYTHONPATH)") from None
+                        "check the module name and that it is importable (PYTHONPATH)") from exc
     function = getattr(module, name, None)
     if not callable(function):
         raise error(f"module {module.__name__!r} has no function {name!r}", source,
@@ -63,7 +63,7 @@ def _import_file(path: Path, error: type[Prune2EdgeError]) -> Any:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's module failed while importing
         raise error(f"importing {path.name} failed ({type(exc).__name__}: {exc})", str(path),
-                    "fix the error in that file") from None
+                    "fix the error in that file") from exc
     sys.modules[name] = module
     return module
 
@@ -77,4 +77,4 @@ def call_function(source: str, base_dir: Path, error: type[Prune2EdgeError]) -> 
         raise
     except Exception as exc:  # the user's function failed
         raise error(f"{source} raised {type(exc).__name__}: {exc}", source,
-                    "fix the function; it is called with no arguments") from None
+                    "fix the function; it is called with no arguments") from exc

@@ -46,9 +46,9 @@ def sensitivity(
                               "--criterion", f"use one of {', '.join(allowed[mode])}")
         try:
             shares = tuple(float(r) for r in ratios.split(","))
-        except ValueError:
+        except ValueError as exc:
             raise RecipeError(f"--ratios {ratios!r} is not a list of numbers", "--ratios",
-                              "e.g. --ratios 0.25,0.5,0.75") from None
+                              "e.g. --ratios 0.25,0.5,0.75") from exc
         if not all(0.0 < r < 1.0 for r in shares):
             raise RecipeError("every ratio must be in (0, 1)", "--ratios", "e.g. 0.5,0.9")
         loaded = load_recipe(recipe, set_ or ())

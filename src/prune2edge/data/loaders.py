@@ -50,7 +50,7 @@ def _read_npz(path: Path, spec: DataSpec, seed: int) -> dict[str, np.ndarray]:
                             "plus [data] test_split")
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"cannot read the data file ({exc})", str(path),
-                        "save it with numpy.savez(path, x_train=..., y_train=..., ...)") from None
+                        "save it with numpy.savez(path, x_train=..., y_train=..., ...)") from exc
 
 
 def _from_function(result: Any, spec: DataSpec, seed: int, input_shape: tuple[int, ...],
@@ -114,7 +114,7 @@ def _image_folder(path: Path, input_shape: tuple[int, ...], spec: DataSpec,
             image_size=(height, width), interpolation="bilinear")
     except ValueError as exc:
         raise DataError(f"cannot read the image folder ({exc})", str(path),
-                        "put the images in one sub-folder per class") from None
+                        "put the images in one sub-folder per class") from exc
     images, labels = [], []
     for image, label in dataset.as_numpy_iterator():
         images.append(image)

@@ -6,7 +6,6 @@ recipe code can find every kind without importing them itself.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from typing import TypeVar
 
@@ -25,7 +24,8 @@ def register_stage(cls: S) -> S:
     kind = getattr(cls, "kind", None)
     if not isinstance(kind, str) or not kind.isidentifier():
         raise TypeError(f"{cls.__name__} needs a `kind` class attribute, e.g. kind = 'strip'")
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+    params = cls.__dict__.get("__dataclass_params__")  # set by its own @dataclass
+    if params is None or not params.frozen:
         raise TypeError(f"{cls.__name__} must be a frozen dataclass "
                         "(@dataclass(frozen=True, kw_only=True))")
     known = _REGISTRY.get(kind)

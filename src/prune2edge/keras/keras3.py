@@ -53,7 +53,7 @@ def load_and_translate(path: Path, safe_mode: bool = True) -> tuple[Any, dict[st
                    "layers, or load it in a module:function factory that imports them")
         else:
             fix = "check that the file is complete and was saved with model.save()"
-        raise ModelError(f"Keras 3 cannot load the model ({message})", str(path), fix) from None
+        raise ModelError(f"Keras 3 cannot load the model ({message})", str(path), fix) from exc
     translator = _Translator(keras3)
     model = translator.model(source)
     difference = _verify(source, model)
@@ -151,7 +151,7 @@ class _Translator:
         except Exception as exc:  # a config tf_keras cannot take
             raise ModelError(f"layer {layer.name!r} ({name}) cannot be rebuilt in tf_keras "
                              f"({first_line(exc)})", layer.name,
-                             "use options both Keras versions support") from None
+                             "use options both Keras versions support") from exc
         self.count += 1
         return translated  # built on its first call in the new graph; weights are copied then
 

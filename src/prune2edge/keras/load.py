@@ -102,7 +102,7 @@ def _load_file(keras: Any, path: Path, kind: str, safe_mode: bool) -> Any:
         fix = ("set [model] safe_mode = false only if you trust this file (it runs its code)"
                if "safe_mode" in message else "save it with tf_keras model.save(...) as .keras "
                "or .h5, or as a SavedModel")
-        raise ModelError(f"cannot load the model ({message})", str(path), fix) from None
+        raise ModelError(f"cannot load the model ({message})", str(path), fix) from exc
 
 
 def _refuse_lambda_layers(path: Path) -> None:
@@ -114,7 +114,7 @@ def _refuse_lambda_layers(path: Path) -> None:
             config = h5.attrs.get("model_config")
     except OSError as exc:
         raise ModelError(f"cannot read the model ({first_line(exc)})", str(path),
-                         "the file may be truncated or not an HDF5 Keras model") from None
+                         "the file may be truncated or not an HDF5 Keras model") from exc
     if config is None:
         raise ModelError("the .h5 file holds no model (weights only?)", str(path),
                          "save the whole model with model.save(path)")

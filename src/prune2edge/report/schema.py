@@ -88,8 +88,8 @@ def read_document(path: Path, schema: str, what: str, fix: str) -> dict[str, Any
     """One of prune2edge's JSON documents (a report, a baseline), or one clear error."""
     try:
         doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ReportError(f"no {what} found", str(path), fix) from None
+    except FileNotFoundError as exc:
+        raise ReportError(f"no {what} found", str(path), fix) from exc
     except (OSError, ValueError) as exc:
         raise ReportError(f"cannot read the {what} ({first_line(exc)})", str(path), fix) \
             from exc

@@ -39,4 +39,4 @@ def check_rebuilt(model: Any, sample: np.ndarray) -> None:
         model(sample[:1], training=False)
     except Exception as exc:  # pragma: no cover - a bug in the surgery, reported plainly
         raise ModelError(f"the rebuilt model does not run ({exc})", model.name,
-                         "report this model; exclude the layer named in the message") from None
+                         "report this model; exclude the layer named in the message") from exc
