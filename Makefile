@@ -20,15 +20,15 @@ setup: $(STAMP)  ## create .venv and install prune2edge with its dev tools
 demo: $(STAMP)  ## build the MNIST CNN example offline into build/demo
 	$(BIN)/prune2edge build models/mnist_cnn.toml --out build/demo --force
 
-test: $(STAMP)  ## lint, then every test (the slow end-to-end builds included)
-	$(BIN)/ruff check .
+test: lint  ## lint and type-check, then every test (the slow end-to-end builds included)
 	$(BIN)/pytest
 
 test-fast: $(STAMP)  ## unit tests only (seconds)
 	$(BIN)/pytest -m "not slow"
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and mypy over the package (tests/test_layers.py holds the import order)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 check: $(STAMP)  ## build every example, gate it on its budgets and committed baseline
 	@for recipe in $(EXAMPLES); do \

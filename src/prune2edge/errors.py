@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 
 class Prune2EdgeError(Exception):
@@ -66,7 +67,7 @@ class BuildFailed(Prune2EdgeError):
     build got as far as a report, `report` is it (written, and marked failed)."""
 
     exit_code = 4
-    report = None
+    report: Any = None  # the BuildReport, when there is one
 
 
 class Interrupted(Prune2EdgeError):

@@ -116,7 +116,7 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
                               "write it as { name = value, ... }")
         return {coerce(k, key_type, where): coerce(v, value_type, f"{where}.{k}")
                 for k, v in value.items()}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_mapping(hint, value, where)
     if hint is bool:
         if isinstance(value, bool):
@@ -138,7 +138,8 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
 
 def _coerce_union(value: Any, arms: tuple[Any, ...], where: str) -> Any:
     arms = tuple(a for a in arms if a is not type(None))
-    tagged = [a for a in arms if dataclasses.is_dataclass(a) and hasattr(a, "kind")]
+    tagged = [a for a in arms
+              if isinstance(a, type) and dataclasses.is_dataclass(a) and hasattr(a, "kind")]
     if tagged and len(tagged) == len(arms):
         return _coerce_tagged(value, tagged, where)
     errors = []
@@ -151,7 +152,7 @@ def _coerce_union(value: Any, arms: tuple[Any, ...], where: str) -> Any:
     raise RecipeError(f"expected {names}, got {describe(value)}", where, errors[0].fix)
 
 
-def _coerce_tagged(value: Any, classes: list[type], where: str) -> Any:
+def _coerce_tagged(value: Any, classes: list[Any], where: str) -> Any:
     by_kind = {c.kind: c for c in classes}
     if not isinstance(value, Mapping) or "kind" not in value:
         raise RecipeError("missing 'kind'", where, f"set kind to one of {', '.join(by_kind)}")
@@ -166,14 +167,19 @@ def _coerce_tagged(value: Any, classes: list[type], where: str) -> Any:
 def _coerce_tuple(value: Any, args: tuple[Any, ...], where: str) -> tuple:
     if not isinstance(value, list | tuple):
         raise RecipeError(f"expected a list, got {describe(value)}", where,
-                          f"write {_type_example(tuple[args])}")
+                          f"write {_type_example(_tuple_of(args))}")
     if len(args) == 2 and args[1] is Ellipsis:
         return tuple(coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
     if len(value) != len(args):
         raise RecipeError(f"expected a list of {len(args)} values, got {len(value)}", where,
-                          f"write {_type_example(tuple[args])}")
+                          f"write {_type_example(_tuple_of(args))}")
     pairs = enumerate(zip(value, args, strict=True))
     return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in pairs)
+
+
+def _tuple_of(args: tuple[Any, ...]) -> Any:
+    """The hint tuple[args...] (for examples in messages)."""
+    return tuple.__class_getitem__(args)
 
 
 def _type_name(hint: Any) -> str:

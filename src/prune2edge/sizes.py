@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import hashlib
 from dataclasses import asdict, dataclass
@@ -24,7 +25,7 @@ class Size:
     gzip_bytes: int
 
     @classmethod
-    def of(cls, data: bytes) -> Size:
+    def of(cls, data: builtins.bytes) -> Size:
         return cls(len(data), gzip_size(data))
 
     @classmethod

@@ -58,6 +58,9 @@ def _import_file(path: Path, error: type[Prune2EdgeError]) -> Any:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise error("cannot import the file as a Python module", str(path),
+                    "give a path to a .py file")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)

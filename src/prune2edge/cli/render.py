@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -71,8 +71,9 @@ def _short(value: Any) -> str:
 
 def summary_table(report: BuildReport) -> Table:
     table = Table(title=escape(f"{report.name}: baseline vs final"), title_justify="left")
-    for column, justify in (("", "left"), ("baseline", "right"), ("final", "right"),
-                            ("ratio", "right")):
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
+        ("", "left"), ("baseline", "right"), ("final", "right"), ("ratio", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for row in summary_rows(report):
         table.add_row(*row)

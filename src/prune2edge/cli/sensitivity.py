@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -35,6 +35,7 @@ def sensitivity(
     from ..errors import RecipeError
     from ..recipe.load import load_recipe
     from ..sensitivity import scan, write
+    from ..sensitivity.scan import Mode
     from .render import RichReporter
 
     allowed = {"magnitude": ("magnitude", "obd"), "structural": ("l1", "l2", "obd")}
@@ -52,8 +53,8 @@ def sensitivity(
         if not all(0.0 < r < 1.0 for r in shares):
             raise RecipeError("every ratio must be in (0, 1)", "--ratios", "e.g. 0.5,0.9")
         loaded = load_recipe(recipe, set_ or ())
-        result = scan(loaded, mode=mode, criterion=criterion, ratios=shares, samples=samples,
-                      reporter=RichReporter(out_console))
+        result = scan(loaded, mode=cast(Mode, mode), criterion=criterion, ratios=shares,
+                      samples=samples, reporter=RichReporter(out_console))
         target = out or Path("build") / f"{loaded.name}-sensitivity"
         write(result, target, force)
     table = Table("layer", "type", *(f"{r:.0%}" for r in result.ratios),

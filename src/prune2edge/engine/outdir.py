@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import IO
 
 from ..errors import OutputError
 from .checkpoint import RESUME_DIR
@@ -30,8 +31,8 @@ class BuildDir:
         self.out = Path(out)
         self.force = force
         self.resume = resume
-        self.staging: Path | None = None
-        self._lock = None
+        self._staging: Path | None = None
+        self._lock: IO[str] | None = None
         self._created = False
 
     def __enter__(self) -> BuildDir:
@@ -54,11 +55,18 @@ class BuildDir:
                               "wait for it to finish, or choose another --out") from exc
         try:
             self._check_empty()
-            self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+            self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
         except BaseException:
             self._release()
             raise
         return self
+
+    @property
+    def staging(self) -> Path:
+        """Where artifacts are written until `commit()`."""
+        if self._staging is None:
+            raise RuntimeError("the staging directory exists only inside the context")
+        return self._staging
 
     def _check_empty(self) -> None:
         entries = []
@@ -86,8 +94,6 @@ class BuildDir:
 
     def commit(self) -> None:
         """Move everything staged into the output directory, replacing an earlier build."""
-        if self.staging is None:
-            raise RuntimeError("commit() outside the context")
         report = self.out / REPORT_NAME
         for name in _previous_artifacts(report):
             _remove(self.out / name)
@@ -99,13 +105,13 @@ class BuildDir:
                 shutil.rmtree(target)
             os.replace(entry, target)
         self.staging.rmdir()
-        self.staging = None
+        self._staging = None
         shutil.rmtree(self.out / RESUME_DIR, ignore_errors=True)
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.staging is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            self.staging = None
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
         self._release()
 
     def _release(self) -> None:

@@ -35,7 +35,7 @@ def to_tflite(model: Any, plan: QuantizationPlan | None, sparse: bool) -> bytes:
     converter.optimizations = optimizations
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
+    if plan is not None and mode == "int8":
         samples = plan.samples
 
         def representative() -> Any:

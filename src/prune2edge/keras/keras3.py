@@ -159,7 +159,7 @@ class _Translator:
         accepted = set(BASE_KWARGS)
         for klass in cls.__mro__:  # options handed on through **kwargs to base classes
             if "__init__" in vars(klass):
-                accepted |= set(inspect.signature(klass.__init__).parameters)
+                accepted |= set(inspect.signature(vars(klass)["__init__"]).parameters)
         config = {}
         for key, value in layer.get_config().items():
             if key.endswith("_initializer"):

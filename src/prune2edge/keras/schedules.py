@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import RecipeError
 
+S = TypeVar("S", bound="_Schedule")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
@@ -60,7 +61,7 @@ class _Schedule:
         """The share of fine-tune steps `end_step` names, or None for a step count."""
         return _percent(self.end_step) if isinstance(self.end_step, str) else None
 
-    def resolve(self, finetune_steps: int) -> _Schedule:
+    def resolve(self: S, finetune_steps: int) -> S:
         """This schedule with a share `end_step` turned into a step count."""
         share = self.end_share
         if share is None:

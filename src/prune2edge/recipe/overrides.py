@@ -18,7 +18,7 @@ def apply_overrides(document: Mapping[str, Any], overrides: Iterable[str]) -> di
     kind) or by 1-based position (`stages.3.epochs=2`). Values are TOML (`0.9`, `"adam"`,
     `[1, 4]`); a bare word is taken as a string.
     """
-    document = _deep_copy(document)
+    copied: dict[str, Any] = _deep_copy(document)
     for override in overrides:
         key, sep, raw = override.partition("=")
         parts = [p.strip() for p in key.strip().split(".")]
@@ -33,11 +33,11 @@ def apply_overrides(document: Mapping[str, Any], overrides: Iterable[str]) -> di
             if len(parts) < 3:
                 raise RecipeError("name a stage and a key", where,
                                   "e.g. stages.finetune.epochs=2 or stages.3.epochs=2")
-            target = _select_stage(document.get("stages", []), parts[1], where)
+            target = _select_stage(copied.get("stages", []), parts[1], where)
             _set(target, parts[2:], value, where)
         else:
-            _set(document, parts, value, where)
-    return document
+            _set(copied, parts, value, where)
+    return copied
 
 
 def _select_stage(stages: list[Any], selector: str, where: str) -> dict[str, Any]:

@@ -26,8 +26,8 @@ NOT_ARTIFACTS = {"report.json", "report.md", "build.log"}
 PACKAGES = ("prune2edge", "tensorflow", "tf-keras", "tensorflow-model-optimization",
             "ai-edge-litert", "numpy")
 # What the report holds for a field no stage of the build contributes to.
-EMPTY = {"accuracy": {}, "agreement": None, "latency_ms": {}, "memory": {}, "pruning": [],
-         "structural": [], "conversion": None}
+EMPTY: dict[str, Any] = {"accuracy": {}, "agreement": None, "latency_ms": {}, "memory": {},
+                         "pruning": [], "structural": [], "conversion": None}
 
 
 def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Stage], *,
@@ -86,7 +86,7 @@ def _artifacts(directory: Path) -> dict[str, Any]:
 
 
 def environment(seed: int) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in PACKAGES:
         try:
             versions[package] = metadata.version(package)

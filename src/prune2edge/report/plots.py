@@ -28,7 +28,8 @@ def write_plots(report: BuildReport, directory: Path) -> list[str]:
 
 def _sparsity(report: BuildReport, path: Path) -> None:
     plt = _compat.pyplot()
-    layers = report.sparsity["layers"]
+    sparsity = report.sparsity or {}
+    layers = sparsity["layers"]
     names = [f"{layer['layer']} ({layer['type']})" for layer in layers]
     shares = [layer["sparsity"] * 100 for layer in layers]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(layers) + 1.4))
@@ -38,7 +39,7 @@ def _sparsity(report: BuildReport, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("share of kernel weights that are exactly zero (%)")
     ax.set_title(f"{report.name}: weight sparsity per layer "
-                 f"(overall {report.sparsity['overall']:.1%})")
+                 f"(overall {sparsity['overall']:.1%})")
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
@@ -46,7 +47,7 @@ def _sparsity(report: BuildReport, path: Path) -> None:
 
 def _sizes(report: BuildReport, path: Path) -> None:
     plt = _compat.pyplot()
-    steps = report.conversion["waterfall"]
+    steps = (report.conversion or {})["waterfall"]
     labels = [s["step"] for s in steps]
     raw = [s["bytes"] / 1024 for s in steps]
     packed = [s["gzip_bytes"] / 1024 for s in steps]

@@ -42,9 +42,9 @@ class Tracer:
 
     def tie(self, names: Sources) -> None:
         """Put every producer in `names` into one group (they must keep the same channels)."""
-        first = next(iter(sorted(names)), None)
+        root = self.find(min(names)) if names else ""
         for other in names:
-            self.parent[self.find(other)] = self.find(first)
+            self.parent[self.find(other)] = root
 
     def block(self, names: Sources | set[str], reason: str) -> None:
         for name in names:

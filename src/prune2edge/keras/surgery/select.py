@@ -13,7 +13,7 @@ def select(plan_: Plan, scores: dict[str, np.ndarray], ratios: dict[str, float],
     (`global`), never fewer than `min_width`. `scores` is one score per channel per producer;
     `ratios` the share to remove per group (by any member's name, "*" for the rest)."""
     keep: dict[str, np.ndarray] = {}
-    group_scores = {g.name: sum(scores[m] for m in g.members) for g in plan_.prunable}
+    group_scores = {g.name: _summed([scores[m] for m in g.members]) for g in plan_.prunable}
     floor = {g.name: min(g.width, min_width) for g in plan_.prunable}
     if allocation == "uniform":
         for group in plan_.prunable:
@@ -37,3 +37,11 @@ def select(plan_: Plan, scores: dict[str, np.ndarray], ratios: dict[str, float],
                 removed += 1
         keep = {name: np.flatnonzero(mask) for name, mask in kept.items()}
     return {member: keep[g.name] for g in plan_.prunable for member in g.members}
+
+
+def _summed(arrays: list[np.ndarray]) -> np.ndarray:
+    """The members' scores added channel by channel, in member order."""
+    total = arrays[0]
+    for array in arrays[1:]:
+        total = total + array
+    return total
