@@ -10,6 +10,7 @@ so an upgrade that breaks it fails there first.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from collections.abc import Iterator
 from types import ModuleType
@@ -25,14 +26,19 @@ def _configure_environment() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _require(module: str, package: str, fix: str = _BUILD_HINT) -> ModuleType:
+    """Import `module`, or raise one clear DependencyError naming the package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise DependencyError(f"{package} is not installed ({exc})", fix=fix) from exc
+
+
 @functools.cache
 def tf() -> ModuleType:
     """TensorFlow, configured for tf_keras and quiet logs."""
     _configure_environment()
-    try:
-        import tensorflow
-    except ImportError as exc:
-        raise DependencyError(f"TensorFlow is not installed ({exc})", fix=_BUILD_HINT) from exc
+    tensorflow = _require("tensorflow", "TensorFlow")
     tensorflow.get_logger().setLevel("ERROR")
     return tensorflow
 
@@ -41,11 +47,7 @@ def tf() -> ModuleType:
 def keras() -> ModuleType:
     """tf_keras (Keras 2), the Keras that tfmot understands."""
     tf()
-    try:
-        import tf_keras
-    except ImportError as exc:
-        raise DependencyError(f"tf-keras is not installed ({exc})", fix=_BUILD_HINT) from exc
-    return tf_keras
+    return _require("tf_keras", "tf-keras")
 
 
 @functools.cache
@@ -53,23 +55,17 @@ def keras3() -> ModuleType | None:
     """Keras 3 (the `keras` package), or None where it is not installed."""
     tf()
     try:
-        import keras as keras3_module
+        return importlib.import_module("keras")
     except ImportError:
         return None
-    return keras3_module
 
 
 @functools.cache
 def tfmot_sparsity() -> ModuleType:
     """`tensorflow_model_optimization.sparsity.keras`."""
     keras()
-    try:
-        import tensorflow_model_optimization as tfmot
-    except ImportError as exc:
-        raise DependencyError(
-            f"tensorflow-model-optimization is not installed ({exc})", fix=_BUILD_HINT
-        ) from exc
-    return tfmot.sparsity.keras
+    return _require("tensorflow_model_optimization.sparsity.keras",
+                    "tensorflow-model-optimization")
 
 
 @functools.cache
@@ -90,25 +86,15 @@ def litert() -> tuple[Any, Any]:
 @functools.cache
 def flatbuffer_utils() -> ModuleType:
     """LiteRT's reader of the .tflite flatbuffer schema (`ai_edge_litert.tools`)."""
-    try:
-        from ai_edge_litert.tools import flatbuffer_utils as utils
-    except ImportError as exc:
-        raise DependencyError(f"ai-edge-litert is not installed ({exc})",
-                              fix="pip install ai-edge-litert") from exc
-    return utils
+    return _require("ai_edge_litert.tools.flatbuffer_utils", "ai-edge-litert",
+                    "pip install ai-edge-litert")
 
 
 @functools.cache
 def pyplot() -> ModuleType:
     """matplotlib.pyplot on the headless Agg backend."""
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise DependencyError(f"matplotlib is not installed ({exc})", fix=_BUILD_HINT) from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    _require("matplotlib", "matplotlib").use("Agg")
+    return _require("matplotlib.pyplot", "matplotlib")
 
 
 # --- private APIs -------------------------------------------------------------------------
@@ -144,7 +130,7 @@ def is_graph_network(model: Any) -> bool:
 def keras3_functional_class() -> type:
     """Keras 3's functional model class, which Keras 3 does not export.
 
-    Private: `keras.src.models.functional.Functional`, checked against Keras 3.12."""
+    Private: `keras.src.models.functional.Functional`, checked against Keras 3.15."""
     from keras.src.models.functional import Functional
 
     return Functional
@@ -153,7 +139,7 @@ def keras3_functional_class() -> type:
 def keras3_producer(tensor: Any) -> Any:
     """The Keras 3 layer (or operation) that produced a symbolic tensor.
 
-    Private: `KerasTensor._keras_history`, checked against Keras 3.12."""
+    Private: `KerasTensor._keras_history`, checked against Keras 3.15."""
     return tensor._keras_history[0]
 
 
