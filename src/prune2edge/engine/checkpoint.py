@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,9 +103,6 @@ class Checkpointer:
         with _compat.tfmot_sparsity().prune_scope():
             # safe_mode off: these files were written by this build, from the model it loaded
             return keras.models.load_model(self.directory / name, safe_mode=False)
-
-    def clear(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class EpochSaver:
