@@ -2,10 +2,10 @@
 per command group, each registering its commands on the shared Typer app."""
 
 # The command modules register their commands in the order --help lists them.
-from . import build, sensitivity, check, device, recipes  # noqa: I001
+from . import build, structure, sensitivity, check, device, recipes  # noqa: I001
 from .app import app
 
-__all__ = ["app", "build", "check", "device", "main", "recipes", "sensitivity"]
+__all__ = ["app", "build", "check", "device", "main", "recipes", "sensitivity", "structure"]
 
 
 def main() -> None:

@@ -73,7 +73,7 @@ class _Norm(Criterion):
 
     def channel_scores(self, model: Any, layers: list[str],
                        x: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        return {name: channel_norms(model.get_layer(name).get_weights()[0], self.name)
+        return {name: channel_norms(output_weights(model.get_layer(name))[0].numpy(), self.name)
                 for name in layers}
 
 
@@ -111,18 +111,27 @@ class OBD(Criterion):
                        x: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The summed saliency of each channel's incoming weights and bias: what removing
         the channel deletes from the layer."""
-        variables = [v for name in layers for v in model.get_layer(name).trainable_weights]
+        variables = [v for name in layers for v in output_weights(model.get_layer(name))]
         diagonals = dict(zip([id(v) for v in variables],
                              gauss_newton_diagonal(model, _samples(x), weights=variables),
                              strict=True))
         scores = {}
         for name in layers:
             total: Any = 0.0
-            for variable in model.get_layer(name).trainable_weights:
+            for variable in output_weights(model.get_layer(name)):
                 saliency = obd_saliency(variable.numpy(), diagonals[id(variable)])
                 total = total + saliency.reshape(-1, saliency.shape[-1]).sum(axis=0)
             scores[name] = total
         return scores
+
+
+def output_weights(layer: Any) -> list[Any]:
+    """The weights whose last axis indexes the layer's output channels: its kernel (the
+    pointwise one of a separable convolution) and bias."""
+    kernel = getattr(layer, "pointwise_kernel", None)
+    kernel = layer.kernel if kernel is None else kernel
+    bias = getattr(layer, "bias", None)
+    return [kernel] if bias is None else [kernel, bias]
 
 
 def _samples(x: np.ndarray | None) -> np.ndarray:

@@ -1,13 +1,18 @@
-"""The layer graph of a Sequential or functional tf_keras model, and what each layer costs."""
+"""The layer graph of a Sequential or functional tf_keras model, read from its config.
+
+Nested models (a Sequential stem inside a functional model, as in ConvNeXt) are inlined first,
+so every layer is a node of one graph.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from .. import _compat
 from ..errors import ModelError
+from .model import custom_objects
+from .nesting import inline_nested_models
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class Graph:
     config: dict[str, Any]
     inbound: dict[str, list[str]]  # layer name -> names of the layers feeding it, in order
     outputs: list[str]  # names of the layers whose outputs are the model's outputs
+    custom_objects: dict[str, type]  # layer classes that are not tf_keras' own, by name
 
     @property
     def layers(self) -> list[Any]:
@@ -31,6 +37,7 @@ def graph_of(model: Any) -> Graph:
     keras = _compat.keras()
     if isinstance(model, keras.Sequential):
         model = keras.Model(model.inputs, model.outputs, name=model.name)
+    model = inline_nested_models(model)
     config = model.get_config()
     inbound = {}
     for layer in config["layers"]:
@@ -38,38 +45,34 @@ def graph_of(model: Any) -> Graph:
         if len(nodes) > 1:
             raise ModelError(f"layer {layer['name']!r} is shared ({len(nodes)} calls)",
                              model.name, "structural pruning needs each layer called once")
-        inbound[layer["name"]] = [entry[0] for entry in nodes[0]] if nodes else []
+        inbound[layer["name"]] = node_inputs(nodes[0]) if nodes else []
     outputs = [entry[0] for entry in config["output_layers"]]
-    return Graph(model, config, inbound, outputs)
+    return Graph(model, config, inbound, outputs, custom_objects(model))
 
 
-def layer_costs(model: Any) -> dict[str, dict[str, int]]:
-    """Parameters and multiply-accumulates per sample of every layer with weights."""
-    costs = {}
-    for layer in model.layers:
-        params = int(layer.count_params())
-        if params:
-            costs[layer.name] = {"params": params, "macs": _macs(layer)}
-    return costs
+def node_entries(node: list[Any]) -> list[list[Any]]:
+    """A serialized call's entries `[layer, node_index, tensor_index, kwargs]`: a list of them,
+    or (for TensorFlow ops called on one tensor) the single entry itself."""
+    return [node] if node and isinstance(node[0], str) else node
 
 
-def _macs(layer: Any) -> int:
-    kind = type(layer).__name__
-    out_shape = layer.output_shape
-    in_shape = layer.input_shape
-    if kind == "Dense":
-        positions = math.prod(d for d in in_shape[1:-1]) if len(in_shape) > 2 else 1
-        return positions * in_shape[-1] * layer.units
-    if kind in ("Conv1D", "Conv2D", "Conv3D"):
-        kernel = math.prod(layer.kernel_size)
-        groups = getattr(layer, "groups", 1)
-        return math.prod(out_shape[1:-1]) * kernel * (in_shape[-1] // groups) * layer.filters
-    if kind == "DepthwiseConv2D":
-        return (math.prod(out_shape[1:-1]) * math.prod(layer.kernel_size) * in_shape[-1]
-                * layer.depth_multiplier)
-    if kind == "SeparableConv2D":
-        depthwise = math.prod(out_shape[1:-1]) * math.prod(layer.kernel_size) * in_shape[-1] \
-            * layer.depth_multiplier
-        return depthwise + math.prod(out_shape[1:-1]) * in_shape[-1] * layer.depth_multiplier \
-            * layer.filters
-    return 0  # normalisation, embeddings: no multiply-accumulates worth counting
+def node_inputs(node: list[Any]) -> list[str]:
+    """The layers whose outputs a serialized call reads: its entries, then tensors passed as
+    keyword arguments (`tf.math.multiply(x, y=other)`), in order."""
+    names = []
+    for entry in node_entries(node):
+        names.append(entry[0])
+        if len(entry) > 3:
+            names += _tensor_refs(entry[3])
+    return names
+
+
+def _tensor_refs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [name for item in value.values() for name in _tensor_refs(item)]
+    if isinstance(value, list | tuple):
+        if (len(value) == 3 and isinstance(value[0], str) and isinstance(value[1], int)
+                and isinstance(value[2], int)):
+            return [value[0]]
+        return [name for item in value for name in _tensor_refs(item)]
+    return []

@@ -84,3 +84,17 @@ def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 256) ->
     """Top-1 accuracy of `model` on (x, y), predicted in batches."""
     predictions = model.predict(x, batch_size=batch_size, verbose=0)
     return float(np.mean(np.asarray(predictions).argmax(1) == y))
+
+
+def custom_objects(model: Any) -> dict[str, type]:
+    """The layer classes of `model` (nested models included) that are not tf_keras' own, by
+    name, so that a config of the model can be rebuilt (e.g. ConvNeXt's LayerScale)."""
+    layers = _compat.keras().layers
+    found: dict[str, type] = {}
+    for layer in model.layers:
+        cls = type(layer)
+        if getattr(layers, cls.__name__, None) is not cls:
+            found[cls.__name__] = cls
+        if hasattr(layer, "layers"):
+            found.update(custom_objects(layer))
+    return found

@@ -38,6 +38,7 @@ class Structural(Stage):
     ratios: dict[str, float] = field(default_factory=dict)  # per-layer shares, by layer name
     allocation: Literal["uniform", "global"] = "uniform"  # global: rank over all layers
     min_width: int = 4  # never fewer units/filters than this
+    round_to: int = 1  # keep a multiple of this many channels (e.g. 8 for SIMD-friendly widths)
     exclude: tuple[str, ...] = ()  # layer names or types to keep whole
     hessian_samples: int = 256  # training samples for OBD's Hessian diagonal
 
@@ -46,6 +47,9 @@ class Structural(Stage):
             if not 0.0 <= value < 1.0:
                 raise RecipeError(f"ratio {name!r} must be in [0, 1), got {value}", "ratio",
                                   "give the share of units to remove, e.g. 0.5")
+        if self.round_to < 1:
+            raise RecipeError(f"round_to must be >= 1, got {self.round_to}", "round_to",
+                              "use 1 (no rounding) or e.g. 8")
         if self.min_width < 1:
             raise RecipeError(f"min_width must be >= 1, got {self.min_width}", "min_width",
                               "keep at least one unit per layer")
@@ -63,14 +67,15 @@ class Structural(Stage):
         self._plan(ctx.model)
 
     def _plan(self, model: Any) -> Plan:
-        names = {n for layer in model.layers for n in (layer.name, type(layer).__name__)}
+        result = plan(model, self.exclude)
+        layers = result.graph.layers  # nested models inlined
+        names = {n for layer in layers for n in (layer.name, type(layer).__name__)}
         for option, entries in (("exclude", self.exclude), ("ratios", tuple(self.ratios))):
             unknown = [e for e in entries if e not in names]
             if unknown:
                 raise ModelError(f"{option} names {unknown[0]!r}, which is no layer",
                                  f"structural.{option}", "the model's layers are: "
-                                 + ", ".join(layer.name for layer in model.layers))
-        result = plan(model, self.exclude)
+                                 + ", ".join(layer.name for layer in layers))
         if not result.prunable:
             reasons = "; ".join(f"{'+'.join(g.members)}: {', '.join(g.reasons)}"
                                 for g in result.groups) or "no Dense or Conv layers"
@@ -84,13 +89,13 @@ class Structural(Stage):
         ranking = criterion(self.criterion)
         sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
                   if ranking.needs_data else None)
-        scores = ranking.channel_scores(ctx.model, producers, sample)
+        scores = ranking.channel_scores(result.graph.model, producers, sample)
         keep = select(result, scores, {**self.ratios, "*": self.ratio}, self.min_width,
-                      self.allocation)
+                      self.allocation, self.round_to)
         model = rebuild(result.graph, keep)
         check_rebuilt(model, ctx.data.x_test)
         before_finetune = accuracy(model, ctx.data.x_test, ctx.data.y_test)
-        report = shrink_report(ctx.model, model, result, keep)
+        report = shrink_report(result, model, keep)
         return ctx.evolve(model=model).with_outputs(
             criterion=self.criterion, allocation=self.allocation,
             params_before=report["params_before"], params_after=report["params_after"],

@@ -1,29 +1,33 @@
 """Structural planning: which producers (Dense/Conv layers) can lose output channels, in which
 groups, and why the others cannot.
 
-Channels flow through the graph as each layer's handler (`handlers`) says: unchanged through
-activations, pooling, normalisation and depthwise convolutions; spread over positions by
-Flatten; offset by Concatenate; tied into one group by elementwise merges (Add, Multiply, ...).
-Producers whose channels reach the model's outputs, or a layer no handler follows, stay whole,
-and the plan says why.
+Each layer's handler (`handlers`) says how its output channels derive from its inputs' (as a
+`layout.Layout`): unchanged through activations, pooling, normalisation and depthwise
+convolutions; spread over positions by Flatten; side by side after Concatenate; tied into one
+group by elementwise merges (residual Adds, squeeze-excite Multiplies). Producers whose
+channels reach the model's outputs, fixed channels (the model's input) or a layer no handler
+follows stay whole, and the plan says why.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph import Graph, graph_of
-from .handlers import Sources, Tracer, handler_for
+from .handlers import handler_for, out_width
+from .layout import Layout, Tracer, sources
 
 
 @dataclass
 class Group:
-    """Producers that must keep the same channels (one alone, or tied by residual merges)."""
+    """Producers that must keep the same channels (one alone, or tied by merges)."""
 
     members: list[str]
     width: int
     reasons: list[str] = field(default_factory=list)  # why it cannot be pruned, if it cannot
+    step: int = 1  # channels go in whole blocks of this many (grouped convolutions)
 
     @property
     def prunable(self) -> bool:
@@ -38,6 +42,7 @@ class Group:
 class Plan:
     graph: Graph
     groups: list[Group]
+    layouts: dict[str, Layout] = field(default_factory=dict)  # each layer's output channels
 
     @property
     def prunable(self) -> list[Group]:
@@ -48,21 +53,26 @@ def plan(model: Any, exclude: tuple[str, ...] = ()) -> Plan:
     """Which producers can lose channels, in which groups, and why the others cannot."""
     graph = graph_of(model)
     tracer = Tracer(exclude)
-    sources: dict[str, Sources] = {}
+    layouts: dict[str, Layout] = {}
     for layer in graph.layers:
-        inputs = [sources[i] for i in graph.inbound[layer.name]]
-        sources[layer.name] = handler_for(layer).trace(layer, inputs, tracer)
+        inputs = [layouts[i] for i in graph.inbound[layer.name]]
+        layouts[layer.name] = handler_for(layer).trace(layer, inputs, tracer)
     for output in graph.outputs:
-        tracer.block(sources[output], "its units are the model's outputs")
-    members: dict[str, list[str]] = {}
-    for name in tracer.parent:
-        members.setdefault(tracer.find(name), []).append(name)
+        tracer.block(sources([layouts[output]]), "its units are the model's outputs")
+    components: dict[str, list[str]] = {}
+    for source in tracer.parent:
+        components.setdefault(tracer.find(source), []).append(source)
+    producers = set(tracer.producers)
     groups = []
-    for names in members.values():
-        widths = {graph.layer(n).output_shape[-1] for n in names}
+    for names in components.values():
+        members = [n for n in names if n in producers]
+        if not members:
+            continue
+        widths = {out_width(graph.layer(n)) for n in members}
         reasons = sorted({r for n in names for r in tracer.reasons.get(n, [])})
-        group = Group(names, widths.pop(), reasons)
+        step = math.lcm(*(tracer.steps.get(n, 1) for n in names))
+        group = Group(members, widths.pop(), reasons, step)
         if widths:
             group.reasons.append("its members have different widths")
         groups.append(group)
-    return Plan(graph, groups)
+    return Plan(graph, groups, layouts)

@@ -11,7 +11,7 @@ import numpy as np
 from ... import _compat
 from ...errors import ModelError
 from ..graph import Graph
-from .handlers import Channels, handler_for
+from .handlers import Channels, Inbound, handler_for, out_width
 
 
 def rebuild(graph: Graph, keep: dict[str, np.ndarray]) -> Any:
@@ -23,11 +23,11 @@ def rebuild(graph: Graph, keep: dict[str, np.ndarray]) -> Any:
     weights: dict[str, list[np.ndarray]] = {}
     for layer in graph.layers:
         name = layer.name
-        ins = [maps[i] for i in graph.inbound[name]]
+        ins = [Inbound(maps[i], out_width(graph.layer(i))) for i in graph.inbound[name]]
         sliced = handler_for(layer).slice(layer, layer.get_weights(), ins, keep.get(name))
         weights[name], maps[name] = sliced.weights, sliced.channels
         layer_configs[name].update(sliced.config or {})
-    model = keras.Model.from_config(config)
+    model = keras.Model.from_config(config, custom_objects=graph.custom_objects)
     for layer in model.layers:
         layer.set_weights(weights[layer.name])
     return model

@@ -2,46 +2,79 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .plan import Plan
+from .plan import Group, Plan
 
 
 def select(plan_: Plan, scores: dict[str, np.ndarray], ratios: dict[str, float],
-           min_width: int, allocation: str) -> dict[str, np.ndarray]:
+           min_width: int, allocation: str, round_to: int = 1) -> dict[str, np.ndarray]:
     """The channels each prunable group keeps: per group (`uniform`) or ranked over all groups
-    (`global`), never fewer than `min_width`. `scores` is one score per channel per producer;
-    `ratios` the share to remove per group (by any member's name, "*" for the rest)."""
-    keep: dict[str, np.ndarray] = {}
-    group_scores = {g.name: _summed([scores[m] for m in g.members]) for g in plan_.prunable}
-    floor = {g.name: min(g.width, min_width) for g in plan_.prunable}
+    (`global`), never fewer than `min_width`, and a multiple of `round_to` where the group is
+    that wide. `scores` is one score per channel per producer; `ratios` the share to remove
+    per group (by any member's name, "*" for the rest). A group whose channels go in blocks
+    (`Group.step`, grouped convolutions) keeps or drops whole blocks."""
+    units = {g.name: _unit_scores(g, scores) for g in plan_.prunable}
+    multiple = {g.name: math.lcm(g.step, round_to) // g.step for g in plan_.prunable}
+    floor = {g.name: min(len(units[g.name]), -(-min(g.width, min_width) // g.step))
+             for g in plan_.prunable}
     if allocation == "uniform":
+        kept = {}
         for group in plan_.prunable:
             ratio = next((ratios[m] for m in group.members if m in ratios), ratios["*"])
-            count = max(floor[group.name], group.width - int(group.width * ratio))
-            keep[group.name] = np.sort(np.argsort(-group_scores[group.name],
-                                                  kind="stable")[:count])
+            total = len(units[group.name])
+            count = max(floor[group.name], total - int(total * ratio))
+            kept[group.name] = _top(units[group.name],
+                                    _rounded(count, multiple[group.name], total))
     else:
-        normalised = {name: s / (s.mean() or 1.0) for name, s in group_scores.items()}
-        total = sum(g.width for g in plan_.prunable)
-        target = int(total * ratios["*"])
-        kept = {g.name: np.ones(g.width, bool) for g in plan_.prunable}
-        ranked = sorted((score, name, index) for name, s in normalised.items()
-                        for index, score in enumerate(s))
-        removed = 0
-        for _, name, index in ranked:
-            if removed >= target:
-                break
-            if kept[name].sum() > floor[name]:
-                kept[name][index] = False
-                removed += 1
-        keep = {name: np.flatnonzero(mask) for name, mask in kept.items()}
-    return {member: keep[g.name] for g in plan_.prunable for member in g.members}
+        kept = _global(plan_.prunable, units, floor, multiple, ratios["*"])
+    return {member: _channels(kept[g.name], g.step) for g in plan_.prunable
+            for member in g.members}
 
 
-def _summed(arrays: list[np.ndarray]) -> np.ndarray:
-    """The members' scores added channel by channel, in member order."""
-    total = arrays[0]
-    for array in arrays[1:]:
-        total = total + array
-    return total
+def _unit_scores(group: Group, scores: dict[str, np.ndarray]) -> np.ndarray:
+    """The members' scores added channel by channel (in member order), then per block."""
+    total = scores[group.members[0]]
+    for member in group.members[1:]:
+        total = total + scores[member]
+    return total.reshape(-1, group.step).sum(axis=1) if group.step > 1 else total
+
+
+def _rounded(count: int, multiple: int, total: int) -> int:
+    return min(total, -(-count // multiple) * multiple)
+
+
+def _top(unit_scores: np.ndarray, count: int) -> np.ndarray:
+    return np.sort(np.argsort(-unit_scores, kind="stable")[:count])
+
+
+def _global(groups: list[Group], units: dict[str, np.ndarray], floor: dict[str, int],
+            multiple: dict[str, int], ratio: float) -> dict[str, np.ndarray]:
+    """Remove the lowest units over all groups (scores divided by their group's mean so that
+    layers of different scales compare), counting channels, until `ratio` of them are gone."""
+    normalised = {name: s / (s.mean() or 1.0) for name, s in units.items()}
+    step = {g.name: g.step for g in groups}
+    target = int(sum(g.width for g in groups) * ratio)
+    kept = {name: np.ones(len(s), bool) for name, s in units.items()}
+    ranked = sorted((score, name, index) for name, s in normalised.items()
+                    for index, score in enumerate(s))
+    removed = 0
+    for _, name, index in ranked:
+        if removed >= target:
+            break
+        if kept[name].sum() > floor[name]:
+            kept[name][index] = False
+            removed += step[name]
+    result = {}
+    for name, mask in kept.items():
+        count = _rounded(int(mask.sum()), multiple[name], len(mask))
+        result[name] = _top(units[name], count) if count != mask.sum() else np.flatnonzero(mask)
+    return result
+
+
+def _channels(kept_units: np.ndarray, step: int) -> np.ndarray:
+    if step == 1:
+        return kept_units
+    return (kept_units[:, None] * step + np.arange(step)).ravel()

@@ -6,13 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import layer_costs
+from ..costs import layer_costs
 from .plan import Plan
 
 
-def shrink_report(before: Any, after: Any, plan_: Plan,
-                  keep: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Width, parameters and multiply-accumulates per layer, before and after."""
+def shrink_report(plan_: Plan, after: Any, keep: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Width, parameters and multiply-accumulates per layer, before (the planned model, with
+    nested models inlined) and after."""
+    before = plan_.graph.model
     cost_before, cost_after = layer_costs(before), layer_costs(after)
     rows = []
     for name, cost in cost_before.items():

@@ -1,0 +1,20 @@
+"""Per-layer-type handlers (see `base`); importing this package registers the built-in ones."""
+
+from .base import (
+    DEFAULT,
+    HANDLERS,
+    Channels,
+    Inbound,
+    LayerHandler,
+    Sliced,
+    handler_for,
+    out_width,
+    register_handler,
+)
+from .channelwise import PassThroughHandler, PerChannelHandler
+from .merges import MergeHandler
+from .producers import ProducerHandler
+
+__all__ = ["DEFAULT", "HANDLERS", "Channels", "Inbound", "LayerHandler", "MergeHandler",
+           "PassThroughHandler", "PerChannelHandler", "ProducerHandler", "Sliced",
+           "handler_for", "out_width", "register_handler"]

@@ -1,0 +1,95 @@
+"""One handler per layer type: how channels (the last axis) flow through it while planning, and
+how its weights are sliced when channels are removed (Torch-Pruning keeps one pruning function
+per layer type the same way).
+
+A handler answers two questions:
+- `trace`: given the layout of each input (`layout.Layout`), what is the output's layout? It
+  may make new channels (a producer), tie inputs together (elementwise merges), or keep the
+  sources that reach it whole with a reason (a layer that mixes channels).
+- `slice`: given which old channels each input keeps (`None`: all) and its width, the layer's
+  new weights, which old channels its output keeps, and any config changes.
+
+Register a handler for another layer type with `@register_handler("MyLayer")`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..layout import Layout, Tracer, sources
+
+Channels = np.ndarray | None  # indices of the old channels kept; None: all of them
+
+
+class Inbound(NamedTuple):
+    """One input of a layer while rebuilding: the old channels it keeps, and its old width."""
+
+    channels: Channels
+    width: int
+
+
+@dataclass(frozen=True)
+class Sliced:
+    """A layer after surgery: its weights, the old channels its output keeps, config changes."""
+
+    weights: list[np.ndarray]
+    channels: Channels
+    config: dict[str, Any] | None = None
+
+
+def out_width(layer: Any) -> int:
+    shape = layer.output_shape
+    return int(shape[-1]) if isinstance(shape, tuple) and shape[-1] else 0
+
+
+def channels_last(layer: Any) -> bool:
+    return getattr(layer, "data_format", "channels_last") == "channels_last"
+
+
+def last_axis(layer: Any, axis: Any) -> bool:
+    """Whether `axis` (an int or a one-element list) is the last axis of the layer's input."""
+    axes = list(axis) if isinstance(axis, list | tuple) else [axis]
+    rank = len(layer.input_shape) if isinstance(layer.input_shape, tuple) else 0
+    return len(axes) == 1 and axes[0] in (-1, rank - 1)
+
+
+class LayerHandler:
+    """The default, for layer types surgery does not know: channels stop here, the sources
+    that reach the layer stay whole, and its output is fixed."""
+
+    def trace(self, layer: Any, inputs: Sequence[Layout], tracer: Tracer) -> Layout:
+        return self.stop(layer, inputs, tracer, f"its channels reach a {type(layer).__name__} "
+                                                f"layer ('{layer.name}')")
+
+    @staticmethod
+    def stop(layer: Any, inputs: Sequence[Layout], tracer: Tracer, reason: str) -> Layout:
+        tracer.block(sources(inputs), reason)
+        return tracer.fixed_channels(layer.name, out_width(layer),
+                                     f"the output of {type(layer).__name__} '{layer.name}'")
+
+    def slice(self, layer: Any, weights: list[np.ndarray], ins: Sequence[Inbound],
+              keep: Channels) -> Sliced:
+        return Sliced(weights, ins[0].channels if ins else None)
+
+
+HANDLERS: dict[str, LayerHandler] = {}
+DEFAULT = LayerHandler()
+
+
+def register_handler(*kinds: str) -> Callable[[type[LayerHandler]], type[LayerHandler]]:
+    """Class decorator: handle the layer types (class names) `kinds` with this handler."""
+
+    def register(cls: type[LayerHandler]) -> type[LayerHandler]:
+        for kind in kinds:
+            HANDLERS[kind] = cls()
+        return cls
+
+    return register
+
+
+def handler_for(layer: Any) -> LayerHandler:
+    return HANDLERS.get(type(layer).__name__, DEFAULT)
