@@ -80,9 +80,10 @@ class Tracer:
 
     def tie(self, layouts: Sequence[Layout], where: str) -> bool:
         """Tie the layouts' sources segment by segment (they must keep the same channels).
-        Layouts of one channel broadcast and tie nothing. Returns False, and blocks every
-        source involved, when the layouts are segmented differently."""
-        full = [layout for layout in layouts if width(layout) > 1] or list(layouts[:1])
+        Narrower layouts (one channel) broadcast and tie nothing. Returns False, and blocks
+        every source involved, when the layouts are segmented differently."""
+        widest = max(width(layout) for layout in layouts)
+        full = [layout for layout in layouts if width(layout) == widest]
         shapes = {tuple((s.width, s.repeat) for s in layout) for layout in full}
         if len(shapes) > 1:
             self.block(sources(full), f"its channels meet differently arranged channels in "

@@ -42,7 +42,10 @@ class Sliced:
 
 
 def out_width(layer: Any) -> int:
+    """The size of the layer's output's last axis (0 when it has several outputs)."""
     shape = layer.output_shape
+    if isinstance(shape, list) and len(shape) == 1:  # an InputLayer's
+        shape = shape[0]
     return int(shape[-1]) if isinstance(shape, tuple) and shape[-1] else 0
 
 
