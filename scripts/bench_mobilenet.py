@@ -1,15 +1,16 @@
 """MobileNetV2 on the bundled MNIST: structural pruning + int8 against the same model dense
 int8 (not only float32), measured side by side in one run.
 
-1. Builds models/mobilenet_v2_mnist.toml (train, structural, fine-tune, int8) and the same
-   recipe with only train, quantize, convert, validate (dense int8). Both start from the same
-   trained model (same seed, same train stage), whose dense float32 .tflite is the baseline.
-2. Runs the three .tflite files in one validator pass: accuracy over the 2,000 test images and
-   batch-1 latency with 1 thread, taking turns over fresh interpreters.
+1. Trains the recipe's model once (its stages before `structural`), then runs the rest of
+   models/mobilenet_v2_mnist.toml on it (structural, fine-tune, int8) and, from the same
+   trained model, only its quantize and convert stages (dense int8).
+2. Runs the dense float32, dense int8 and pruned int8 .tflite files in one validator pass:
+   accuracy over the 2,000 test images and batch-1 latency with 1 thread, taking turns over
+   fresh interpreters.
 
 Goal (issue 13): p50 >= 2.5x faster than dense int8 at <= 1 pt accuracy drop.
 
-    python scripts/bench_mobilenet.py [--out build/bench/mobilenet] [--runs 2000]
+    python scripts/bench_mobilenet.py [--set KEY=VALUE ...] [--runs 2000]
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import argparse
 import json
 from pathlib import Path
 
-from prune2edge import build
-from prune2edge.data import DataSpec, fit_to_model, load
+from prune2edge import Convert, Pipeline, Quantize, load_recipe
 from prune2edge.engine import native_log
-from prune2edge.tflite.runner import TFLiteRunner
+from prune2edge.engine.prepare import prepare, seed_everything
+from prune2edge.progress import Reporter
 from prune2edge.tflite.validator import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,25 +30,39 @@ RECIPE = ROOT / "models" / "mobilenet_v2_mnist.toml"
 GOAL = (2.5, 1.0)  # at least this many times faster than dense int8, at most this drop (pt)
 
 
+def build_three(args: argparse.Namespace) -> tuple[dict[str, Path], dict, object]:
+    recipe = load_recipe(RECIPE, args.set or ())
+    seed_everything(recipe.seed)
+    _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
+                     work_dir=args.out, reporter=Reporter())
+    pipeline = Pipeline(recipe.stages)
+    trained, _ = pipeline.before_pruning().execute(ctx)
+    rest = Pipeline(recipe.stages[len(pipeline.before_pruning()):])
+    quantize = next(s for s in rest if isinstance(s, Quantize))
+    files = {}
+    dense, _ = Pipeline([quantize, Convert(sparse="off")]).execute(
+        trained.evolve(work_dir=args.out / "dense"))
+    pruned, records = rest.execute(trained.evolve(work_dir=args.out / "pruned"))
+    files["dense float32"] = dense.tflite["baseline"]
+    files["dense int8"] = dense.tflite["final"]
+    files["structural + int8"] = pruned.tflite["final"]
+    structural = next(r.outputs for r in records if r.kind == "structural")
+    return files, structural, trained.data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "mobilenet")
     parser.add_argument("--runs", type=int, default=2000, help="timed runs per model")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a recipe value, as prune2edge build --set")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    for name in ("dense", "pruned"):
+        (args.out / name).mkdir(parents=True, exist_ok=True)
     with native_log.captured(args.out / "native.log"):
-        pruned = build(RECIPE, args.out / "pruned", force=True, log_native=True)
-        dense = build(RECIPE, args.out / "dense-int8", force=True, log_native=True,
-                      only=("train", "quantize", "convert", "validate"))
-        files = {"dense float32": args.out / "pruned" / "baseline.tflite",
-                 "dense int8": args.out / "dense-int8" / "model.tflite",
-                 "structural + int8": args.out / "pruned" / "model.tflite"}
-        shape = TFLiteRunner(files["dense float32"]).input_shape
-        data = fit_to_model(load(DataSpec(), ROOT, shape), shape, 10)
+        files, structural, data = build_three(args)
         figures = evaluate(files, data, runs=args.runs, interpreters=10, memory=False)
-    structural = pruned.structural[0]
-    print(f"\n{RECIPE.name}: MobileNetV2 alpha 0.35, 32x32 RGB MNIST; built in "
-          f"{pruned.seconds:.0f} s and {dense.seconds:.0f} s")
+    print(f"\n{RECIPE.name} {' '.join(args.set or ())}: 32x32 RGB MNIST")
     print(f"structural: {structural['macs_before']:,} -> {structural['macs_after']:,} MACs, "
           f"{structural['params_before']:,} -> {structural['params_after']:,} parameters")
     print(f"{'model':20}{'accuracy':>10}{'p50 ms':>10}{'vs float32':>12}{'vs int8':>9}"

@@ -46,13 +46,12 @@ def mnist_cnn() -> Any:
 
 
 def mobilenet_v2_mnist() -> Any:
-    """tf_keras.applications MobileNetV2 (alpha 0.35, random weights) for 32x32 RGB inputs and
+    """tf_keras.applications MobileNetV2 (alpha 1.0, random weights) for 32x32 RGB inputs and
     10 classes: the bundled MNIST, resized and repeated to three channels, trains it. Batch
     normalisation tracks its statistics with momentum 0.9 instead of the applications' 0.999
     (tuned for long ImageNet runs: after a few MNIST epochs its estimates are still off)."""
     keras = _compat.keras()
-    model = keras.applications.MobileNetV2(alpha=0.35, weights=None, input_shape=(32, 32, 3),
-                                           classes=10)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10)
     config = model.get_config()
     for layer in config["layers"]:
         if layer["class_name"] == "BatchNormalization":
