@@ -62,7 +62,8 @@ def main() -> None:
     with native_log.captured(args.out / "native.log"):
         files, structural, data = build_three(args)
         figures = evaluate(files, data, runs=args.runs, interpreters=10, memory=False)
-    print(f"\n{RECIPE.name} {' '.join(args.set or ())}: 32x32 RGB MNIST")
+    overrides = "".join(f" --set {o}" for o in args.set or ())
+    print(f"\n{RECIPE.name}{overrides}: 32x32 RGB MNIST")
     print(f"structural: {structural['macs_before']:,} -> {structural['macs_after']:,} MACs, "
           f"{structural['params_before']:,} -> {structural['params_after']:,} parameters")
     print(f"{'model':20}{'accuracy':>10}{'p50 ms':>10}{'vs float32':>12}{'vs int8':>9}"
