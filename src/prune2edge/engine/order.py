@@ -30,5 +30,5 @@ def check_order(stages: Sequence[Stage]) -> None:
             stage.check_neighbours(stages[: index - 1], stages[index:])
         except RecipeError as exc:
             raise exc.located(where) from exc
-        facts = (facts - stage.removes) | stage.provides
-        made_by.update(dict.fromkeys(stage.provides, stage.kind))
+        facts = (facts - stage.removes) | stage.made()
+        made_by.update(dict.fromkeys(stage.made(), stage.kind))

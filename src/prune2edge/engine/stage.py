@@ -58,6 +58,10 @@ class Stage:
         params: dict[str, Any] = to_mapping(self)
         return params
 
+    def made(self) -> Facts:
+        """The facts this stage, with these parameters, makes true (by default `provides`)."""
+        return self.provides
+
     def summary(self) -> str:
         """A few words for progress lines, e.g. 'epochs=10'."""
         return ""

@@ -14,6 +14,7 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import ModelError, RecipeError
+from ..keras import reconstruct
 from ..keras.criteria import criterion, unstructured_mask
 from ..keras.model import accuracy, clone, prunable_weights
 from ..keras.schedules import ConstantSparsity, PolynomialDecay, Schedule
@@ -38,8 +39,9 @@ class LayerChoice:
 @dataclass(frozen=True, kw_only=True)
 class Prune(Stage):
     """Magnitude pruning with tfmot `prune_low_magnitude` (the masks apply while fine-tuning),
-    or Optimal Brain Damage: the lowest-saliency weights are zeroed once, before
-    fine-tuning, and tfmot holds that mask."""
+    Optimal Brain Damage (the lowest-saliency weights are zeroed once, before fine-tuning),
+    or Optimal Brain Surgeon (zeroed once, layer by layer, and the weights that stay are
+    updated to keep each layer's output on calibration samples); tfmot then holds the mask."""
 
     kind: ClassVar[str] = "prune"
     requires = frozenset({Fact.KERAS})
@@ -53,25 +55,35 @@ class Prune(Stage):
     block_pooling_type: Literal["AVG", "MAX"] = "AVG"
     layers: tuple[str, ...] = ()  # layer names or types to prune; empty: all tfmot can prune
     exclude: tuple[str, ...] = ()  # layer names or types to keep dense
-    criterion: Literal["magnitude", "obd"] = "magnitude"  # which weights go first
-    hessian_samples: int = 256  # training samples for OBD's Hessian diagonal
+    criterion: Literal["magnitude", "obd", "obs"] = "magnitude"  # which weights go first
+    hessian_samples: int = 256  # calibration samples for OBD's and OBS's Hessians
+    damping: float = 0.01  # OBS: added to the Hessian's diagonal, as a share of its mean
 
     def __post_init__(self) -> None:
         if min(self.block_size) < 1:
             raise RecipeError(f"block_size must be positive, got {list(self.block_size)}",
                               "block_size", "use [1, 1] for unstructured pruning, e.g. [1, 4]")
-        if self.criterion == "obd" and not self._one_shot:
+        if self.criterion != "magnitude" and not self._one_shot:
             raise RecipeError(
-                "criterion obd prunes once, by saliency, before fine-tuning: it needs a "
+                f"criterion {self.criterion} prunes once, by saliency, before fine-tuning: it "
+                "needs a "
                 "constant_sparsity schedule starting at step 0", "criterion",
                 'use schedule = { kind = "constant_sparsity", target_sparsity = 0.8 }; repeat '
                 "prune -> finetune -> strip to prune iteratively")
-        if self.criterion == "obd" and self.block_size != (1, 1):
-            raise RecipeError("criterion obd ranks single weights", "block_size",
+        if self.criterion != "magnitude" and self.block_size != (1, 1):
+            raise RecipeError(f"criterion {self.criterion} ranks single weights", "block_size",
                               "use block_size = [1, 1] with obd")
+        if not 0.0 < self.damping <= 1.0:
+            raise RecipeError(f"damping must be in (0, 1], got {self.damping}", "damping",
+                              "use e.g. 0.01 (1% of the Hessian's mean diagonal)")
         if self.hessian_samples < 1:
             raise RecipeError(f"hessian_samples must be >= 1, got {self.hessian_samples}",
                               "hessian_samples", "use e.g. 256")
+
+    def made(self) -> frozenset[Fact]:
+        """OBD and OBS zero their weights here, at once: the masks are in place without a
+        fine-tune, so strip may follow directly (a calibration-only pipeline)."""
+        return self.provides | ({Fact.TRAINED} if self.criterion != "magnitude" else set())
 
     @property
     def _one_shot(self) -> bool:
@@ -141,6 +153,8 @@ class Prune(Stage):
             return LayerChoice(name, kind, False, "listed in prune.exclude")
         if weights is None:
             return dense(f"tfmot cannot prune {kind} layers")
+        if self.criterion == "obs" and not reconstruct.supports(layer):
+            return dense("criterion obs reconstructs Dense and ungrouped Conv2D layers")
         if not weights:
             return dense(f"tfmot prunes no weights of {kind} layers")
         if self.block_size != (1, 1):
@@ -165,7 +179,7 @@ class Prune(Stage):
         # would otherwise let weights the optimizer moved swap back in.
         tfmot_schedule = (sparsity.ConstantSparsity(schedule.target, begin_step=1, end_step=1,
                                                     frequency=1)
-                          if self.criterion == "obd" else schedule.to_tfmot(sparsity))
+                          if self.criterion != "magnitude" else schedule.to_tfmot(sparsity))
         params = {"pruning_schedule": tfmot_schedule,
                   "block_size": self.block_size, "block_pooling_type": self.block_pooling_type}
 
@@ -174,7 +188,8 @@ class Prune(Stage):
 
         keras = _compat.keras()
         model = clone(ctx.model)
-        one_shot = self._prune_now(ctx, model, sorted(chosen)) if self._one_shot else None
+        one_shot, rebuilt = self._prune_now(ctx, model, sorted(chosen)) if self._one_shot \
+            else (None, None)
         wrapped = keras.models.clone_model(model, clone_function=wrap)
         warnings = []
         end = schedule.end_step
@@ -190,18 +205,24 @@ class Prune(Stage):
             pruned_layers=[c.name for c in choices if c.pruned],
             dense_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
                           for c in choices if not c.pruned],
-            warnings=warnings)
+            warnings=warnings, **({"reconstruction": rebuilt} if rebuilt is not None else {}))
 
-    def _prune_now(self, ctx: BuildContext, model: Any, layers: list[str]) -> float:
+    def _prune_now(self, ctx: BuildContext, model: Any,
+                   layers: list[str]) -> tuple[float, list[dict[str, Any]] | None]:
         """The test accuracy with each layer's lowest-ranked weights zeroed at the target
-        sparsity, before any fine-tuning (what the criterion alone achieves). OBD's zeros stay
+        sparsity, before any fine-tuning (what the criterion alone achieves), and for OBS how
+        much its reconstruction left of each layer's output error. OBD's and OBS's zeros stay
         in `model`; magnitude pruning is left to tfmot, exactly as tfmot does it."""
+        if self.criterion == "obs":
+            rows = reconstruct.prune_layers(
+                model, layers, ctx.data.representative(self.hessian_samples, ctx.seed),
+                self.schedule.target, self.damping)
+            return accuracy(model, ctx.data.x_test, ctx.data.y_test), rows
+        sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
+                  if self.criterion == "obd" else None)
         variables = [v for layer in map(model.get_layer, layers)
                      for v in prunable_weights(layer) or []]
-        ranking = criterion(self.criterion)
-        sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
-                  if ranking.needs_data else None)
-        scores = ranking.weight_scores(model, variables, sample)
+        scores = criterion(self.criterion).weight_scores(model, variables, sample)
         originals = [v.numpy() for v in variables]
         for variable, original, score in zip(variables, originals, scores, strict=True):
             variable.assign(original * unstructured_mask(score, self.schedule.target))
@@ -209,7 +230,7 @@ class Prune(Stage):
         if self.criterion == "magnitude":
             for variable, original in zip(variables, originals, strict=True):
                 variable.assign(original)
-        return result
+        return result, None
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
@@ -231,6 +252,15 @@ class Prune(Stage):
                           table(["layer", "type", "reason"],
                                 [[d["layer"], d["type"], d["reason"]]
                                  for d in prune["dense_layers"]]), ""]
+            if prune.get("reconstruction"):
+                parts += ["Optimal Brain Surgeon reconstruction: each layer's output error on "
+                          "the calibration samples (share of its output energy), against "
+                          "the same sparsity by magnitude with no update:", "",
+                          table(["layer", "zeros", "output error", "by magnitude"],
+                                [[r["layer"], fmt_pct(r["sparsity"]),
+                                  f"{r['output_error']:.4f}",
+                                  f"{r['magnitude_output_error']:.4f}"]
+                                 for r in prune["reconstruction"]]), ""]
             parts += [f"Warning: {w}" for w in prune["warnings"]]
         return parts
 

@@ -1,0 +1,49 @@
+"""Optimal Brain Surgeon on a Keras model, layer by layer in order: each layer's inputs are
+taken from calibration samples run through the model as already pruned, its kernel pruned and
+reconstructed (`obs`), and the result written back before the next layer is measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _compat
+from . import obs
+
+SUPPORTED = ("Dense", "Conv2D")
+
+
+def supports(layer: Any) -> bool:
+    """Whether OBS can reconstruct this layer (a Dense, or an ungrouped Conv2D)."""
+    return type(layer).__name__ in SUPPORTED and getattr(layer, "groups", 1) == 1
+
+
+def prune_layers(model: Any, layers: list[str], x: np.ndarray, sparsity: float,
+                 damping: float) -> list[dict[str, Any]]:
+    """Prune the kernels of `layers` (in model order) to `sparsity`, in place; one row per
+    layer with the output error OBS leaves and the error magnitude pruning would leave."""
+    keras = _compat.keras()
+    rows = []
+    for layer in (layer for layer in model.layers if layer.name in layers):
+        inputs = keras.Model(model.inputs, layer.input).predict(x, batch_size=256, verbose=0)
+        patches = _patches(layer, inputs)
+        kernel = layer.kernel.numpy()
+        matrix = kernel.reshape(-1, kernel.shape[-1]).T  # (outputs, inputs)
+        result = obs.prune(matrix, obs.hessian(patches), sparsity, damping)
+        layer.kernel.assign(result.weights.T.reshape(kernel.shape))
+        rows.append({"layer": layer.name, "sparsity": float(np.mean(result.weights == 0)),
+                     "output_error": result.error,
+                     "magnitude_output_error": result.magnitude_error})
+    return rows
+
+
+def _patches(layer: Any, inputs: np.ndarray) -> np.ndarray:
+    """The layer's inputs as rows that its kernel (reshaped to inputs x outputs) multiplies."""
+    if type(layer).__name__ == "Dense":
+        return inputs.reshape(-1, inputs.shape[-1])
+    tf = _compat.tf()
+    patches = tf.image.extract_patches(
+        inputs, sizes=[1, *layer.kernel_size, 1], strides=[1, *layer.strides, 1],
+        rates=[1, *layer.dilation_rate, 1], padding=layer.padding.upper()).numpy()
+    return patches.reshape(-1, patches.shape[-1])
