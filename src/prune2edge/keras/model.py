@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -86,15 +87,17 @@ def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 256) ->
     return float(np.mean(np.asarray(predictions).argmax(1) == y))
 
 
+def all_layers(model: Any) -> Iterator[Any]:
+    """Every layer of `model`, the layers of nested models included (after the model)."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from all_layers(layer)
+
+
 def custom_objects(model: Any) -> dict[str, type]:
     """The layer classes of `model` (nested models included) that are not tf_keras' own, by
     name, so that a config of the model can be rebuilt (e.g. ConvNeXt's LayerScale)."""
     layers = _compat.keras().layers
-    found: dict[str, type] = {}
-    for layer in model.layers:
-        cls = type(layer)
-        if getattr(layers, cls.__name__, None) is not cls:
-            found[cls.__name__] = cls
-        if hasattr(layer, "layers"):
-            found.update(custom_objects(layer))
-    return found
+    return {type(layer).__name__: type(layer) for layer in all_layers(model)
+            if getattr(layers, type(layer).__name__, None) is not type(layer)}

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _compat
 from ..errors import ModelError
-from .model import custom_objects
+from .model import all_layers, custom_objects
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
@@ -30,19 +30,10 @@ def inline_nested_models(model: Any) -> Any:
         raise ModelError(f"a nested model's layer {duplicate!r} has the name of another layer",
                          model.name, "give the nested model's layers unique names")
     flat = keras.Model.from_config(config, custom_objects=custom_objects(model))
-    originals = _layers_by_name(model)
+    originals = {layer.name: layer for layer in all_layers(model)}
     for layer in flat.layers:
         layer.set_weights(originals[layer.name].get_weights())
     return flat
-
-
-def _layers_by_name(model: Any) -> dict[str, Any]:
-    found = {}
-    for layer in model.layers:
-        found[layer.name] = layer
-        if hasattr(layer, "layers"):
-            found.update(_layers_by_name(layer))
-    return found
 
 
 def _inline(config: dict[str, Any], nested: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .criteria import unstructured_mask
+
 BLOCK = 128  # columns pruned together (SparseGPT's default)
 
 
@@ -52,8 +54,8 @@ def prune(weights: np.ndarray, h: np.ndarray, sparsity: float, damping: float = 
         stop = min(start + block, columns)
         part, inverse = w[:, start:stop].copy(), factor[start:stop, start:stop]
         diagonal = np.diag(inverse)
-        mask = _block_mask(part, diagonal, sparsity) if n_of_m is None else \
-            np.zeros(part.shape, bool)
+        mask = ~unstructured_mask(_saliency(part, diagonal), sparsity) if n_of_m is None \
+            else np.zeros(part.shape, bool)
         errors = np.zeros_like(part)
         for i in range(stop - start):
             if n_of_m is not None and i % n_of_m[1] == 0:
@@ -70,19 +72,16 @@ def prune(weights: np.ndarray, h: np.ndarray, sparsity: float, damping: float = 
                           _error(weights, _magnitude(weights, sparsity, n_of_m), measured))
 
 
-def _block_mask(part: np.ndarray, diagonal: np.ndarray, sparsity: float) -> np.ndarray:
-    """True for the `sparsity` share of the block's weights with the lowest OBS saliency."""
-    saliency = part ** 2 / diagonal[None, :] ** 2
-    count = round(saliency.size * sparsity)
-    mask = np.zeros(saliency.size, bool)
-    mask[np.argsort(saliency, axis=None, kind="stable")[:count]] = True
-    return mask.reshape(saliency.shape)
+def _saliency(part: np.ndarray, diagonal: np.ndarray) -> np.ndarray:
+    """w² / [H⁻¹]_qq²: the output error OBS predicts for removing each weight."""
+    return part ** 2 / diagonal[None, :] ** 2
 
 
 def _n_of_m(part: np.ndarray, diagonal: np.ndarray, n: int) -> np.ndarray:
-    saliency = part ** 2 / diagonal[None, :] ** 2
+    """True for the n weights of each row (of m columns) with the lowest OBS saliency."""
+    order = np.argsort(_saliency(part, diagonal), axis=1, kind="stable")
     mask = np.zeros(part.shape, bool)
-    np.put_along_axis(mask, np.argsort(saliency, axis=1, kind="stable")[:, :n], True, axis=1)
+    np.put_along_axis(mask, order[:, :n], True, axis=1)
     return mask
 
 
@@ -90,10 +89,7 @@ def _magnitude(weights: np.ndarray, sparsity: float,
                n_of_m: tuple[int, int] | None) -> np.ndarray:
     w = np.asarray(weights, np.float64)
     if n_of_m is None:
-        mask = np.zeros(w.size, bool)
-        count = round(w.size * sparsity)
-        mask[np.argsort(np.abs(w), axis=None, kind="stable")[:count]] = True
-        return np.where(mask.reshape(w.shape), 0.0, w)
+        return w * unstructured_mask(np.abs(w), sparsity)
     n, m = n_of_m
     groups = w.reshape(w.shape[0], -1, m)
     mask = np.zeros(groups.shape, bool)

@@ -66,13 +66,12 @@ class Prune(Stage):
         if self.criterion != "magnitude" and not self._one_shot:
             raise RecipeError(
                 f"criterion {self.criterion} prunes once, by saliency, before fine-tuning: it "
-                "needs a "
-                "constant_sparsity schedule starting at step 0", "criterion",
+                "needs a constant_sparsity schedule starting at step 0", "criterion",
                 'use schedule = { kind = "constant_sparsity", target_sparsity = 0.8 }; repeat '
                 "prune -> finetune -> strip to prune iteratively")
         if self.criterion != "magnitude" and self.block_size != (1, 1):
             raise RecipeError(f"criterion {self.criterion} ranks single weights", "block_size",
-                              "use block_size = [1, 1] with obd")
+                              f"use block_size = [1, 1] with {self.criterion}")
         if not 0.0 < self.damping <= 1.0:
             raise RecipeError(f"damping must be in (0, 1], got {self.damping}", "damping",
                               "use e.g. 0.01 (1% of the Hessian's mean diagonal)")

@@ -55,7 +55,7 @@ class ConcatenateHandler(LayerHandler):
 
 
 @register_handler("TFOpLambda")
-class OpHandler(LayerHandler):
+class OpHandler(MergeHandler):
     """TensorFlow functions in a functional graph (`x + 3`, `x * y`, `tf.nn.relu6(x)`):
     elementwise ones pass channels or merge like their layer forms; others stop them."""
 
@@ -69,14 +69,10 @@ class OpHandler(LayerHandler):
     def trace(self, layer: Any, inputs: Sequence[Layout], tracer: Tracer) -> Layout:
         function = layer.get_config().get("function")
         if function not in self.ELEMENTWISE or not _scalar_constants(layer):
-            return super().trace(layer, inputs, tracer)
+            return LayerHandler.trace(self, layer, inputs, tracer)
         if len(inputs) == 1:
             return inputs[0]
-        return MergeHandler().trace(layer, inputs, tracer)
-
-    def slice(self, layer: Any, weights: list[np.ndarray], ins: Sequence[Inbound],
-              keep: Channels) -> Sliced:
-        return MergeHandler().slice(layer, weights, ins, keep)
+        return super().trace(layer, inputs, tracer)
 
 
 def _scalar_constants(layer: Any) -> bool:
