@@ -68,7 +68,7 @@ def test_a_prunable_layer_is_pruned_by_obd_through_its_own_weight_list(make_ctx)
     ctx = ctx.evolve(model=model, baseline_model=model)
     assert prunable_weights(model.get_layer("own")) == [model.get_layer("own").kernel]
     prune = Prune(schedule=ConstantSparsity(target_sparsity=0.5, frequency=5), criterion="obd",
-                  hessian_samples=32, layers=("own",))
+                  calibration_samples=32, layers=("own",))
     out = run_stages(ctx, prune, FineTune(epochs=1), Strip())
     sparsity = {row["layer"]: row["sparsity"] for row in weight_sparsity(out.model)["layers"]}
     assert np.isclose(sparsity["own"], 0.5, atol=0.01) and sparsity["head"] == 0.0

@@ -10,9 +10,10 @@ from conftest import run_stages
 from prune2edge import Pipeline, Strip
 from prune2edge.errors import RecipeError
 from prune2edge.keras import obs
+from prune2edge.keras.criteria import m_by_n_mask, zero_count
 from prune2edge.keras.model import weight_sparsity
 from prune2edge.keras.schedules import ConstantSparsity, PolynomialDecay
-from prune2edge.stages import Convert, Prune, Quantize, Train, Validate
+from prune2edge.stages import Convert, FineTune, Prune, Quantize, Train, Validate
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(400, 12))
@@ -34,7 +35,7 @@ def test_the_update_is_the_exact_least_squares_refit():
 
 
 def test_n_of_m_masks_and_less_error_than_magnitude():
-    result = obs.prune(W, obs.hessian(X), 0.5, n_of_m=(2, 4))
+    result = obs.prune(W, obs.hessian(X), 0.5, m_by_n=(2, 4))
     zeros = (result.weights.reshape(5, -1, 4) == 0).sum(axis=-1)
     assert (zeros == 2).all()
     assert result.error < result.magnitude_error
@@ -53,7 +54,7 @@ def test_a_dead_input_loses_its_weights_and_nothing_breaks():
 def test_prune_stage_with_obs_then_straight_to_int8(make_ctx):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1))
     one_shot = Prune(schedule=ConstantSparsity(target_sparsity=0.7), criterion="obs",
-                     hessian_samples=64)
+                     calibration_samples=64)
     magnitude = Prune(schedule=ConstantSparsity(target_sparsity=0.7))
     Pipeline([one_shot, Strip(), Quantize(samples=20), Convert(sparse="off"),
               Validate(runs=2, warmup=0, memory=False, min_agreement=0.5)])  # order is valid
@@ -76,3 +77,68 @@ def test_obs_parameters():
         Prune(criterion="obs", schedule=ConstantSparsity(), damping=0.0)
     with pytest.raises(RecipeError, match="strip needs fine-tuning"):
         Pipeline([Prune(schedule=ConstantSparsity()), Strip()])  # magnitude still needs it
+
+
+def _kernels(model) -> dict[str, np.ndarray]:
+    return {layer.name: (layer.depthwise_kernel if hasattr(layer, "depthwise_kernel")
+                         else layer.kernel).numpy()
+            for layer in model.layers if hasattr(layer, "kernel")
+            or hasattr(layer, "depthwise_kernel")}
+
+
+def test_tfmot_holds_obs_zeros_through_fine_tuning(make_ctx):
+    """OBS zeroes exactly as many weights as tfmot's mask does (one more and tfmot's
+    threshold would be 0, unmasking them all); depthwise kernels tfmot does not prune."""
+    ctx = run_stages(make_ctx("mobile"), Train(epochs=1))
+    prune = Prune(schedule=ConstantSparsity(target_sparsity=0.7), criterion="obs",
+                  calibration_samples=32)
+    pruned = run_stages(ctx, prune)
+    dense = {d["layer"]: d["reason"] for d in pruned.outputs["dense_layers"]}
+    assert "tfmot prunes no weights of DepthwiseConv2D" in dense["depthwise_conv2d"]
+    zeros = {name: kernel == 0 for name, kernel in _kernels(
+        run_stages(pruned, Strip()).model).items()}
+    out = run_stages(pruned, FineTune(epochs=1), Strip())
+    for name in pruned.outputs["pruned_layers"]:
+        kernel = _kernels(out.model)[name]
+        assert (kernel == 0).sum() == zero_count(kernel.size, 0.7), name
+        assert np.array_equal(kernel == 0, zeros[name]), name
+
+
+@pytest.mark.parametrize("criterion", ["magnitude", "obs"])
+def test_m_by_n_pattern_survives_fine_tuning(make_ctx, criterion):
+    ctx = run_stages(make_ctx("mobile"), Train(epochs=1))
+    prune = Prune(schedule=ConstantSparsity(target_sparsity=0.5), criterion=criterion,
+                  sparsity_m_by_n=(2, 4), calibration_samples=32)
+    pruned = run_stages(ctx, prune)
+    dense = {d["layer"]: d["reason"] for d in pruned.outputs["dense_layers"]}
+    assert "do not divide into groups of 4" in dense["conv2d"]
+    assert "tfmot prunes no weights" in dense["depthwise_conv2d"]
+    assert pruned.outputs["pruned_layers"] == ["conv2d_1", "dense"]
+    out = run_stages(pruned, FineTune(epochs=1), Strip())
+    for name in ("conv2d_1", "dense"):
+        kernel = np.moveaxis(_kernels(out.model)[name], -2, -1)  # inputs last, as tfmot
+        zeros = (kernel.reshape(-1, 4) == 0).sum(axis=1)
+        assert (zeros == 2).all(), name
+
+
+def test_m_by_n_parameters():
+    with pytest.raises(RecipeError, match="0 < m < n"):
+        Prune(schedule=ConstantSparsity(target_sparsity=0.5), sparsity_m_by_n=(4, 4))
+    with pytest.raises(RecipeError, match=r"to 0\.5 sparsity"):
+        Prune(schedule=ConstantSparsity(target_sparsity=0.8), sparsity_m_by_n=(2, 4))
+    with pytest.raises(RecipeError, match="sets the masks once"):
+        Prune(schedule=PolynomialDecay(final_sparsity=0.5), sparsity_m_by_n=(2, 4))
+    with pytest.raises(RecipeError, match="exclude each other"):
+        Prune(schedule=ConstantSparsity(target_sparsity=0.5), sparsity_m_by_n=(2, 4),
+              block_size=(1, 4))
+
+
+def test_mask_counts_match_tfmot():
+    for size in (9, 10, 288, 1001):
+        for sparsity in (0.05, 0.5, 0.7, 0.95):
+            kept = round(float(np.float32(size) * (np.float32(1) - np.float32(sparsity))))
+            assert zero_count(size, sparsity) == size - max(kept, 1)
+    score = RNG.normal(size=(3, 8))
+    mask = m_by_n_mask(score, (1, 4))
+    assert (mask.reshape(3, 2, 4).sum(axis=-1) == 3).all()
+    assert not mask[np.arange(3)[:, None], np.argsort(score[:, :4], axis=1)[:, :1]].any()

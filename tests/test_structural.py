@@ -121,11 +121,11 @@ def test_min_width_global_allocation_and_exclusions():
 
 def test_stage_reports_widths_params_and_macs_and_the_tflite_is_smaller(make_ctx):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1))
-    out = run_stages(ctx, Structural(criterion="obd", ratio=0.5, hessian_samples=32,
+    out = run_stages(ctx, Structural(criterion="obd", ratio=0.5, calibration_samples=32,
                                      min_width=2),
                      FineTune(epochs=1), Convert(sparse="off"),
                      Validate(runs=3, warmup=0, memory=False, min_agreement=0.5))
-    record = run_stages(ctx, Structural(criterion="obd", ratio=0.5, hessian_samples=32,
+    record = run_stages(ctx, Structural(criterion="obd", ratio=0.5, calibration_samples=32,
                                         min_width=2)).outputs
     widths = {row["layer"]: (row["width_before"], row["width_after"]) for row in record["layers"]}
     assert widths["conv2d"] == (8, 4) and widths["dense"] == (32, 16)
@@ -166,7 +166,7 @@ def test_iterative_schedule_prunes_a_rebuilt_model_again(make_ctx):
 def test_obd_prune_is_one_shot_and_tfmot_holds_its_mask(make_ctx):
     ctx = run_stages(make_ctx(), Train(epochs=1))
     prune = Prune(schedule=ConstantSparsity(target_sparsity=0.7, frequency=5), criterion="obd",
-                  hessian_samples=64)
+                  calibration_samples=64)
     pruned = run_stages(ctx, prune)
     assert 0 < pruned.outputs["test_accuracy_before_finetune"] <= 1
     before = {layer.name: layer.get_weights()[0] != 0 for layer in pruned.model.layers

@@ -26,5 +26,18 @@ def cnn():
     ], name="tiny_cnn")
 
 
+def mobile():
+    """A convolution, a depthwise one, a pointwise one and a classifier (8 channels each)."""
+    keras = _compat.keras()
+    return keras.Sequential([
+        keras.layers.Input((28, 28, 1)),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+        keras.layers.DepthwiseConv2D(3, activation="relu"),
+        keras.layers.Conv2D(8, 1, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(10),
+    ], name="tiny_mobile")
+
+
 def not_a_model():
     return "a string"

@@ -71,11 +71,14 @@ def from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
 
 
 def to_mapping(obj: Any) -> Any:
-    """The inverse of `from_mapping`: dataclasses -> plain dicts with their `kind`."""
+    """The inverse of `from_mapping`: dataclasses -> plain dicts with their `kind`; unset
+    optional fields (None) are left out, as TOML has no null."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {"kind": obj.kind} if hasattr(obj, "kind") else {}
         for field in init_fields(type(obj)):
-            out[field.name] = to_mapping(getattr(obj, field.name))
+            value = getattr(obj, field.name)
+            if value is not None:
+                out[field.name] = to_mapping(value)
         return out
     if isinstance(obj, tuple | list):
         return [to_mapping(v) for v in obj]

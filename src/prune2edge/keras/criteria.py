@@ -142,7 +142,45 @@ def _samples(x: np.ndarray | None) -> np.ndarray:
 
 def unstructured_mask(score: np.ndarray, sparsity: float) -> np.ndarray:
     """Keep all but the `sparsity` share of weights with the lowest scores."""
+    return lowest_mask(score, zero_count(score.size, sparsity))
+
+
+def lowest_mask(score: np.ndarray, count: int) -> np.ndarray:
+    """Keep all but the `count` weights with the lowest scores."""
     flat = score.ravel()
     mask = np.ones(flat.size, bool)
-    mask[np.argsort(flat, kind="stable")[: round(sparsity * flat.size)]] = False
+    mask[np.argsort(flat, kind="stable")[:count]] = False
     return mask.reshape(score.shape)
+
+
+def zero_count(size: int, sparsity: float) -> int:
+    """How many of `size` weights tfmot zeroes at `sparsity` (it keeps round(size x (1 -
+    sparsity)) in float32, at least one). Zeroing one more would make tfmot's mask keep every
+    weight: its threshold would be 0, and it keeps weights >= the threshold."""
+    kept = np.round(np.float32(size) * (np.float32(1) - np.float32(sparsity)))
+    return size - max(int(kept), 1)
+
+
+def spread(total: int, sizes: list[int]) -> list[int]:
+    """`total` split over parts of `sizes` in proportion, adding up exactly."""
+    ends = np.round(total * np.cumsum(sizes) / max(sum(sizes), 1)).astype(int)
+    return np.diff(ends, prepend=0).tolist()
+
+
+def m_by_n_mask(score: np.ndarray, m_by_n: tuple[int, int]) -> np.ndarray:
+    """Keep all but the m lowest-scored of every n consecutive entries of the last axis (as
+    tfmot's `sparsity_m_by_n`: m zeros in every n); the last axis must divide by n."""
+    m, n = m_by_n
+    groups = score.reshape(*score.shape[:-1], -1, n)
+    mask = np.ones(groups.shape, bool)
+    np.put_along_axis(mask, np.argsort(groups, axis=-1, kind="stable")[..., :m], False, axis=-1)
+    return mask.reshape(score.shape)
+
+
+def kernel_mask(score: np.ndarray, sparsity: float,
+                m_by_n: tuple[int, int] | None = None) -> np.ndarray:
+    """`unstructured_mask`, or `m_by_n_mask` along a kernel's input axis (its second last,
+    where tfmot puts the n consecutive weights)."""
+    if m_by_n is None:
+        return unstructured_mask(score, sparsity)
+    return np.moveaxis(m_by_n_mask(np.moveaxis(score, -2, -1), m_by_n), -1, -2)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .criteria import unstructured_mask
+from .criteria import lowest_mask, m_by_n_mask, spread, unstructured_mask, zero_count
 
 BLOCK = 128  # columns pruned together (SparseGPT's default)
 
@@ -36,10 +36,12 @@ def hessian(x: np.ndarray) -> np.ndarray:
 
 
 def prune(weights: np.ndarray, h: np.ndarray, sparsity: float, damping: float = 0.01,
-          n_of_m: tuple[int, int] | None = None, block: int = BLOCK) -> Reconstruction:
-    """Zero `sparsity` of `weights` (rows, columns) — or n of every m consecutive columns of
+          m_by_n: tuple[int, int] | None = None, block: int = BLOCK) -> Reconstruction:
+    """Zero `sparsity` of `weights` (rows, columns) — or m of every n consecutive columns of
     each row — and update the rest to keep X Wᵀ where it was. `damping` is added to the
     diagonal of H as a share of its mean, so that H can be inverted."""
+    if m_by_n is not None and block % m_by_n[1]:
+        raise ValueError(f"blocks of {block} columns split groups of {m_by_n[1]}")
     w = np.array(weights, np.float64)
     measured = np.asarray(h, np.float64)
     h = measured.copy()
@@ -50,17 +52,21 @@ def prune(weights: np.ndarray, h: np.ndarray, sparsity: float, damping: float = 
     factor = np.linalg.cholesky(np.linalg.inv(h)).T  # upper: H⁻¹ = factorᵀ factor
     columns = w.shape[1]
     pruned = np.zeros_like(w)
-    for start in range(0, columns, block):
+    starts = range(0, columns, block)
+    counts = spread(zero_count(w.size, sparsity),  # tfmot's count, over the blocks
+                    [w.shape[0] * (min(s + block, columns) - s) for s in starts])
+    for start, count in zip(starts, counts, strict=True):
         stop = min(start + block, columns)
         part, inverse = w[:, start:stop].copy(), factor[start:stop, start:stop]
         diagonal = np.diag(inverse)
-        mask = ~unstructured_mask(_saliency(part, diagonal), sparsity) if n_of_m is None \
+        mask = ~lowest_mask(_saliency(part, diagonal), count) if m_by_n is None \
             else np.zeros(part.shape, bool)
         errors = np.zeros_like(part)
         for i in range(stop - start):
-            if n_of_m is not None and i % n_of_m[1] == 0:
-                mask[:, i:i + n_of_m[1]] = _n_of_m(part[:, i:i + n_of_m[1]],
-                                                   diagonal[i:i + n_of_m[1]], n_of_m[0])
+            if m_by_n is not None and i % m_by_n[1] == 0:
+                group = slice(i, i + m_by_n[1])  # chosen once the columns before are updated
+                mask[:, group] = ~m_by_n_mask(_saliency(part[:, group], diagonal[group]),
+                                              m_by_n)
             column = part[:, i]
             kept = np.where(mask[:, i], 0.0, column)
             pruned[:, start + i] = kept
@@ -69,7 +75,7 @@ def prune(weights: np.ndarray, h: np.ndarray, sparsity: float, damping: float = 
             errors[:, i] = error
         w[:, stop:] -= errors @ factor[start:stop, stop:]
     return Reconstruction(pruned.astype(np.float32), _error(weights, pruned, measured),
-                          _error(weights, _magnitude(weights, sparsity, n_of_m), measured))
+                          _error(weights, _magnitude(weights, sparsity, m_by_n), measured))
 
 
 def _saliency(part: np.ndarray, diagonal: np.ndarray) -> np.ndarray:
@@ -77,25 +83,12 @@ def _saliency(part: np.ndarray, diagonal: np.ndarray) -> np.ndarray:
     return part ** 2 / diagonal[None, :] ** 2
 
 
-def _n_of_m(part: np.ndarray, diagonal: np.ndarray, n: int) -> np.ndarray:
-    """True for the n weights of each row (of m columns) with the lowest OBS saliency."""
-    order = np.argsort(_saliency(part, diagonal), axis=1, kind="stable")
-    mask = np.zeros(part.shape, bool)
-    np.put_along_axis(mask, order[:, :n], True, axis=1)
-    return mask
-
-
 def _magnitude(weights: np.ndarray, sparsity: float,
-               n_of_m: tuple[int, int] | None) -> np.ndarray:
+               m_by_n: tuple[int, int] | None) -> np.ndarray:
     w = np.asarray(weights, np.float64)
-    if n_of_m is None:
-        return w * unstructured_mask(np.abs(w), sparsity)
-    n, m = n_of_m
-    groups = w.reshape(w.shape[0], -1, m)
-    mask = np.zeros(groups.shape, bool)
-    np.put_along_axis(mask, np.argsort(np.abs(groups), axis=2, kind="stable")[..., :n], True,
-                      axis=2)
-    return np.where(mask, 0.0, groups).reshape(w.shape)
+    score = np.abs(w)
+    return w * (unstructured_mask(score, sparsity) if m_by_n is None
+                else m_by_n_mask(score, m_by_n))
 
 
 def _error(weights: np.ndarray, pruned: np.ndarray, h: np.ndarray) -> float:

@@ -1,6 +1,9 @@
 """Optimal Brain Surgeon on a Keras model, layer by layer in order: each layer's inputs are
 taken from calibration samples run through the model as already pruned, its kernel pruned and
-reconstructed (`obs`), and the result written back before the next layer is measured."""
+reconstructed (`obs`), and the result written back before the next layer is measured.
+
+Dense and Conv2D kernels are (inputs x outputs) matrices over the layer's input patches.
+(tfmot prunes no weights of depthwise convolutions, so it could not hold their zeros.)"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from ..progress import Task
 from . import obs
 
 SUPPORTED = ("Dense", "Conv2D")
@@ -20,26 +24,34 @@ def supports(layer: Any) -> bool:
 
 
 def prune_layers(model: Any, layers: list[str], x: np.ndarray, sparsity: float,
-                 damping: float) -> list[dict[str, Any]]:
-    """Prune the kernels of `layers` (in model order) to `sparsity`, in place; one row per
-    layer with the output error OBS leaves and the error magnitude pruning would leave."""
-    keras = _compat.keras()
+                 damping: float, m_by_n: tuple[int, int] | None = None,
+                 task: Task | None = None) -> list[dict[str, Any]]:
+    """Prune the kernels of `layers` (in model order) to `sparsity`, or m of every n along
+    their input axis, in place; one row per layer with the output error OBS leaves and the
+    error magnitude pruning would leave. `task` advances once per layer."""
     rows = []
     for layer in (layer for layer in model.layers if layer.name in layers):
-        inputs = keras.Model(model.inputs, layer.input).predict(x, batch_size=256, verbose=0)
-        patches = _patches(layer, inputs)
+        patches = input_patches(layer, layer_inputs(model, layer, x))
         kernel = layer.kernel.numpy()
         matrix = kernel.reshape(-1, kernel.shape[-1]).T  # (outputs, inputs)
-        result = obs.prune(matrix, obs.hessian(patches), sparsity, damping)
+        result = obs.prune(matrix, obs.hessian(patches), sparsity, damping, m_by_n)
         layer.kernel.assign(result.weights.T.reshape(kernel.shape))
         rows.append({"layer": layer.name, "sparsity": float(np.mean(result.weights == 0)),
                      "output_error": result.error,
                      "magnitude_output_error": result.magnitude_error})
+        (task or Task()).advance(status=layer.name)
     return rows
 
 
-def _patches(layer: Any, inputs: np.ndarray) -> np.ndarray:
-    """The layer's inputs as rows that its kernel (reshaped to inputs x outputs) multiplies."""
+def layer_inputs(model: Any, layer: Any, x: np.ndarray) -> np.ndarray:
+    """What `layer` receives when `model` runs on `x`."""
+    keras = _compat.keras()
+    return keras.Model(model.inputs, layer.input).predict(x, batch_size=256, verbose=0)
+
+
+def input_patches(layer: Any, inputs: np.ndarray) -> np.ndarray:
+    """The layer's inputs as rows that its kernel (reshaped to inputs x outputs) multiplies;
+    for a convolution, its receptive fields with the channel axis fastest."""
     if type(layer).__name__ == "Dense":
         return inputs.reshape(-1, inputs.shape[-1])
     tf = _compat.tf()

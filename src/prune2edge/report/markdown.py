@@ -36,8 +36,9 @@ def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
              f"Status: **{report.status}** · seed {report.seed} · {report.seconds:.1f} s · "
              f"model `{report.model['source']}` · data `{report.data['source']}`", ""]
     parts += ["## Baseline vs final", "",
-              "Baseline is the dense float32 .tflite of the input model (after `train`), "
-              "built and measured in the same run.", "",
+              "Baseline is the dense float32 .tflite of the input model"
+              + (" (after `train`)" if any(s.get("kind") == "train" for s in report.stages)
+                 else "") + ", built and measured in the same run.", "",
               table(["", "baseline", "final", "ratio"], summary_rows(report)), ""]
     acc = report.accuracy
     if acc:

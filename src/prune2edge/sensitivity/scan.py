@@ -54,7 +54,7 @@ class Sensitivity:
 
 def scan(recipe: Recipe, *, mode: Mode = "magnitude", criterion: str | None = None,
          ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 0.9), samples: int | None = None,
-         hessian_samples: int = 256, reporter: Reporter | None = None) -> Sensitivity:
+         calibration_samples: int = 256, reporter: Reporter | None = None) -> Sensitivity:
     """Scan every layer the chosen kind of pruning could touch."""
     reporter = reporter or Reporter()
     criterion = criterion or ("magnitude" if mode == "magnitude" else "l1")
@@ -72,7 +72,7 @@ def scan(recipe: Recipe, *, mode: Mode = "magnitude", criterion: str | None = No
         return accuracy_of(candidate, x, y)
 
     needs_data = criterion_named(criterion).needs_data
-    sample = data.representative(hessian_samples, recipe.seed) if needs_data else None
+    sample = data.representative(calibration_samples, recipe.seed) if needs_data else None
     scanner = _magnitude if mode == "magnitude" else _structural
     layers = scanner(model, criterion, ratios, sample, accuracy, reporter)
     return Sensitivity(recipe.name, mode, criterion, list(ratios), accuracy(model), len(y),

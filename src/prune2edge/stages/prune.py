@@ -15,11 +15,12 @@ from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import ModelError, RecipeError
 from ..keras import reconstruct
-from ..keras.criteria import criterion, unstructured_mask
 from ..keras.model import accuracy, clone, prunable_weights
+from ..keras.one_shot import prune_once
 from ..keras.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from ..params import to_mapping
 from ..report.format import figures, fmt_pct, table
+from .calibration import check_calibration
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
@@ -56,8 +57,9 @@ class Prune(Stage):
     layers: tuple[str, ...] = ()  # layer names or types to prune; empty: all tfmot can prune
     exclude: tuple[str, ...] = ()  # layer names or types to keep dense
     criterion: Literal["magnitude", "obd", "obs"] = "magnitude"  # which weights go first
-    hessian_samples: int = 256  # calibration samples for OBD's and OBS's Hessians
+    calibration_samples: int = 256  # calibration samples for OBD's and OBS's Hessians
     damping: float = 0.01  # OBS: added to the Hessian's diagonal, as a share of its mean
+    sparsity_m_by_n: tuple[int, int] | None = None  # m zeros in every n inputs (tfmot's)
 
     def __post_init__(self) -> None:
         if min(self.block_size) < 1:
@@ -72,12 +74,22 @@ class Prune(Stage):
         if self.criterion != "magnitude" and self.block_size != (1, 1):
             raise RecipeError(f"criterion {self.criterion} ranks single weights", "block_size",
                               f"use block_size = [1, 1] with {self.criterion}")
-        if not 0.0 < self.damping <= 1.0:
-            raise RecipeError(f"damping must be in (0, 1], got {self.damping}", "damping",
-                              "use e.g. 0.01 (1% of the Hessian's mean diagonal)")
-        if self.hessian_samples < 1:
-            raise RecipeError(f"hessian_samples must be >= 1, got {self.hessian_samples}",
-                              "hessian_samples", "use e.g. 256")
+        if self.sparsity_m_by_n is not None:
+            self._check_m_by_n(*self.sparsity_m_by_n)
+        check_calibration(self.calibration_samples, self.damping)
+
+    def _check_m_by_n(self, m: int, n: int) -> None:
+        if not 0 < m < n:
+            raise RecipeError(f"sparsity_m_by_n must be [m, n] with 0 < m < n, got [{m}, {n}]",
+                              "sparsity_m_by_n", "use e.g. [2, 4]: 2 zeros in every 4 weights")
+        if not self._one_shot or self.schedule.target != m / n:
+            raise RecipeError(
+                f"sparsity_m_by_n [{m}, {n}] sets the masks once, at the first step, to "
+                f"{m / n:g} sparsity", "schedule", "use schedule = { kind = "
+                f'"constant_sparsity", target_sparsity = {m / n:g} }}')
+        if self.block_size != (1, 1):
+            raise RecipeError("sparsity_m_by_n and block_size exclude each other", "block_size",
+                              "use block_size = [1, 1] with sparsity_m_by_n")
 
     def made(self) -> frozenset[Fact]:
         """OBD and OBS zero their weights here, at once: the masks are in place without a
@@ -91,7 +103,9 @@ class Prune(Stage):
         return isinstance(self.schedule, ConstantSparsity) and self.schedule.begin_step == 0
 
     def summary(self) -> str:
-        return f"{self.schedule.kind} to {self.schedule.target:.0%}, {self.criterion}"
+        pattern = self.sparsity_m_by_n
+        target = f"{self.schedule.target:.0%}" if pattern is None else "{}:{}".format(*pattern)
+        return f"{self.schedule.kind} to {target}, {self.criterion}"
 
     def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
         if self.schedule.end_share is not None and _next_finetune(after) is None:
@@ -152,10 +166,17 @@ class Prune(Stage):
             return LayerChoice(name, kind, False, "listed in prune.exclude")
         if weights is None:
             return dense(f"tfmot cannot prune {kind} layers")
-        if self.criterion == "obs" and not reconstruct.supports(layer):
-            return dense("criterion obs reconstructs Dense and ungrouped Conv2D layers")
         if not weights:
             return dense(f"tfmot prunes no weights of {kind} layers")
+        if self.criterion == "obs" and not reconstruct.supports(layer):
+            return dense("criterion obs reconstructs Dense and ungrouped Conv2D layers")
+        if self.sparsity_m_by_n is not None:
+            n = self.sparsity_m_by_n[1]
+            if not reconstruct.supports(layer):
+                return dense("sparsity_m_by_n applies to Dense and ungrouped Conv2D layers")
+            if layer.kernel.shape[-2] % n:
+                return dense(f"its {layer.kernel.shape[-2]} input channels do not divide into "
+                             f"groups of {n}")
         if self.block_size != (1, 1):
             kernels = _kernels(layer)
             if any(np.ndim(w) != 2 for w in kernels):
@@ -179,7 +200,7 @@ class Prune(Stage):
         tfmot_schedule = (sparsity.ConstantSparsity(schedule.target, begin_step=1, end_step=1,
                                                     frequency=1)
                           if self.criterion != "magnitude" else schedule.to_tfmot(sparsity))
-        params = {"pruning_schedule": tfmot_schedule,
+        params = {"pruning_schedule": tfmot_schedule, "sparsity_m_by_n": self.sparsity_m_by_n,
                   "block_size": self.block_size, "block_pooling_type": self.block_pooling_type}
 
         def wrap(layer: Any) -> Any:
@@ -200,6 +221,7 @@ class Prune(Stage):
             test_accuracy_before_finetune=one_shot,
             schedule=to_mapping(schedule),
             target_sparsity=schedule.target,
+            sparsity_m_by_n=None if self.sparsity_m_by_n is None else list(self.sparsity_m_by_n),
             finetune_steps=steps,
             pruned_layers=[c.name for c in choices if c.pruned],
             dense_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
@@ -208,28 +230,17 @@ class Prune(Stage):
 
     def _prune_now(self, ctx: BuildContext, model: Any,
                    layers: list[str]) -> tuple[float, list[dict[str, Any]] | None]:
-        """The test accuracy with each layer's lowest-ranked weights zeroed at the target
-        sparsity, before any fine-tuning (what the criterion alone achieves), and for OBS how
-        much its reconstruction left of each layer's output error. OBD's and OBS's zeros stay
-        in `model`; magnitude pruning is left to tfmot, exactly as tfmot does it."""
-        if self.criterion == "obs":
-            rows = reconstruct.prune_layers(
-                model, layers, ctx.data.representative(self.hessian_samples, ctx.seed),
-                self.schedule.target, self.damping)
-            return accuracy(model, ctx.data.x_test, ctx.data.y_test), rows
-        sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
-                  if self.criterion == "obd" else None)
-        variables = [v for layer in map(model.get_layer, layers)
-                     for v in prunable_weights(layer) or []]
-        scores = criterion(self.criterion).weight_scores(model, variables, sample)
-        originals = [v.numpy() for v in variables]
-        for variable, original, score in zip(variables, originals, scores, strict=True):
-            variable.assign(original * unstructured_mask(score, self.schedule.target))
-        result = accuracy(model, ctx.data.x_test, ctx.data.y_test)
-        if self.criterion == "magnitude":
-            for variable, original in zip(variables, originals, strict=True):
-                variable.assign(original)
-        return result, None
+        """The test accuracy with the chosen weights zeroed at the target sparsity, before any
+        fine-tuning (what the criterion alone achieves), and OBS's reconstruction rows. OBD's
+        and OBS's zeros stay in `model`; magnitude pruning is left to tfmot, exactly as tfmot
+        does it, so it is only tried on a copy."""
+        target = model if self.criterion != "magnitude" else clone(model)
+        sample = (ctx.data.representative(self.calibration_samples, ctx.seed)
+                  if self.criterion != "magnitude" else None)
+        with ctx.reporter.task(f"{self.criterion}: layers", len(layers)) as task:
+            rows = prune_once(target, layers, self.criterion, sample, self.schedule.target,
+                              self.damping, self.sparsity_m_by_n, task)
+        return accuracy(target, ctx.data.x_test, ctx.data.y_test), rows
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
@@ -242,8 +253,11 @@ class Prune(Stage):
             one_shot = prune.get("test_accuracy_before_finetune")
             before = ("" if one_shot is None else " Test accuracy right after pruning, before "
                       f"fine-tuning: {fmt_pct(one_shot)}.")
-            parts += [f"## Pruning: {prune['schedule']['kind']} to "
-                      f"{prune['target_sparsity']:.0%} ({prune['criterion']})", "",
+            pattern = prune.get("sparsity_m_by_n")
+            target = (f"{prune['target_sparsity']:.0%}" if pattern is None
+                      else f"{pattern[0]} zeros in every {pattern[1]} weights")
+            parts += [f"## Pruning: {prune['schedule']['kind']} to {target} "
+                      f"({prune['criterion']})", "",
                       f"Pruned layers: {', '.join(prune['pruned_layers'])}. "
                       f"Schedule: {figures(prune['schedule'])}.{before}", ""]
             if prune["dense_layers"]:

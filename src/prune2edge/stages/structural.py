@@ -13,8 +13,19 @@ from ..engine.stage import Stage
 from ..errors import ModelError, RecipeError
 from ..keras.criteria import criterion
 from ..keras.model import accuracy
-from ..keras.surgery import Plan, check_rebuilt, plan, rebuild, select, shrink_report
+from ..keras.surgery import (
+    Plan,
+    check_rebuilt,
+    obs_channel_scores,
+    plan,
+    rebuild,
+    refit,
+    refittable,
+    select,
+    shrink_report,
+)
 from ..report.format import fmt_pct, table
+from .calibration import check_calibration
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
@@ -24,23 +35,27 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, kw_only=True)
 class Structural(Stage):
     """Rank the units/filters of every Dense and Conv layer that can lose some (by L1 or L2
-    norm, or by OBD saliency), remove the lowest, and rebuild the model with the smaller
-    shapes. Residual groups lose the same channels; the report says which layers stayed
-    whole and why. Follow it with a finetune stage."""
+    norm, OBD saliency, or OBS's channel saliency), remove the lowest, and rebuild the model
+    with the smaller shapes. Residual groups lose the same channels; the report says which
+    layers stayed whole and why. With `reconstruct` (always with OBS) the layers whose inputs
+    changed are refit by least squares on calibration samples, so that a fine-tune is
+    optional."""
 
     kind: ClassVar[str] = "structural"
     requires = frozenset({Fact.KERAS})
     forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
     prunes = True
 
-    criterion: Literal["l1", "l2", "obd"] = "l1"
+    criterion: Literal["l1", "l2", "obd", "obs"] = "l1"
     ratio: float = 0.5  # share of units/filters to remove from each prunable layer
     ratios: dict[str, float] = field(default_factory=dict)  # per-layer shares, by layer name
     allocation: Literal["uniform", "global"] = "uniform"  # global: rank over all layers
     min_width: int = 4  # never fewer units/filters than this
     round_to: int = 1  # keep a multiple of this many channels (e.g. 8 for SIMD-friendly widths)
     exclude: tuple[str, ...] = ()  # layer names or types to keep whole
-    hessian_samples: int = 256  # training samples for OBD's Hessian diagonal
+    calibration_samples: int = 256  # samples for OBD's and OBS's Hessians and the refit
+    reconstruct: bool = False  # refit the layers after the removed channels (OBS: always)
+    damping: float = 0.01  # OBS and refit: added to the Hessian's diagonal (share of its mean)
 
     def __post_init__(self) -> None:
         for name, value in (("ratio", self.ratio), *self.ratios.items()):
@@ -53,15 +68,18 @@ class Structural(Stage):
         if self.min_width < 1:
             raise RecipeError(f"min_width must be >= 1, got {self.min_width}", "min_width",
                               "keep at least one unit per layer")
-        if self.hessian_samples < 1:
-            raise RecipeError(f"hessian_samples must be >= 1, got {self.hessian_samples}",
-                              "hessian_samples", "use e.g. 256")
+        check_calibration(self.calibration_samples, self.damping)
         if self.ratios and self.allocation == "global":
             raise RecipeError("per-layer ratios and global allocation exclude each other",
                               "ratios", 'drop ratios, or use allocation = "uniform"')
 
     def summary(self) -> str:
-        return f"{self.criterion}, remove {self.ratio:.0%} ({self.allocation})"
+        refit = ", reconstructed" if self._refits else ""
+        return f"{self.criterion}, remove {self.ratio:.0%} ({self.allocation}){refit}"
+
+    @property
+    def _refits(self) -> bool:
+        return self.reconstruct or self.criterion == "obs"
 
     def preflight(self, ctx: BuildContext) -> None:
         self._plan(ctx.model)
@@ -85,24 +103,39 @@ class Structural(Stage):
 
     def run(self, ctx: BuildContext) -> BuildContext:
         result = self._plan(ctx.model)
-        producers = [m for g in result.prunable for m in g.members]
-        ranking = criterion(self.criterion)
-        sample = (ctx.data.representative(self.hessian_samples, ctx.seed)
-                  if ranking.needs_data else None)
-        scores = ranking.channel_scores(result.graph.model, producers, sample)
+        sample = ctx.data.representative(self.calibration_samples, ctx.seed)
+        scores = self._scores(ctx, result, sample)
         keep = select(result, scores, {**self.ratios, "*": self.ratio}, self.min_width,
                       self.allocation, self.round_to)
         model = rebuild(result.graph, keep)
         check_rebuilt(model, ctx.data.x_test)
+        refits = None
+        if self._refits:
+            removed = accuracy(model, ctx.data.x_test, ctx.data.y_test)
+            with ctx.reporter.task("least-squares refit: layers", refittable(model)) as task:
+                refits = refit(result.graph, keep, model, sample, self.damping, task)
         before_finetune = accuracy(model, ctx.data.x_test, ctx.data.y_test)
         report = shrink_report(result, model, keep)
+        extra = {} if refits is None else {"test_accuracy_before_reconstruction": removed,
+                                           "reconstruction": refits}
         return ctx.evolve(model=model).with_outputs(
             criterion=self.criterion, allocation=self.allocation,
             params_before=report["params_before"], params_after=report["params_after"],
             macs_before=report["macs_before"], macs_after=report["macs_after"],
             test_accuracy_before_finetune=before_finetune,
             channels_removed=report["channels_removed"],
-            layers=report["layers"], groups=report["groups"], skipped=report["skipped"])
+            layers=report["layers"], groups=report["groups"], skipped=report["skipped"],
+            **extra)
+
+    def _scores(self, ctx: BuildContext, result: Plan, sample: Any) -> dict[str, Any]:
+        """A score per channel of every prunable producer, by the criterion."""
+        if self.criterion != "obs":
+            producers = [m for g in result.prunable for m in g.members]
+            return criterion(self.criterion).channel_scores(result.graph.model, producers,
+                                                            sample)
+        share = max([self.ratio, *self.ratios.values()]) if self.allocation == "uniform" else 1
+        with ctx.reporter.task("OBS channel saliency: groups", len(result.prunable)) as task:
+            return obs_channel_scores(result, sample, self.damping, share, task)
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
@@ -121,6 +154,15 @@ class Structural(Stage):
                       f"{step['macs_after']:,}; test accuracy right after removal, before "
                       f"fine-tuning: {fmt_pct(step['test_accuracy_before_finetune'])}.", "",
                       table(["layer", "type", "width", "parameters", "MACs"], rows), ""]
+            if step.get("reconstruction"):
+                parts += [f"Least-squares reconstruction on calibration samples: test accuracy "
+                          f"{fmt_pct(step['test_accuracy_before_reconstruction'])} → "
+                          f"{fmt_pct(step['test_accuracy_before_finetune'])}; each refit "
+                          "layer's output error (share of the original output's energy):", "",
+                          table(["layer", "before refit", "after refit"],
+                                [[r["layer"], f"{r['output_error_before']:.4f}",
+                                  f"{r['output_error_after']:.4f}"]
+                                 for r in step["reconstruction"]]), ""]
             parts += [f"Kept whole: {', '.join(s['layers'])}: {s['reason']}."
                       for s in step["skipped"]]
             parts += [f"Pruned together (residual group): {', '.join(g)}."

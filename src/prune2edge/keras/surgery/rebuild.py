@@ -11,7 +11,7 @@ import numpy as np
 from ... import _compat
 from ...errors import ModelError
 from ..graph import Graph
-from .handlers import Channels, Inbound, handler_for, out_width
+from .handlers import Inbound, Sliced, handler_for, out_width
 
 
 def rebuild(graph: Graph, keep: dict[str, np.ndarray]) -> Any:
@@ -19,18 +19,26 @@ def rebuild(graph: Graph, keep: dict[str, np.ndarray]) -> Any:
     keras = _compat.keras()
     config = copy.deepcopy(graph.config)
     layer_configs = {entry["name"]: entry["config"] for entry in config["layers"]}
-    maps: dict[str, Channels] = {}
-    weights: dict[str, list[np.ndarray]] = {}
-    for layer in graph.layers:
-        name = layer.name
-        ins = [Inbound(maps[i], out_width(graph.layer(i))) for i in graph.inbound[name]]
-        sliced = handler_for(layer).slice(layer, layer.get_weights(), ins, keep.get(name))
-        weights[name], maps[name] = sliced.weights, sliced.channels
+    weights = {}
+    for name, sliced in slice_layers(graph, keep).items():
+        weights[name] = sliced.weights
         layer_configs[name].update(sliced.config or {})
     model = keras.Model.from_config(config, custom_objects=graph.custom_objects)
     for layer in model.layers:
         layer.set_weights(weights[layer.name])
     return model
+
+
+def slice_layers(graph: Graph, keep: dict[str, np.ndarray]) -> dict[str, Sliced]:
+    """Each layer's weights, config changes and kept output channels (old indices) after
+    the producers keep only their `keep`-indexed channels."""
+    result: dict[str, Sliced] = {}
+    for layer in graph.layers:
+        ins = [Inbound(result[i].channels, out_width(graph.layer(i)))
+               for i in graph.inbound[layer.name]]
+        result[layer.name] = handler_for(layer).slice(layer, layer.get_weights(), ins,
+                                                      keep.get(layer.name))
+    return result
 
 
 def check_rebuilt(model: Any, sample: np.ndarray) -> None:
