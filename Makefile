@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-EXAMPLES := seed_mlp mnist_mlp mnist_cnn mnist_cnn_fast mnist_cnn_small mobilenet_v2_mnist
+EXAMPLES := seed_mlp mnist_mlp mnist_cnn mnist_cnn_fast mnist_cnn_small mnist_cnn_calibrated \
+            mobilenet_v2_mnist
 
 .PHONY: setup demo test test-fast lint check baselines bench clean
 
@@ -45,6 +46,7 @@ baselines: $(STAMP)  ## rebuild the examples and record their baselines (commit 
 
 bench: $(STAMP)  ## benchmarks, each measured side by side in one run
 	$(BIN)/python scripts/bench_structural.py
+	$(BIN)/python scripts/bench_obs.py
 	$(BIN)/python scripts/bench_applications.py
 	$(BIN)/python scripts/bench_mobilenet.py
 	$(BIN)/python scripts/bench_vs_tfmot.py
