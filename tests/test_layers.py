@@ -23,7 +23,7 @@ RANKS = {
     "engine": 5,
     "stages": 6,
     "recipe": 7,
-    "sensitivity": 8,
+    "sensitivity": 8, "tune": 8,
     "cli": 9,
     "__init__": 10, "__main__": 10,
 }

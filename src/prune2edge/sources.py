@@ -15,12 +15,12 @@ from typing import Any
 
 from .errors import Prune2EdgeError
 
-_MODULE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_FILE = re.compile(r"^(?P<path>.+\.py):(?P<name>[A-Za-z_]\w*)$")
+MODULE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+FILE = re.compile(r"^(?P<path>.+\.py):(?P<name>[A-Za-z_]\w*)$")
 
 
 def is_callable_source(source: str) -> bool:
-    return bool(_MODULE.match(source) or _FILE.match(source))
+    return bool(MODULE.match(source) or FILE.match(source))
 
 
 def resolve_path(source: str, base_dir: Path) -> Path:
@@ -31,7 +31,7 @@ def resolve_path(source: str, base_dir: Path) -> Path:
 def resolve_function(source: str, base_dir: Path,
                      error: type[Prune2EdgeError]) -> Callable[..., Any]:
     """The function a source names; `error` is the error class to raise (ModelError, ...)."""
-    match = _FILE.match(source)
+    match = FILE.match(source)
     if match:
         path = resolve_path(match["path"], base_dir)
         if not path.is_file():

@@ -24,6 +24,7 @@ from ..params import from_mapping, nearest, unknown_key_error
 from ..report.budgets import Budgets
 from .overrides import TOP_LEVEL, apply_overrides
 from .schema import Recipe
+from .tuning import TuneSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -103,8 +104,9 @@ def parse_recipe(document: Mapping[str, Any], *, path: Path | None = None,
     stages = parse_stages(document.get("stages", []))
     Pipeline(stages)  # checks the order before anything runs
     budgets = from_mapping(Budgets, document.get("budgets", {}), "budgets")
+    tune = from_mapping(TuneSpec, document["tune"], "tune") if "tune" in document else None
     return Recipe(name=name, model=model, data=data_spec, stages=stages, seed=seed,
-                  version=version, budgets=budgets, path=path, overrides=overrides)
+                  version=version, budgets=budgets, tune=tune, path=path, overrides=overrides)
 
 
 def parse_stages(tables: Any) -> tuple[Stage, ...]:

@@ -12,6 +12,7 @@ from ..engine.stage import Stage
 from ..keras.load import ModelSpec
 from ..params import to_mapping
 from ..report.budgets import Budgets
+from .tuning import TuneSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +24,7 @@ class Recipe:
     seed: int = 0
     version: int = 1
     budgets: Budgets = field(default_factory=Budgets)
+    tune: TuneSpec | None = None  # the [tune] table, for `prune2edge tune`
     path: Path | None = None
     overrides: tuple[str, ...] = ()
 
@@ -43,5 +45,6 @@ class Recipe:
             "model": to_mapping(self.model), "data": to_mapping(self.data),
             "stages": [stage.params() for stage in self.stages],
             "budgets": {k: v for k, v in to_mapping(self.budgets).items() if v is not None},
+            **({"tune": to_mapping(self.tune)} if self.tune else {}),
             "overrides": list(self.overrides),
         }

@@ -1,0 +1,52 @@
+"""`prune2edge tune`: the fastest (or smallest) model within the recipe's accuracy budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .app import EXIT_CODES, app, out_console, sigterm_as_interrupt, user_errors
+
+
+@app.command(epilog=EXIT_CODES)
+def tune(
+    recipe: Annotated[str, typer.Argument(help="Recipe file, or a bundled recipe's name.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+                   help="Directory [default: build/<recipe name>-tune].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier tune in --out.")]
+    = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Override a recipe value, e.g. tune.max_trials=20 (repeatable).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Search the structural ratios within the [budgets], write tuned.toml and build it."""
+    from ..engine import native_log
+    from ..progress import Reporter
+    from ..tune import tune as run_tune
+    from .render import RichReporter, summary_table
+
+    reporter = Reporter() if quiet else RichReporter(out_console)
+    with user_errors(), sigterm_as_interrupt(), native_log.discarded():
+        result = run_tune(recipe, out, force=force, overrides=tuple(set_ or ()),
+                          reporter=reporter)
+    search = result.search
+    table = Table("candidate", "val. accuracy", "p50 ms", "predicted", "gzip B", "in budget",
+                  title=f"tune ({search.spec.objective}): finalists, int8, validation split")
+    for row in search.finalists:
+        predicted = row.get("predicted_p50_ms")
+        name = "dense" if row.get("dense") else ", ".join(
+            f"{k} {v:.0%}" for k, v in row["ratios"].items())
+        table.add_row(name + (" ← chosen" if row is search.winner else ""),
+                      f"{row['validation_accuracy']:.2%}", f"{row['p50_ms']:.4f}",
+                      "–" if predicted is None else f"{predicted:.4f}",
+                      f"{row['gzip_bytes']:,}", "yes" if row["within_budget"] else "no")
+    out_console.print(table)
+    if result.report is not None and not quiet:
+        out_console.print(summary_table(result.report))
+    out_console.print(f"wrote {result.out}: tune.json, pareto.png, tuned.toml, build/ "
+                      f"({len(search.trials)} trials, {search.seconds:.0f} s search)",
+                      markup=False)

@@ -1,0 +1,49 @@
+"""The `[tune]` table: what `prune2edge tune` optimises, over which widths, for how long."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import RecipeError
+
+LADDER = (0.25, 0.5, 0.625, 0.75, 0.8125, 0.875, 0.9375)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneSpec:
+    """The search `prune2edge tune` runs over the recipe's `structural` stage: each group of
+    channels climbs the `ratios` ladder while the accuracy budget (`[budgets]`) holds."""
+
+    objective: Literal["latency", "size"] = "latency"
+    ratios: tuple[float, ...] = LADDER  # the shares a group may lose, in increasing order
+    max_trials: int = 40  # candidates scored (one-shot, on the validation split)
+    finalists: int = 3  # the most pruned candidates fine-tuned and measured as .tflite
+    trial_epochs: int = 1  # fine-tune epochs of each finalist
+    time_budget: float | None = None  # seconds for the search; the final build comes after
+    validation_share: float = 0.1  # of the training split, held out to select on
+    screen_drop: float = 3.0  # points of one-shot validation accuracy a candidate may lose
+    max_latency_ratio: float | None = None  # stop once predicted p50 / dense p50 is this low
+    max_gzip_bytes: int | None = None  # stop once the predicted int8 size is this small
+
+    def __post_init__(self) -> None:
+        ladder = list(self.ratios)
+        if not ladder or ladder != sorted(set(ladder)) or not 0 < ladder[0] <= ladder[-1] < 1:
+            raise RecipeError(f"ratios must rise strictly within (0, 1), got {ladder}",
+                              "tune.ratios", "e.g. ratios = [0.25, 0.5, 0.75, 0.875]")
+        for name, value, least in (("max_trials", self.max_trials, 1),
+                                   ("finalists", self.finalists, 1),
+                                   ("trial_epochs", self.trial_epochs, 1)):
+            if value < least:
+                raise RecipeError(f"{name} must be >= {least}, got {value}", f"tune.{name}",
+                                  f"use e.g. {name} = {getattr(TuneSpec, name)}")
+        if not 0 < self.validation_share < 0.5:
+            raise RecipeError(f"validation_share must be in (0, 0.5), got "
+                              f"{self.validation_share}", "tune.validation_share",
+                              "use e.g. 0.1")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise RecipeError(f"time_budget must be > 0 seconds, got {self.time_budget}",
+                              "tune.time_budget", "leave it out for no limit")
+        if self.screen_drop < 0:
+            raise RecipeError(f"screen_drop must be >= 0, got {self.screen_drop}",
+                              "tune.screen_drop", "use e.g. 3.0 (points)")

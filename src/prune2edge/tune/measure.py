@@ -1,0 +1,105 @@
+"""What tune measures: candidates scored one-shot on the validation split, int8 `.tflite`
+files timed with LiteRT, and a latency model fitted to those timings.
+
+Latency on one CPU thread follows multiply-accumulates closely for a given architecture
+(XNNPACK's kernels are compute-bound; the per-op overhead is the intercept), so p50 is
+predicted as a + b x MACs, fitted by least squares to int8 models measured in the same run.
+The finalists are measured too, and the report prints how far the prediction was off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import Dataset
+from ..engine.context import BuildContext
+from ..keras.converter import QuantizationPlan, to_tflite
+from ..keras.model import clone
+from ..sizes import Size
+from ..stages.structural import Structural
+from ..tflite.runner import TFLiteRunner, measure_latency
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting of the structural stage's per-layer ratios, scored without fine-tuning."""
+
+    ratios: dict[str, float]  # by a member layer of each group
+    accuracy: float  # validation accuracy right after removal and the refit
+    macs: int
+    params: int
+    model: Any = None
+
+    def settings(self) -> dict[str, float]:
+        return {name: ratio for name, ratio in self.ratios.items() if ratio}
+
+
+def carve_validation(data: Dataset, share: float, seed: int) -> Dataset:
+    """The training split minus a seeded `share`, which becomes the (validation) test split:
+    everything tune selects on; the real test split is left for the final build."""
+    order = np.random.default_rng(seed).permutation(len(data.x_train))
+    held = np.sort(order[:max(1, round(share * len(order)))])
+    kept = np.sort(order[len(held):])
+    return replace(data, x_train=data.x_train[kept], y_train=data.y_train[kept],
+                   x_test=data.x_train[held], y_test=data.y_train[held])
+
+
+def score(template: Structural, ratios: dict[str, float], ctx: BuildContext) -> Candidate:
+    """Remove the channels (the template's criterion, with the least-squares refit) and
+    score the result on the validation split, before any fine-tuning."""
+    stage = replace(template, ratio=0.0, ratios={k: v for k, v in ratios.items() if v},
+                    reconstruct=True)
+    out = stage.run(ctx.evolve(remaining=(), outputs={}))
+    return Candidate(dict(ratios), out.outputs["test_accuracy_before_finetune"],
+                     out.outputs["macs_after"], out.outputs["params_after"], out.model)
+
+
+def int8_file(model: Any, data: Dataset, path: Path, seed: int, samples: int = 200) -> Path:
+    """`model` converted to full-integer int8 (float input and output), written to `path`."""
+    plan = QuantizationPlan("int8", samples=data.representative(samples, seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_tflite(clone(model), plan, sparse=False))
+    return path
+
+
+@dataclass(frozen=True)
+class Measured:
+    p50_ms: float
+    gzip_bytes: int
+    accuracy: float  # of the .tflite, on the validation split
+
+
+def measure(files: list[Path], data: Dataset, runs: int = 300) -> list[Measured]:
+    """Validation accuracy and batch-1 p50 of each file, the files timed in turns."""
+    runners = [TFLiteRunner(path) for path in files]
+    latencies = measure_latency(runners, data.x_test[:1], runs=runs, warmup=20, interpreters=3)
+    result = []
+    for runner, latency in zip(runners, latencies, strict=True):
+        predicted = runner.predict(data.x_test).argmax(axis=1)
+        result.append(Measured(latency.p50, Size.of_file(runner.path).gzip_bytes,
+                               float(np.mean(predicted == data.y_test))))
+    return result
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """p50 = intercept + slope x MACs, fitted to measured (MACs, p50) points."""
+
+    intercept: float
+    slope: float
+    points: list[tuple[int, float]]
+
+    @classmethod
+    def fit(cls, points: list[tuple[int, float]]) -> LatencyModel:
+        macs = np.array([m for m, _ in points], float)
+        p50 = np.array([p for _, p in points], float)
+        slope, intercept = np.polyfit(macs, p50, 1) if len(set(macs)) > 1 else (
+            p50.mean() / max(macs.mean(), 1), 0.0)
+        return cls(float(max(intercept, 0.0)), float(max(slope, 0.0)), points)
+
+    def predict(self, macs: int) -> float:
+        return self.intercept + self.slope * macs

@@ -1,0 +1,213 @@
+"""`tune`: the fastest (or smallest) model within the recipe's accuracy budget, found by a
+NetAdapt-style greedy search over the structural stage's per-group ratios.
+
+1. The recipe's stages before pruning (`train`) run on the training split minus a held-out
+   validation share; everything the search selects on is that validation split.
+2. Int8 `.tflite` files of the dense model and of uniformly pruned ones are timed with
+   LiteRT; a latency model (p50 from MACs) is fitted to them.
+3. Greedy: from nothing removed, every group tries the next ratio of the ladder, each
+   candidate scored one-shot (channels removed by the template's criterion, the layers after
+   them refit by least squares, no fine-tune); the step with the most predicted latency (or
+   parameters) saved per validation point lost wins, while the one-shot loss stays within
+   `screen_drop`. Until no step qualifies, a target is reached, or trials or time run out.
+4. The most pruned candidates of that path (`finalists`) are fine-tuned briefly, converted to
+   int8 and measured: validation accuracy, real p50 (all timed in turns) and gzip size. The
+   best one within the budget wins, and is written as a plain recipe (`tuned.toml`) whose
+   build — run at the end, on the full training split, scored on the test split — is what
+   `prune2edge build tuned.toml` reproduces byte for byte.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..engine.context import BuildContext
+from ..engine.prepare import prepare, seed_everything
+from ..errors import RecipeError
+from ..progress import Reporter
+from ..recipe.schema import Recipe
+from ..recipe.tuning import TuneSpec
+from ..stages.finetune import FineTune
+from ..stages.structural import Structural
+from .measure import Candidate, LatencyModel, carve_validation, int8_file, measure, score
+
+NOISE = 0.002  # validation accuracy differences below this are not told apart
+
+
+@dataclass
+class Search:
+    """Everything the search learnt, in order; what tune.json and the plot are made of."""
+
+    spec: TuneSpec
+    dense: Candidate
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    path: list[Candidate] = field(default_factory=list)  # accepted steps, least pruned first
+    latency: LatencyModel | None = None
+    finalists: list[dict[str, Any]] = field(default_factory=list)
+    winner: dict[str, Any] | None = None
+    interrupted: bool = False
+    seconds: float = 0.0
+
+
+def template_of(recipe: Recipe) -> Structural:
+    """The structural stage whose ratios tune searches; the recipe must have exactly one."""
+    found = [s for s in recipe.stages if isinstance(s, Structural)]
+    if len(found) != 1:
+        raise RecipeError(f"tune searches the ratios of one structural stage; the recipe has "
+                          f"{len(found)}", "stages", 'add one [[stages]] kind = "structural" '
+                          "(its criterion and min_width are kept) followed by a finetune")
+    if recipe.budgets.max_accuracy_drop is None and recipe.budgets.min_accuracy is None:
+        raise RecipeError("tune needs an accuracy budget", "budgets",
+                          "set max_accuracy_drop (points) or min_accuracy in [budgets]")
+    return replace(found[0], allocation="uniform")
+
+
+def run_search(recipe: Recipe, work: Path, reporter: Reporter) -> Search:
+    """Steps 1-4 above; Ctrl-C during them keeps what was found (`interrupted`)."""
+    spec = recipe.tune or TuneSpec()
+    template = template_of(recipe)
+    start = time.monotonic()
+    seed_everything(recipe.seed)
+    _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
+                     work_dir=work, reporter=reporter)
+    ctx = ctx.evolve(data=carve_validation(ctx.data, spec.validation_share, recipe.seed))
+    before = recipe.pipeline.before_pruning()
+    if before is not None:
+        ctx, _ = before.execute(ctx)
+    plan = template._plan(ctx.model)
+    groups = [g.members[0] for g in plan.prunable]
+    dense = score(template, dict.fromkeys(groups, 0.0), ctx)
+    search = Search(spec, replace(dense, model=ctx.model))
+    try:
+        search.latency = _latency_model(search, template, ctx, work, reporter)
+        _greedy(search, template, ctx, start, reporter)
+        _finalists(search, recipe, ctx, work, reporter)
+    except KeyboardInterrupt:
+        search.interrupted = True
+    search.seconds = time.monotonic() - start
+    return search
+
+
+def objective(search: Search, candidate: Candidate) -> float:
+    """Predicted p50 (ms) for latency, parameters for size: lower is better."""
+    if search.spec.objective == "size" or search.latency is None:
+        return float(candidate.params)
+    return search.latency.predict(candidate.macs)
+
+
+def budget_floor(recipe: Recipe, dense_accuracy: float) -> float:
+    """The lowest validation accuracy within the recipe's budget."""
+    floors = [dense_accuracy - recipe.budgets.max_accuracy_drop / 100
+              if recipe.budgets.max_accuracy_drop is not None else 0.0,
+              recipe.budgets.min_accuracy or 0.0]
+    return max(floors)
+
+
+def _latency_model(search: Search, template: Structural, ctx: BuildContext, work: Path,
+                   reporter: Reporter) -> LatencyModel:
+    ladder = search.spec.ratios
+    uniform = [ladder[len(ladder) // 2], ladder[-1]]
+    models = [search.dense]
+    with reporter.task("tune: timing int8 models for the latency model", 3) as task:
+        for ratio in uniform:
+            models.append(score(template, dict.fromkeys(search.dense.ratios, ratio), ctx))
+            task.advance()
+        files = [int8_file(c.model, ctx.data, work / f"latency-{i}.tflite", 0)
+                 for i, c in enumerate(models)]
+        measured = measure(files, ctx.data)
+        task.advance()
+    return LatencyModel.fit([(c.macs, m.p50_ms) for c, m in zip(models, measured, strict=True)])
+
+
+def _greedy(search: Search, template: Structural, ctx: BuildContext, start: float,
+            reporter: Reporter) -> None:
+    spec, ladder = search.spec, search.spec.ratios
+    current = search.dense
+    limit = search.dense.accuracy - spec.screen_drop / 100
+    with reporter.task("tune: trials", spec.max_trials) as task:
+        while len(search.trials) < spec.max_trials and not _reached(search, current):
+            proposals = []
+            for group, ratio in current.ratios.items():
+                higher = [r for r in ladder if r > ratio]
+                if not higher or len(search.trials) >= spec.max_trials or _late(spec, start):
+                    continue
+                candidate = score(template, {**current.ratios, group: higher[0]}, ctx)
+                search.trials.append(_trial(search, candidate, time.monotonic() - start))
+                task.advance(status=f"best {objective(search, current):.4g}")
+                if candidate.accuracy >= limit:
+                    proposals.append(candidate)
+            if not proposals:
+                return
+            current = max(proposals, key=lambda c: _efficiency(search, current, c))
+            search.path.append(current)
+            accepted = next(t for t in reversed(search.trials)
+                            if t["ratios"] == current.settings())
+            accepted["accepted"] = True
+
+
+def _efficiency(search: Search, current: Candidate, step: Candidate) -> float:
+    """Objective saved per accuracy lost; losses under a fifth of a point (noise on a
+    validation split of a few thousand samples) count as a fifth of a point, so that a step
+    saving much is not passed over for one saving little at no measured cost."""
+    gain = objective(search, current) - objective(search, step)
+    return gain / max(current.accuracy - step.accuracy, NOISE)
+
+
+def _reached(search: Search, current: Candidate) -> bool:
+    spec = search.spec
+    if spec.objective == "latency" and spec.max_latency_ratio is not None:
+        return objective(search, current) <= spec.max_latency_ratio * objective(
+            search, search.dense)
+    if spec.objective == "size" and spec.max_gzip_bytes is not None:
+        return current.params <= spec.max_gzip_bytes
+    return False
+
+
+def _late(spec: TuneSpec, start: float) -> bool:
+    return spec.time_budget is not None and time.monotonic() - start > spec.time_budget
+
+
+def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, Any]:
+    return {"ratios": candidate.settings(), "accepted": False,
+            "validation_accuracy_one_shot": candidate.accuracy,
+            "macs": candidate.macs, "params": candidate.params,
+            "predicted_p50_ms": None if search.latency is None
+            else round(search.latency.predict(candidate.macs), 5),
+            "seconds": round(seconds, 2)}
+
+
+def _finalists(search: Search, recipe: Recipe, ctx: BuildContext, work: Path,
+               reporter: Reporter) -> None:
+    chosen = search.path[-search.spec.finalists:]
+    template = next(s for s in recipe.stages if isinstance(s, FineTune)) \
+        if any(isinstance(s, FineTune) for s in recipe.stages) else FineTune()
+    finetune = replace(template, epochs=search.spec.trial_epochs)
+    files = [int8_file(search.dense.model, ctx.data, work / "dense.tflite", recipe.seed)]
+    with reporter.task("tune: fine-tuning the finalists", len(chosen)) as task:
+        for index, candidate in enumerate(chosen):
+            seed_everything(recipe.seed)
+            tuned = finetune.run(ctx.evolve(model=candidate.model, remaining=(), outputs={}))
+            files.append(int8_file(tuned.model, ctx.data, work / f"finalist-{index}.tflite",
+                                   recipe.seed))
+            task.advance()
+    dense, *measured = measure(files, ctx.data)
+    floor = budget_floor(recipe, dense.accuracy)
+    for candidate, figures in zip(chosen, measured, strict=True):
+        predicted = objective(search, candidate) if search.spec.objective == "latency" else None
+        search.finalists.append({
+            "ratios": candidate.settings(), "macs": candidate.macs, "params": candidate.params,
+            "validation_accuracy": figures.accuracy, "p50_ms": figures.p50_ms,
+            "gzip_bytes": figures.gzip_bytes, "predicted_p50_ms": predicted,
+            "latency_ratio": figures.p50_ms / dense.p50_ms,
+            "gzip_ratio": dense.gzip_bytes / figures.gzip_bytes,
+            "within_budget": figures.accuracy >= floor})
+    search.finalists.insert(0, {"ratios": {}, "macs": search.dense.macs,
+                                "params": search.dense.params, "dense": True,
+                                "validation_accuracy": dense.accuracy, "p50_ms": dense.p50_ms,
+                                "gzip_bytes": dense.gzip_bytes, "within_budget": True})
+    key = "p50_ms" if search.spec.objective == "latency" else "gzip_bytes"
+    search.winner = min((f for f in search.finalists if f["within_budget"]),
+                        key=lambda f: f[key])

@@ -1,0 +1,164 @@
+"""`prune2edge tune`: the [tune] table, the validation split, and a whole search on a tiny
+model whose winner `prune2edge build tuned.toml` reproduces byte for byte."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from prune2edge import build, load_recipe
+from prune2edge.data import Dataset
+from prune2edge.errors import RecipeError
+from prune2edge.progress import Reporter, Task
+from prune2edge.recipe.tuning import TuneSpec
+from prune2edge.tune import tune
+from prune2edge.tune.measure import LatencyModel, carve_validation
+from prune2edge.tune.output import _frontier, tuned_document
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+STAGES = """
+[[stages]]
+kind = "train"
+epochs = 1
+
+[[stages]]
+kind = "structural"
+criterion = "l1"
+ratio = 0.0
+min_width = 2
+
+[[stages]]
+kind = "finetune"
+epochs = 1
+
+[[stages]]
+kind = "quantize"
+mode = "int8"
+samples = 20
+
+[[stages]]
+kind = "convert"
+sparse = "off"
+
+[[stages]]
+kind = "validate"
+runs = 5
+warmup = 1
+memory = false
+min_agreement = 0.9
+"""
+TUNE = """
+[budgets]
+max_accuracy_drop = 5.0
+
+[tune]
+objective = "{objective}"
+ratios = [0.5, 0.75]
+max_trials = 4
+finalists = 2
+screen_drop = 20.0
+"""
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"ratios": [0.5, 0.25]}, "ratios must rise"),
+    ({"ratios": [0.5, 1.0]}, "ratios must rise"),
+    ({"max_trials": 0}, "max_trials must be >= 1"),
+    ({"validation_share": 0.6}, "validation_share must be in"),
+    ({"time_budget": 0}, "time_budget must be > 0"),
+])
+def test_tune_table_errors(table, message):
+    with pytest.raises(RecipeError, match=message):
+        TuneSpec(**table)
+
+
+def test_tune_needs_a_structural_stage_and_a_budget(write_recipe, standard_stages):
+    from prune2edge.tune.search import template_of
+    with pytest.raises(RecipeError, match="one structural stage"):
+        template_of(load_recipe(write_recipe(standard_stages)))
+    recipe = load_recipe(write_recipe(STAGES, model="tiny_models:cnn"))
+    with pytest.raises(RecipeError, match="tune needs an accuracy budget"):
+        template_of(recipe)
+    with pytest.raises(RecipeError, match="unknown key 'objectiv'"):
+        load_recipe(write_recipe(STAGES, extra="[tune]\nobjectiv = 'latency'\n"))
+
+
+def test_the_validation_split_is_held_out_training_data():
+    data = Dataset(np.arange(100.0)[:, None], np.arange(100), np.zeros((5, 1)),
+                   np.zeros(5, int), 100)
+    carved = carve_validation(data, 0.2, seed=0)
+    assert len(carved.x_test) == 20 and len(carved.x_train) == 80
+    assert not set(carved.y_test) & set(carved.y_train)
+    assert set(carved.y_test) | set(carved.y_train) == set(range(100))
+    assert np.array_equal(carve_validation(data, 0.2, seed=0).y_test, carved.y_test)
+
+
+def test_frontier_and_latency_model():
+    assert _frontier([(3, 90), (1, 80), (2, 95), (4, 94)]) == [(1, 80), (2, 95)]
+    model = LatencyModel.fit([(100, 1.5), (200, 2.5), (300, 3.5)])
+    assert model.predict(400) == pytest.approx(4.5)
+
+
+def test_tuned_recipe_is_plain_and_absolute(write_recipe, tmp_path):
+    recipe = load_recipe(write_recipe(STAGES + TUNE.format(objective="size"),
+                                      model="tiny_models:cnn"), ["seed=3"])
+    document = tuned_document(recipe, {"conv2d": 0.5})
+    assert "tune" not in document and document["seed"] == 3
+    structural = document["stages"][1]
+    assert structural["ratios"] == {"conv2d": 0.5} and structural["reconstruct"] is True
+    assert document["data"]["source"].startswith("/")
+
+
+class _InterruptAt(Reporter):
+    """Ctrl-C after `trials` trials."""
+
+    def __init__(self, trials: int):
+        self.trials = trials
+
+    def task(self, description, total):
+        reporter = self
+
+        class Interrupting(Task):
+            def advance(self, steps=1, status=""):
+                if description == "tune: trials":
+                    reporter.trials -= 1
+                    if reporter.trials == 0:
+                        raise KeyboardInterrupt
+
+        from contextlib import nullcontext
+        return nullcontext(Interrupting())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["latency", "size"])
+def test_tune_end_to_end_and_rebuild_byte_identical(write_recipe, tmp_path, objective):
+    path = write_recipe(STAGES + TUNE.format(objective=objective), model="tiny_models:cnn")
+    result = tune(path, tmp_path / "tune")
+    doc = json.loads((tmp_path / "tune" / "tune.json").read_text())
+    assert 1 <= len(doc["trials"]) <= 4 and not doc["interrupted"]
+    assert doc["winner"]["within_budget"] and doc["final"]["test_accuracy"] is not None
+    assert (tmp_path / "tune" / "pareto.png").stat().st_size > 0
+    tuned = tmp_path / "tune" / "tuned.toml"
+    assert tomllib.loads(tuned.read_text())["stages"][1]["ratios"] == doc["winner"]["ratios"]
+    again = build(tuned, tmp_path / "again")
+    assert (tmp_path / "again" / "model.tflite").read_bytes() == \
+        (tmp_path / "tune" / "build" / "model.tflite").read_bytes()
+    assert result.report is not None and again.accuracy == result.report.accuracy
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_what_was_found(write_recipe, tmp_path):
+    path = write_recipe(STAGES + TUNE.format(objective="latency"), model="tiny_models:cnn")
+    with pytest.raises(KeyboardInterrupt):
+        tune(path, tmp_path / "tune", reporter=_InterruptAt(2))
+    doc = json.loads((tmp_path / "tune" / "tune.json").read_text())
+    assert doc["interrupted"] and len(doc["trials"]) == 2
+    assert (tmp_path / "tune" / "tuned.toml").is_file()
+    assert not (tmp_path / "tune" / "build").exists()
