@@ -48,6 +48,7 @@ baselines: $(STAMP)  ## rebuild the examples and record their baselines (commit 
 bench: $(STAMP)  ## benchmarks, each measured side by side in one run
 	$(BIN)/python scripts/bench_structural.py
 	$(BIN)/python scripts/bench_obs.py
+	$(BIN)/python scripts/bench_tune.py
 	$(BIN)/python scripts/bench_applications.py
 	$(BIN)/python scripts/bench_mobilenet.py
 	$(BIN)/python scripts/bench_vs_tfmot.py

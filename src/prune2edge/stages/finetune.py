@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from .. import _compat
 from ..engine.context import BuildContext
@@ -19,7 +19,8 @@ from .training import TrainingStage
 @register_stage
 @dataclass(frozen=True, kw_only=True)
 class FineTune(TrainingStage):
-    """Fine-tune with tfmot's `UpdatePruningStep` (and optional `PruningSummaries` logs)."""
+    """Fine-tune with tfmot's `UpdatePruningStep` (and optional `PruningSummaries` logs);
+    with `teacher = "baseline"`, distil from the dense model (`keras.distill`)."""
 
     kind: ClassVar[str] = "finetune"
     requires = frozenset({Fact.KERAS})
@@ -29,6 +30,27 @@ class FineTune(TrainingStage):
 
     epochs: int = 2
     pruning_summaries: bool = False  # TensorBoard logs of sparsity in OUT/tensorboard/
+    teacher: Literal["none", "baseline"] = "none"  # baseline: distill from the dense model
+    temperature: float = 4.0  # distillation: softmax temperature
+    distill_weight: float = 0.5  # distillation: share of the loss from the teacher
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.temperature <= 0:
+            raise RecipeError(f"temperature must be > 0, got {self.temperature}",
+                              "temperature", "use e.g. 4.0")
+        if not 0.0 < self.distill_weight <= 1.0:
+            raise RecipeError(f"distill_weight must be in (0, 1], got {self.distill_weight}",
+                              "distill_weight", "use e.g. 0.5")
+
+    def summary(self) -> str:
+        distilled = (f", distilled from the baseline (T={self.temperature:g})"
+                     if self.teacher == "baseline" else "")
+        return super().summary() + distilled
+
+    @property
+    def distillation(self) -> tuple[float, float]:
+        return self.temperature, self.distill_weight
 
     def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
         if self.pruning_summaries and not _wrapped_after(before):
@@ -45,7 +67,8 @@ class FineTune(TrainingStage):
             if self.pruning_summaries:
                 log_dir = ctx.work_dir / "tensorboard"
                 callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
-        figures = self.fit(ctx, model, callbacks)
+        teacher = ctx.baseline_model if self.teacher == "baseline" else None
+        figures = self.fit(ctx, model, callbacks, teacher)
         return ctx.evolve(model=model).with_outputs(**figures)
 
 

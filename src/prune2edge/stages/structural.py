@@ -82,9 +82,10 @@ class Structural(Stage):
         return self.reconstruct or self.criterion == "obs"
 
     def preflight(self, ctx: BuildContext) -> None:
-        self._plan(ctx.model)
+        self.plan_for(ctx.model)
 
-    def _plan(self, model: Any) -> Plan:
+    def plan_for(self, model: Any) -> Plan:
+        """Which groups of `model` this stage may prune (checks exclude and ratios)."""
         result = plan(model, self.exclude)
         layers = result.graph.layers  # nested models inlined
         names = {n for layer in layers for n in (layer.name, type(layer).__name__)}
@@ -102,7 +103,7 @@ class Structural(Stage):
         return result
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        result = self._plan(ctx.model)
+        result = self.plan_for(ctx.model)
         sample = ctx.data.representative(self.calibration_samples, ctx.seed)
         scores = self._scores(ctx, result, sample)
         keep = select(result, scores, {**self.ratios, "*": self.ratio}, self.min_width,

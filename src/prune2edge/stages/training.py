@@ -12,7 +12,8 @@ from .. import _compat
 from ..engine.context import BuildContext
 from ..engine.stage import Stage
 from ..errors import BuildFailed, DataError, RecipeError
-from ..keras.model import outputs_probabilities
+from ..keras import distill
+from ..keras.model import accuracy, outputs_probabilities
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 
@@ -61,21 +62,26 @@ class TrainingStage(Stage):
                 f"{self.kind} has {samples} training samples for batch_size {self.batch_size}",
                 ctx.data.source, "use more data, a smaller batch_size or validation_split")
 
-    def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any]) -> dict[str, Any]:
+    def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any],
+            teacher: Any = None) -> dict[str, Any]:
         """Train `model` in place (continuing a resumed stage after its finished epochs);
-        return the figures for the stage's outputs."""
+        return the figures for the stage's outputs. With a `teacher`, distill from it."""
         keras = _compat.keras()
         from_logits = not outputs_probabilities(model)
         epoch_logs = list(ctx.resume_logs)
+        data = ctx.data
+        targets = data.y_train
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        metric: Any = "accuracy"
+        if teacher is not None:
+            targets = distill.pack(data.y_train, distill.teacher_logits(
+                teacher, data.x_train, not outputs_probabilities(teacher)))
+            loss, metric = distill.loss_and_metric(*self.distillation, from_logits)
         if not epoch_logs or model.optimizer is None:  # a resumed model keeps its optimizer
             optimizer_cls = getattr(keras.optimizers, OPTIMIZERS[self.optimizer])
             optimizer = (optimizer_cls() if self.learning_rate is None
                          else optimizer_cls(learning_rate=self.learning_rate))
-            model.compile(
-                optimizer=optimizer,
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-                metrics=["accuracy"])
-        data = ctx.data
+            model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
         steps = self.total_steps(len(data.x_train))
 
         def checkpoint() -> None:
@@ -87,7 +93,7 @@ class TrainingStage(Stage):
                 task.advance(steps * len(epoch_logs) // self.epochs, "resumed")
                 monitor = _monitor(keras, task, self.epochs, steps // self.epochs, epoch_logs,
                                    checkpoint)
-                model.fit(data.x_train, data.y_train, epochs=self.epochs,
+                model.fit(data.x_train, targets, epochs=self.epochs,
                           initial_epoch=len(epoch_logs), batch_size=self.batch_size,
                           validation_split=self.validation_split, shuffle=True, verbose=0,
                           callbacks=[*callbacks, monitor])
@@ -96,14 +102,23 @@ class TrainingStage(Stage):
                     f"the loss became NaN or Inf in epoch {monitor.bad_epoch} of {self.kind}",
                     f"{self.kind}, learning_rate={self.learning_rate or 'default'}",
                     "lower learning_rate, or check the data for extreme values")
-        logs = epoch_logs[-1]
-        _, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
-                                          batch_size=max(self.batch_size, 256))
+        logs = {k.replace("label_accuracy", "accuracy"): v for k, v in epoch_logs[-1].items()}
+        if teacher is None:
+            _, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
+                                              batch_size=max(self.batch_size, 256))
+            loss_fn = f"sparse_categorical_crossentropy(from_logits={from_logits})"
+        else:
+            test_accuracy = accuracy(model, data.x_test, data.y_test)
+            loss_fn = "distillation(temperature={}, weight={})".format(*self.distillation)
         return {"epochs": len(epoch_logs),
                 "loss": logs["loss"], "train_accuracy": logs["accuracy"],
                 "val_accuracy": logs.get("val_accuracy"),
-                "test_accuracy": float(test_accuracy),
-                "loss_fn": f"sparse_categorical_crossentropy(from_logits={from_logits})"}
+                "test_accuracy": float(test_accuracy), "loss_fn": loss_fn}
+
+    @property
+    def distillation(self) -> tuple[float, float]:
+        """(temperature, weight) of distillation, for stages that distill."""
+        return 1.0, 0.0
 
 
 def _monitor(keras: Any, task: Any, epochs: int, steps_per_epoch: int,

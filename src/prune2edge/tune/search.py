@@ -77,7 +77,7 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter) -> Search:
     before = recipe.pipeline.before_pruning()
     if before is not None:
         ctx, _ = before.execute(ctx)
-    plan = template._plan(ctx.model)
+    plan = template.plan_for(ctx.model)
     groups = [g.members[0] for g in plan.prunable]
     dense = score(template, dict.fromkeys(groups, 0.0), ctx)
     search = Search(spec, replace(dense, model=ctx.model))

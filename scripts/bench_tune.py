@@ -1,0 +1,124 @@
+"""`prune2edge tune` on the MNIST CNN against the hand-tuned recipe, side by side in one run.
+
+1. Builds models/mnist_cnn_tune.toml as written (one plain build: the wall-time unit), runs
+   `tune` on it, and builds the hand-tuned models/mnist_cnn_fast.toml.
+2. Times the dense float32 baseline, the hand-tuned and the tuned .tflite in turns in one
+   validator pass (batch 1, 1 thread) and scores them on the test split.
+3. Prints the latency model's error on the finalists (predicted vs measured p50).
+4. Distillation: from the trained CNN (models/mnist_cnn_trained.keras), structural 75% and
+   87.5% (L1), then the same 2-epoch fine-tune with and without the dense teacher.
+
+Goals (issue 15): tuned p50 >= 8x vs dense float32 (and at least the hand-tuned recipe's) at
+<= 1 pt test drop; tune within 8x the wall time of one plain build; predictions within 15%.
+
+    python scripts/bench_tune.py [--out build/bench/tune] [--runs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from prune2edge import FineTune, Pipeline, Structural, build, load_recipe
+from prune2edge.engine import native_log
+from prune2edge.engine.prepare import prepare, seed_everything
+from prune2edge.progress import Reporter
+from prune2edge.tflite.validator import evaluate
+from prune2edge.tune import tune
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(work) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
+def distillation(out: Path) -> list[dict]:
+    recipe = load_recipe(ROOT / "models" / "mnist_cnn_calibrated.toml")  # the trained CNN
+    seed_everything(recipe.seed)
+    _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
+                     work_dir=out, reporter=Reporter())
+    rows = []
+    for ratio in (0.75, 0.875):
+        for teacher in ("none", "baseline"):
+            seed_everything(recipe.seed)
+            stages = [Structural(ratio=ratio),
+                      FineTune(epochs=2, learning_rate=5e-4, teacher=teacher)]
+            _, records = Pipeline(stages).execute(ctx)
+            rows.append({"ratio": ratio, "teacher": teacher,
+                         "test_accuracy": records[1].outputs["test_accuracy"]})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "tune")
+    parser.add_argument("--runs", type=int, default=2000, help="timed runs per model")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with native_log.captured(args.out / "native.log"):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    recipe = ROOT / "models" / "mnist_cnn_tune.toml"
+    _, plain_s = timed(lambda: build(recipe, args.out / "plain", force=True))
+    print(f"one plain build of mnist_cnn_tune.toml: {plain_s:.0f} s", flush=True)
+    result, tune_s = timed(lambda: tune(recipe, args.out / "tune", force=True))
+    print(f"tune: {tune_s:.0f} s ({tune_s / plain_s:.1f}x the plain build), "
+          f"{len(result.search.trials)} trials", flush=True)
+    _, fast_s = timed(lambda: build(ROOT / "models" / "mnist_cnn_fast.toml",
+                                    args.out / "fast", force=True))
+    files = {"dense float32": args.out / "plain" / "baseline.tflite",
+             "hand-tuned (mnist_cnn_fast)": args.out / "fast" / "model.tflite",
+             "tuned": args.out / "tune" / "build" / "model.tflite"}
+    data = _test_data(recipe)
+    figures = evaluate(files, data, runs=args.runs, interpreters=10, memory=False)
+    base = figures["dense float32"]
+    print("\nMNIST CNN, test split, batch 1, 1 thread, timed in turns in one run")
+    print(f"{'model':30}{'accuracy':>9}{'drop pt':>9}{'p50 ms':>9}{'faster':>8}")
+    rows = []
+    for name, f in figures.items():
+        rows.append({"model": name, "accuracy": f.accuracy, "p50_ms": f.latency.p50,
+                     "drop_pt": (base.accuracy - f.accuracy) * 100,
+                     "speedup": base.latency.p50 / f.latency.p50})
+        r = rows[-1]
+        print(f"{name:30}{r['accuracy']:>9.2%}{r['drop_pt']:>9.2f}{r['p50_ms']:>9.4f}"
+              f"{r['speedup']:>7.2f}x")
+    print("\nlatency model on the finalists (validation split, int8):")
+    for f in result.search.finalists:
+        if f.get("predicted_p50_ms"):
+            error = f["predicted_p50_ms"] / f["p50_ms"] - 1
+            print(f"  {f['ratios']}: predicted {f['predicted_p50_ms']:.4f} ms, measured "
+                  f"{f['p50_ms']:.4f} ms ({error:+.1%})")
+    tuned, hand = rows[-1], rows[1]
+    met = tuned["speedup"] >= 8 and tuned["drop_pt"] <= 1
+    print(f"\ngoal tuned >= 8x at <= 1 pt: {'met' if met else 'NOT met'}: "
+          f"{tuned['speedup']:.2f}x, {tuned['drop_pt']:+.2f} pt (hand-tuned "
+          f"{hand['speedup']:.2f}x, {hand['drop_pt']:+.2f} pt)")
+    print(f"goal tune <= 8x one plain build: {'met' if tune_s <= 8 * plain_s else 'NOT met'}: "
+          f"{tune_s / plain_s:.1f}x")
+    print("\ndistillation (test accuracy after the same 2-epoch fine-tune):")
+    distilled = distillation(args.out / "distill")
+    for row in distilled:
+        print(f"  structural {row['ratio']:.1%}, teacher {row['teacher']:8}: "
+              f"{row['test_accuracy']:.2%}")
+    (args.out / "figures.json").write_text(json.dumps(
+        {"models": rows, "tune_seconds": tune_s, "plain_build_seconds": plain_s,
+         "hand_tuned_build_seconds": fast_s, "distillation": distilled}, indent=2))
+
+
+def _test_data(recipe: Path):
+    """The test split as the recipe's builds load it."""
+    loaded = load_recipe(recipe)
+    _, ctx = prepare(loaded.model, loaded.data, base_dir=loaded.base_dir, seed=loaded.seed,
+                     work_dir=ROOT / "build", reporter=Reporter())
+    return ctx.data
+
+
+if __name__ == "__main__":
+    main()
