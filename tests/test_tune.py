@@ -162,3 +162,19 @@ def test_ctrl_c_keeps_what_was_found(write_recipe, tmp_path):
     assert doc["interrupted"] and len(doc["trials"]) == 2
     assert (tmp_path / "tune" / "tuned.toml").is_file()
     assert not (tmp_path / "tune" / "build").exists()
+
+
+def test_cli_errors_are_one_line(write_recipe, tmp_path):
+    from typer.testing import CliRunner
+
+    from prune2edge.cli import app
+
+    runner = CliRunner()
+    no_budget = write_recipe(STAGES, model="tiny_models:cnn")
+    result = runner.invoke(app, ["tune", str(no_budget), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "tune needs an accuracy budget" in result.stderr
+    bad = runner.invoke(app, ["tune", str(no_budget), "--set", "tune.max_trials=0"])
+    assert bad.exit_code == 1 and "max_trials must be >= 1" in bad.stderr
+    assert not (tmp_path / "t").exists()
