@@ -63,3 +63,32 @@ def test_inputs_that_do_not_fit(tiny_files):
         TFLiteRunner(tiny_files.files["float_dense"]).predict(np.zeros((4, 10, 10), np.float32))
     assert info.value.what == ("the data's samples have shape (10, 10) but the model's input "
                                "is (28, 28)")
+
+
+@pytest.mark.parametrize("name", ["float_sparse", "int8_sparse", "int8_dense_int8_io"])
+def test_stripped_names_run_the_same_in_a_smaller_file(tiny_files, tmp_path, name):
+    from prune2edge.inspect import inspect
+    from prune2edge.sizes import Size
+    from prune2edge.tflite.strip import strip_names
+
+    ctx, original = tiny_files.ctx, tiny_files.files[name]
+    stripped = tmp_path / "stripped.tflite"
+    stripped.write_bytes(strip_names(original.read_bytes()))
+    before, after = Size.of_file(original), Size.of_file(stripped)
+    assert after.bytes < before.bytes and after.gzip_bytes < before.gzip_bytes
+    x = ctx.data.x_test[:50]
+    assert np.array_equal(TFLiteRunner(stripped).predict(x), TFLiteRunner(original).predict(x))
+    assert inspect(stripped).totals == inspect(original).totals  # the same weights
+
+
+def test_convert_strips_names_when_asked(tiny_files):
+    from conftest import run_stages
+    from prune2edge.stages import Convert
+
+    ctx, files = tiny_files.ctx, tiny_files.files
+    out = run_stages(ctx, Convert(sparse="off", strip_names=True))
+    final = out.tflite["final"]
+    assert final.stat().st_size < files["float_dense"].stat().st_size
+    x = ctx.data.x_test[:20]
+    assert np.array_equal(TFLiteRunner(final).predict(x),
+                          TFLiteRunner(files["float_dense"]).predict(x))

@@ -17,6 +17,7 @@ from ..keras.converter import to_tflite
 from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
 from ..sizes import Size
 from ..tflite.runner import TFLiteRunner
+from ..tflite.strip import strip_names
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
@@ -28,7 +29,8 @@ SPEED_RUNS = 50  # enough to tell a 5% difference at batch 1 on these model size
 @dataclass(frozen=True, kw_only=True)
 class Convert(Stage):
     """TFLite conversion with the quantization plan; `sparse = "auto"` converts with and
-    without the sparse encoding and keeps the smaller file by gzip size."""
+    without the sparse encoding and keeps the smaller file by gzip size. `strip_names` drops
+    the strings the file does not need to run (`tflite.strip`)."""
 
     kind: ClassVar[str] = "convert"
     requires = frozenset({Fact.KERAS})
@@ -36,9 +38,10 @@ class Convert(Stage):
     forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
 
     sparse: Literal["auto", "on", "off"] = "auto"
+    strip_names: bool = False  # drop tensor names and signature defs from model.tflite
 
     def summary(self) -> str:
-        return f"sparse={self.sparse}"
+        return f"sparse={self.sparse}" + (", names stripped" if self.strip_names else "")
 
     def run(self, ctx: BuildContext) -> BuildContext:
         baseline = ctx.work_dir / "baseline.tflite"
@@ -48,6 +51,8 @@ class Convert(Stage):
             encodings = {"sparse": True} if self.sparse == "on" else {"dense": False}
         files = {name: to_tflite(ctx.model, ctx.quantization, flag)
                  for name, flag in encodings.items()}
+        if self.strip_names:
+            files = {name: strip_names(content) for name, content in files.items()}
         sizes = {name: Size.of(content) for name, content in files.items()}
         # Smaller gzip wins; on a tie the dense file, which every kernel can run.
         chosen = min(sizes, key=lambda name: (sizes[name].gzip_bytes, name != "dense"))
