@@ -20,10 +20,10 @@ reconstruction >= 90%; pruning the CNN with OBS in under 30 s.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
+from benchlib import ROOT, cli
 from prune2edge import (
     ConstantSparsity,
     FineTune,
@@ -33,12 +33,10 @@ from prune2edge import (
     Structural,
     load_recipe,
 )
-from prune2edge.engine import native_log
 from prune2edge.engine.prepare import prepare, seed_everything
 from prune2edge.keras.model import weight_sparsity
 from prune2edge.progress import Reporter
 
-ROOT = Path(__file__).resolve().parents[1]
 FINETUNE = {"epochs": 2, "learning_rate": 5e-4}
 GOALS = [("unstructured 80%", "obs", 0.95), ("unstructured 90%", "obs", 0.90),
          ("structural 75%", "obs", 0.90)]
@@ -64,15 +62,6 @@ def trials() -> list[tuple[str, str, object]]:
                                                                       reconstruct=True)),
                  (f"structural {ratio:.0%}", "obs", Structural(ratio=ratio, criterion="obs"))]
     return rows
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "obs")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with native_log.captured(args.out / "native.log"):
-        run(args.out)
 
 
 def run(out: Path) -> None:
@@ -114,4 +103,4 @@ def run(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, "obs", lambda args: run(args.out))

@@ -20,14 +20,11 @@ import argparse
 import json
 from pathlib import Path
 
-from prune2edge import build, load_recipe
-from prune2edge.engine import native_log
-from prune2edge.engine.prepare import prepare
-from prune2edge.progress import Reporter
+from benchlib import ROOT, cli, test_data
+from prune2edge import build
 from prune2edge.sizes import Size
 from prune2edge.tflite.validator import evaluate
 
-ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {  # name -> (recipe, --only kinds)
     "plain tfmot 80% + int8": ("mnist_cnn.toml", ()),
     "int8 alone": ("mnist_cnn.toml", ("train", "quantize", "convert", "validate")),
@@ -48,14 +45,6 @@ def build_variants(out: Path) -> dict[str, Path]:
     return files
 
 
-def test_data(work_dir: Path):
-    """The data every variant is measured on: mnist_cnn.toml's, as its build loads it."""
-    recipe = load_recipe(ROOT / "models" / "mnist_cnn.toml")
-    _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
-                     work_dir=work_dir, reporter=Reporter())
-    return ctx.data
-
-
 def compare(files: dict[str, Path], data, runs: int) -> list[dict]:
     figures = evaluate(files, data, runs=runs, interpreters=10, memory=False)
     base = figures["dense float32 baseline"]
@@ -72,19 +61,9 @@ def compare(files: dict[str, Path], data, runs: int) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "structural")
-    parser.add_argument("--runs", type=int, default=2000, help="timed runs per model")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with native_log.captured(args.out / "native.log"):
-        run(args)
-
-
 def run(args: argparse.Namespace) -> None:
     files = build_variants(args.out)
-    rows = compare(files, test_data(args.out), args.runs)
+    rows = compare(files, test_data(ROOT / "models" / "mnist_cnn.toml", args.out), args.runs)
     print("\nMNIST CNN on this CPU, batch 1, 1 thread, all models timed in turns in one run")
     print(f"{'model':30}{'accuracy':>9}{'drop pt':>9}{'p50 ms':>9}{'faster':>8}"
           f"{'gzip B':>9}{'smaller':>9}")
@@ -102,4 +81,4 @@ def run(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, "structural", run, runs=2000)

@@ -21,14 +21,12 @@ import json
 import time
 from pathlib import Path
 
+from benchlib import ROOT, cli, test_data
 from prune2edge import FineTune, Pipeline, Structural, build, load_recipe
-from prune2edge.engine import native_log
 from prune2edge.engine.prepare import prepare, seed_everything
 from prune2edge.progress import Reporter
 from prune2edge.tflite.validator import evaluate
 from prune2edge.tune import tune
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(work) -> tuple[object, float]:
@@ -54,16 +52,6 @@ def distillation(out: Path) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "tune")
-    parser.add_argument("--runs", type=int, default=2000, help="timed runs per model")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with native_log.captured(args.out / "native.log"):
-        run(args)
-
-
 def run(args: argparse.Namespace) -> None:
     recipe = ROOT / "models" / "mnist_cnn_tune.toml"
     _, plain_s = timed(lambda: build(recipe, args.out / "plain", force=True))
@@ -76,7 +64,7 @@ def run(args: argparse.Namespace) -> None:
     files = {"dense float32": args.out / "plain" / "baseline.tflite",
              "hand-tuned (mnist_cnn_fast)": args.out / "fast" / "model.tflite",
              "tuned": args.out / "tune" / "build" / "model.tflite"}
-    data = _test_data(recipe)
+    data = test_data(recipe, args.out)
     figures = evaluate(files, data, runs=args.runs, interpreters=10, memory=False)
     base = figures["dense float32"]
     print("\nMNIST CNN, test split, batch 1, 1 thread, timed in turns in one run")
@@ -112,13 +100,5 @@ def run(args: argparse.Namespace) -> None:
          "hand_tuned_build_seconds": fast_s, "distillation": distilled}, indent=2))
 
 
-def _test_data(recipe: Path):
-    """The test split as the recipe's builds load it."""
-    loaded = load_recipe(recipe)
-    _, ctx = prepare(loaded.model, loaded.data, base_dir=loaded.base_dir, seed=loaded.seed,
-                     work_dir=ROOT / "build", reporter=Reporter())
-    return ctx.data
-
-
 if __name__ == "__main__":
-    main()
+    cli(__doc__, "tune", run, runs=2000)

@@ -10,9 +10,11 @@ NetAdapt-style greedy search over the structural stage's per-group ratios.
    them refit by least squares, no fine-tune); the step with the most predicted latency (or
    parameters) saved per validation point lost wins, while the one-shot loss stays within
    `screen_drop`. Until no step qualifies, a target is reached, or trials or time run out.
-4. The most pruned candidates of that path (`finalists`) are fine-tuned briefly, converted to
-   int8 and measured: validation accuracy, real p50 (all timed in turns) and gzip size. The
-   best one within the budget wins, and is written as a plain recipe (`tuned.toml`) whose
+4. A binary search along that path (`finalists` probes, the most pruned step first) finds its
+   most pruned step that meets the budget after a short fine-tune, converted to int8. The
+   probes are measured — validation accuracy, real p50 (timed in turns with the dense model)
+   and gzip size — the best one within the budget wins, and is written as a plain recipe
+   (`tuned.toml`) whose
    build — run at the end, on the full training split, scored on the test split — is what
    `prune2edge build tuned.toml` reproduces byte for byte.
 """
@@ -32,7 +34,15 @@ from ..recipe.schema import Recipe
 from ..recipe.tuning import TuneSpec
 from ..stages.finetune import FineTune
 from ..stages.structural import Structural
-from .measure import Candidate, LatencyModel, carve_validation, int8_file, measure, score
+from .measure import (
+    Candidate,
+    LatencyModel,
+    carve_validation,
+    int8_file,
+    measure,
+    measure_accuracy,
+    score,
+)
 
 NOISE = 0.002  # validation accuracy differences below this are not told apart
 
@@ -181,33 +191,44 @@ def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, An
 
 def _finalists(search: Search, recipe: Recipe, ctx: BuildContext, work: Path,
                reporter: Reporter) -> None:
-    chosen = search.path[-search.spec.finalists:]
-    template = next(s for s in recipe.stages if isinstance(s, FineTune)) \
-        if any(isinstance(s, FineTune) for s in recipe.stages) else FineTune()
+    """Binary search along the greedy path for its most pruned step that meets the budget
+    after the trial fine-tune (the most pruned step first), `finalists` probes at most; the
+    probes are then timed in turns with the dense model."""
+    template = next((s for s in recipe.stages if isinstance(s, FineTune)), FineTune())
     finetune = replace(template, epochs=search.spec.trial_epochs)
-    files = [int8_file(search.dense.model, ctx.data, work / "dense.tflite", recipe.seed)]
-    with reporter.task("tune: fine-tuning the finalists", len(chosen)) as task:
-        for index, candidate in enumerate(chosen):
+    floor = budget_floor(recipe, search.dense.accuracy)
+    probes: dict[int, tuple[Candidate, Path, float]] = {}
+    low, high = 0, len(search.path) - 1
+    with reporter.task("tune: fine-tuning the finalists", search.spec.finalists) as task:
+        while low <= high and len(probes) < search.spec.finalists:
+            index = high if not probes else (low + high) // 2
+            candidate = search.path[index]
             seed_everything(recipe.seed)
             tuned = finetune.run(ctx.evolve(model=candidate.model, remaining=(), outputs={}))
-            files.append(int8_file(tuned.model, ctx.data, work / f"finalist-{index}.tflite",
-                                   recipe.seed))
-            task.advance()
-    dense, *measured = measure(files, ctx.data)
-    floor = budget_floor(recipe, dense.accuracy)
-    for candidate, figures in zip(chosen, measured, strict=True):
+            path = int8_file(tuned.model, ctx.data, work / f"finalist-{index}.tflite",
+                             recipe.seed)
+            accuracy = measure_accuracy(path, ctx.data)
+            probes[index] = (candidate, path, accuracy)
+            low, high = (index + 1, high) if accuracy >= floor else (low, index - 1)
+            task.advance(status=f"step {index + 1}/{len(search.path)}: {accuracy:.2%}")
+    dense_file = int8_file(search.dense.model, ctx.data, work / "dense.tflite", recipe.seed)
+    ordered = sorted(probes)
+    dense, *measured = measure([dense_file, *(probes[i][1] for i in ordered)], ctx.data)
+    search.finalists.append({"ratios": {}, "macs": search.dense.macs,
+                             "params": search.dense.params, "dense": True,
+                             "validation_accuracy": search.dense.accuracy,
+                             "p50_ms": dense.p50_ms, "gzip_bytes": dense.gzip_bytes,
+                             "within_budget": True})
+    for index, figures in zip(ordered, measured, strict=True):
+        candidate = probes[index][0]
         predicted = objective(search, candidate) if search.spec.objective == "latency" else None
         search.finalists.append({
-            "ratios": candidate.settings(), "macs": candidate.macs, "params": candidate.params,
-            "validation_accuracy": figures.accuracy, "p50_ms": figures.p50_ms,
-            "gzip_bytes": figures.gzip_bytes, "predicted_p50_ms": predicted,
-            "latency_ratio": figures.p50_ms / dense.p50_ms,
+            "step": index + 1, "ratios": candidate.settings(), "macs": candidate.macs,
+            "params": candidate.params, "validation_accuracy": figures.accuracy,
+            "p50_ms": figures.p50_ms, "gzip_bytes": figures.gzip_bytes,
+            "predicted_p50_ms": predicted, "latency_ratio": figures.p50_ms / dense.p50_ms,
             "gzip_ratio": dense.gzip_bytes / figures.gzip_bytes,
             "within_budget": figures.accuracy >= floor})
-    search.finalists.insert(0, {"ratios": {}, "macs": search.dense.macs,
-                                "params": search.dense.params, "dense": True,
-                                "validation_accuracy": dense.accuracy, "p50_ms": dense.p50_ms,
-                                "gzip_bytes": dense.gzip_bytes, "within_budget": True})
     key = "p50_ms" if search.spec.objective == "latency" else "gzip_bytes"
     search.winner = min((f for f in search.finalists if f["within_budget"]),
                         key=lambda f: f[key])
