@@ -11,6 +11,7 @@ temperature-T softmax; both are registered Keras objects, so checkpoints reload 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,18 @@ import numpy as np
 from .. import _compat
 
 EPSILON = 1e-7
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """The model to learn from, and how: softmax temperature and the loss share it gets."""
+
+    model: Any
+    temperature: float = 4.0
+    weight: float = 0.5
+
+    def describe(self) -> str:
+        return f"distillation(temperature={self.temperature}, weight={self.weight})"
 
 
 def teacher_logits(teacher: Any, x: np.ndarray, from_logits: bool) -> np.ndarray:

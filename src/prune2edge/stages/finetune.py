@@ -12,6 +12,7 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
+from ..keras import distill
 from ..keras.model import clone, has_pruning_wrappers
 from .training import TrainingStage
 
@@ -48,10 +49,6 @@ class FineTune(TrainingStage):
                      if self.teacher == "baseline" else "")
         return super().summary() + distilled
 
-    @property
-    def distillation(self) -> tuple[float, float]:
-        return self.temperature, self.distill_weight
-
     def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
         if self.pruning_summaries and not _wrapped_after(before):
             raise RecipeError("pruning_summaries needs the model to be pruning", None,
@@ -67,7 +64,8 @@ class FineTune(TrainingStage):
             if self.pruning_summaries:
                 log_dir = ctx.work_dir / "tensorboard"
                 callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
-        teacher = ctx.baseline_model if self.teacher == "baseline" else None
+        teacher = (distill.Teacher(ctx.baseline_model, self.temperature, self.distill_weight)
+                   if self.teacher == "baseline" else None)
         figures = self.fit(ctx, model, callbacks, teacher)
         return ctx.evolve(model=model).with_outputs(**figures)
 

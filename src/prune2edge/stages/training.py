@@ -63,7 +63,7 @@ class TrainingStage(Stage):
                 ctx.data.source, "use more data, a smaller batch_size or validation_split")
 
     def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any],
-            teacher: Any = None) -> dict[str, Any]:
+            teacher: distill.Teacher | None = None) -> dict[str, Any]:
         """Train `model` in place (continuing a resumed stage after its finished epochs);
         return the figures for the stage's outputs. With a `teacher`, distill from it."""
         keras = _compat.keras()
@@ -75,8 +75,9 @@ class TrainingStage(Stage):
         metric: Any = "accuracy"
         if teacher is not None:
             targets = distill.pack(data.y_train, distill.teacher_logits(
-                teacher, data.x_train, not outputs_probabilities(teacher)))
-            loss, metric = distill.loss_and_metric(*self.distillation, from_logits)
+                teacher.model, data.x_train, not outputs_probabilities(teacher.model)))
+            loss, metric = distill.loss_and_metric(teacher.temperature, teacher.weight,
+                                                   from_logits)
         if not epoch_logs or model.optimizer is None:  # a resumed model keeps its optimizer
             optimizer_cls = getattr(keras.optimizers, OPTIMIZERS[self.optimizer])
             optimizer = (optimizer_cls() if self.learning_rate is None
@@ -109,16 +110,11 @@ class TrainingStage(Stage):
             loss_fn = f"sparse_categorical_crossentropy(from_logits={from_logits})"
         else:
             test_accuracy = accuracy(model, data.x_test, data.y_test)
-            loss_fn = "distillation(temperature={}, weight={})".format(*self.distillation)
+            loss_fn = teacher.describe()
         return {"epochs": len(epoch_logs),
                 "loss": logs["loss"], "train_accuracy": logs["accuracy"],
                 "val_accuracy": logs.get("val_accuracy"),
                 "test_accuracy": float(test_accuracy), "loss_fn": loss_fn}
-
-    @property
-    def distillation(self) -> tuple[float, float]:
-        """(temperature, weight) of distillation, for stages that distill."""
-        return 1.0, 0.0
 
 
 def _monitor(keras: Any, task: Any, epochs: int, steps_per_epoch: int,

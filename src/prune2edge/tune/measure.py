@@ -70,25 +70,20 @@ def int8_file(model: Any, data: Dataset, path: Path, seed: int, samples: int = 2
 class Measured:
     p50_ms: float
     gzip_bytes: int
-    accuracy: float  # of the .tflite, on the validation split
 
 
 def measure(files: list[Path], data: Dataset, runs: int = 300) -> list[Measured]:
-    """Validation accuracy and batch-1 p50 of each file, the files timed in turns."""
+    """Batch-1 p50 and gzip size of each file, the files timed in turns."""
     runners = [TFLiteRunner(path) for path in files]
     latencies = measure_latency(runners, data.x_test[:1], runs=runs, warmup=20, interpreters=3)
-    return [Measured(latency.p50, Size.of_file(runner.path).gzip_bytes,
-                     _accuracy(runner, data)) for runner, latency in zip(runners, latencies,
-                                                                      strict=True)]
+    return [Measured(latency.p50, Size.of_file(path).gzip_bytes)
+            for path, latency in zip(files, latencies, strict=True)]
 
 
 def measure_accuracy(path: Path, data: Dataset) -> float:
     """Validation accuracy of one .tflite file."""
-    return _accuracy(TFLiteRunner(path), data)
-
-
-def _accuracy(runner: TFLiteRunner, data: Dataset) -> float:
-    return float(np.mean(runner.predict(data.x_test).argmax(axis=1) == data.y_test))
+    predicted = TFLiteRunner(path).predict(data.x_test).argmax(axis=1)
+    return float(np.mean(predicted == data.y_test))
 
 
 @dataclass(frozen=True)

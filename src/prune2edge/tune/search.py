@@ -224,11 +224,11 @@ def _finalists(search: Search, recipe: Recipe, ctx: BuildContext, work: Path,
         predicted = objective(search, candidate) if search.spec.objective == "latency" else None
         search.finalists.append({
             "step": index + 1, "ratios": candidate.settings(), "macs": candidate.macs,
-            "params": candidate.params, "validation_accuracy": figures.accuracy,
+            "params": candidate.params, "validation_accuracy": probes[index][2],
             "p50_ms": figures.p50_ms, "gzip_bytes": figures.gzip_bytes,
             "predicted_p50_ms": predicted, "latency_ratio": figures.p50_ms / dense.p50_ms,
             "gzip_ratio": dense.gzip_bytes / figures.gzip_bytes,
-            "within_budget": figures.accuracy >= floor})
+            "within_budget": probes[index][2] >= floor})
     key = "p50_ms" if search.spec.objective == "latency" else "gzip_bytes"
     search.winner = min((f for f in search.finalists if f["within_budget"]),
                         key=lambda f: f[key])

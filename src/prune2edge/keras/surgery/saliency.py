@@ -21,6 +21,7 @@ import numpy as np
 
 from ...progress import Task
 from ..criteria import channel_norms, output_weights
+from ..obs import hessian
 from ..reconstruct import input_patches, layer_inputs, supports
 from .plan import Group, Plan
 
@@ -121,10 +122,9 @@ def _consumer(plan: Plan, group: Group, layer: Any, x: np.ndarray, damping: floa
 
 def _hessian(layer: Any, inputs: np.ndarray,
              damping: float) -> tuple[np.ndarray, np.ndarray]:
-    """XᵀX / n of the layer's input patches, normalised to a mean diagonal of 1 (dead inputs
-    get 1), plus `damping` on the diagonal; and which inputs are dead."""
-    x = input_patches(layer, inputs).astype(np.float64)
-    h = x.T @ x / len(x)
+    """OBS's Hessian of the layer's input patches, normalised to a mean diagonal of 1 (dead
+    inputs get 1), plus `damping` on the diagonal; and which inputs are dead."""
+    h = hessian(input_patches(layer, inputs))
     dead = np.diag(h) == 0
     h /= float(np.mean(np.diag(h)[~dead])) if (~dead).any() else 1.0
     h[dead, dead] = 1.0
