@@ -5,11 +5,15 @@
 2. Times the dense float32 baseline, the hand-tuned and the tuned .tflite in turns in one
    validator pass (batch 1, 1 thread) and scores them on the test split.
 3. Prints the latency model's error on the finalists (predicted vs measured p50).
-4. Distillation: from the trained CNN (models/mnist_cnn_trained.keras), structural 75% and
+4. The size objective: models/mnist_cnn_tune_small.toml (structural ratios searched, then 75%
+   unstructured, int8, names stripped) built plainly and tuned, against the hand-made
+   models/mnist_cnn_small.toml; gzip bytes and test accuracy side by side.
+5. Distillation: from the trained CNN (models/mnist_cnn_trained.keras), structural 75% and
    87.5% (L1), then the same 2-epoch fine-tune with and without the dense teacher.
 
 Goals (issue 15): tuned p50 >= 8x vs dense float32 (and at least the hand-tuned recipe's) at
-<= 1 pt test drop; tune within 8x the wall time of one plain build; predictions within 15%.
+<= 1 pt test drop; size >= 200x smaller gzip than dense float32 at <= 0.5 pt; each tune
+within 8x the wall time of one plain build; predictions within 15%.
 
     python scripts/bench_tune.py [--out build/bench/tune] [--runs 2000]
 """
@@ -90,6 +94,7 @@ def run(args: argparse.Namespace) -> None:
           f"{hand['speedup']:.2f}x, {hand['drop_pt']:+.2f} pt)")
     print(f"goal tune <= 8x one plain build: {'met' if tune_s <= 8 * plain_s else 'NOT met'}: "
           f"{tune_s / plain_s:.1f}x")
+    sizes = size_objective(args.out / "size")
     print("\ndistillation (test accuracy after the same 2-epoch fine-tune):")
     distilled = distillation(args.out / "distill")
     for row in distilled:
@@ -97,7 +102,41 @@ def run(args: argparse.Namespace) -> None:
               f"{row['test_accuracy']:.2%}")
     (args.out / "figures.json").write_text(json.dumps(
         {"models": rows, "tune_seconds": tune_s, "plain_build_seconds": plain_s,
-         "hand_tuned_build_seconds": fast_s, "distillation": distilled}, indent=2))
+         "hand_tuned_build_seconds": fast_s, "size": sizes, "distillation": distilled},
+        indent=2))
+
+
+def size_objective(out: Path) -> dict:
+    """Step 4: tune for size against the hand-made mnist_cnn_small, all from test reports."""
+    recipe = ROOT / "models" / "mnist_cnn_tune_small.toml"
+    plain, plain_s = timed(lambda: build(recipe, out / "plain", force=True))
+    result, tune_s = timed(lambda: tune(recipe, out / "tune", force=True))
+    hand = build(ROOT / "models" / "mnist_cnn_small.toml", out / "hand", force=True)
+    dense = plain.sizes["baseline"]["gzip_bytes"]
+    print(f"\nsize objective: one plain build of mnist_cnn_tune_small.toml {plain_s:.0f} s, "
+          f"tune {tune_s:.0f} s ({tune_s / plain_s:.1f}x), {len(result.search.trials)} trials")
+    print(f"{'model':30}{'accuracy':>9}{'drop pt':>9}{'gzip B':>9}{'smaller':>9}")
+    rows = {"dense float32": (plain.accuracy["baseline"], dense)}
+    for name, report in (("hand-made (mnist_cnn_small)", hand), ("tuned", result.report)):
+        rows[name] = (report.accuracy["tflite"], report.sizes["final"]["gzip_bytes"])
+    for name, (accuracy, gzip_bytes) in rows.items():
+        drop = (plain.accuracy["baseline"] - accuracy) * 100
+        print(f"{name:30}{accuracy:>9.2%}{drop:>9.2f}{gzip_bytes:>9,}{dense / gzip_bytes:>8.1f}x")
+    print("finalists (validation split, after the recipe's own stages):")
+    for f in result.search.finalists[1:]:
+        print(f"  step {f['step']:>2} {f['params']:>7,} params: {f['validation_accuracy']:.2%}, "
+              f"{f['gzip_bytes']:,} gzip B, {'within' if f['within_budget'] else 'outside'} "
+              "the budget")
+    accuracy, gzip_bytes = rows["tuned"]
+    drop = (plain.accuracy["baseline"] - accuracy) * 100
+    met = dense / gzip_bytes >= 200 and drop <= 0.5
+    print(f"goal size >= 200x at <= 0.5 pt: {'met' if met else 'NOT met'}: "
+          f"{dense / gzip_bytes:.1f}x, {drop:+.2f} pt")
+    print(f"goal tune <= 8x one plain build: {'met' if tune_s <= 8 * plain_s else 'NOT met'}: "
+          f"{tune_s / plain_s:.1f}x")
+    return {"models": {k: {"accuracy": a, "gzip_bytes": g} for k, (a, g) in rows.items()},
+            "tune_seconds": tune_s, "plain_build_seconds": plain_s,
+            "finalists": result.search.finalists}
 
 
 if __name__ == "__main__":

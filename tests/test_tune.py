@@ -73,6 +73,7 @@ screen_drop = 20.0
     ({"max_trials": 0}, "max_trials must be >= 1"),
     ({"validation_share": 0.6}, "validation_share must be in"),
     ({"time_budget": 0}, "time_budget must be > 0"),
+    ({"trial_epochs": 0}, "trial_epochs must be >= 1"),
 ])
 def test_tune_table_errors(table, message):
     with pytest.raises(RecipeError, match=message):
@@ -88,6 +89,39 @@ def test_tune_needs_a_structural_stage_and_a_budget(write_recipe, standard_stage
         template_of(recipe)
     with pytest.raises(RecipeError, match="unknown key 'objectiv'"):
         load_recipe(write_recipe(STAGES, extra="[tune]\nobjectiv = 'latency'\n"))
+
+
+SIZE_STAGES = STAGES.replace('[[stages]]\nkind = "quantize"', """[[stages]]
+kind = "prune"
+schedule = { kind = "constant_sparsity", target_sparsity = 0.5 }
+
+[[stages]]
+kind = "finetune"
+epochs = 3
+
+[[stages]]
+kind = "strip"
+
+[[stages]]
+kind = "quantize\"""")
+
+
+def test_finalists_run_the_recipes_stages_after_the_structural_one(write_recipe):
+    from prune2edge.tune.search import format_stages, probe_stages
+    size = SIZE_STAGES + TUNE.format(objective="size")
+    probe = probe_stages(load_recipe(write_recipe(size, model="tiny_models:cnn"),
+                                     ["tune.trial_epochs=2"]))
+    assert [s.kind for s in probe] == ["finetune", "prune", "finetune", "strip", "quantize",
+                                       "convert"]
+    assert [s.epochs for s in probe if s.kind == "finetune"] == [1, 2]  # capped at 2
+    assert [s.kind for s in format_stages(probe)] == ["quantize", "convert"]
+    uncapped = probe_stages(load_recipe(write_recipe(size, model="tiny_models:cnn")))
+    assert [s.epochs for s in uncapped if s.kind == "finetune"] == [1, 3]
+    no_convert = STAGES[:STAGES.index('[[stages]]\nkind = "convert"')]
+    recipe = load_recipe(write_recipe(no_convert + TUNE.format(objective="size"),
+                                      model="tiny_models:cnn"))
+    with pytest.raises(RecipeError, match="no convert stage follows the structural one"):
+        probe_stages(recipe)
 
 
 def test_the_validation_split_is_held_out_training_data():
@@ -139,7 +173,8 @@ class _InterruptAt(Reporter):
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["latency", "size"])
 def test_tune_end_to_end_and_rebuild_byte_identical(write_recipe, tmp_path, objective):
-    path = write_recipe(STAGES + TUNE.format(objective=objective), model="tiny_models:cnn")
+    stages = STAGES if objective == "latency" else SIZE_STAGES  # size: unstructured too
+    path = write_recipe(stages + TUNE.format(objective=objective), model="tiny_models:cnn")
     result = tune(path, tmp_path / "tune")
     doc = json.loads((tmp_path / "tune" / "tune.json").read_text())
     assert 1 <= len(doc["trials"]) <= 4 and not doc["interrupted"]

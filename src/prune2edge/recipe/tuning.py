@@ -19,7 +19,7 @@ class TuneSpec:
     ratios: tuple[float, ...] = LADDER  # the shares a group may lose, in increasing order
     max_trials: int = 40  # candidates scored (one-shot, on the validation split)
     finalists: int = 3  # the most pruned candidates fine-tuned and measured as .tflite
-    trial_epochs: int = 1  # fine-tune epochs of each finalist
+    trial_epochs: int | None = None  # cap on a finalist's training epochs (None: the recipe's)
     time_budget: float | None = None  # seconds for the search; the final build comes after
     validation_share: float = 0.1  # of the training split, held out to select on
     screen_drop: float = 3.0  # points of one-shot validation accuracy a candidate may lose
@@ -31,12 +31,12 @@ class TuneSpec:
         if not ladder or ladder != sorted(set(ladder)) or not 0 < ladder[0] <= ladder[-1] < 1:
             raise RecipeError(f"ratios must rise strictly within (0, 1), got {ladder}",
                               "tune.ratios", "e.g. ratios = [0.25, 0.5, 0.75, 0.875]")
-        for name, value, least in (("max_trials", self.max_trials, 1),
-                                   ("finalists", self.finalists, 1),
-                                   ("trial_epochs", self.trial_epochs, 1)):
-            if value < least:
-                raise RecipeError(f"{name} must be >= {least}, got {value}", f"tune.{name}",
-                                  f"use e.g. {name} = {getattr(TuneSpec, name)}")
+        for name, value, fix in (("max_trials", self.max_trials, "use e.g. max_trials = 40"),
+                                 ("finalists", self.finalists, "use e.g. finalists = 3"),
+                                 ("trial_epochs", self.trial_epochs,
+                                  "leave it out to train as the recipe's stages do")):
+            if value is not None and value < 1:
+                raise RecipeError(f"{name} must be >= 1, got {value}", f"tune.{name}", fix)
         if not 0 < self.validation_share < 0.5:
             raise RecipeError(f"validation_share must be in (0, 0.5), got "
                               f"{self.validation_share}", "tune.validation_share",

@@ -1,5 +1,5 @@
-"""What tune measures: candidates scored one-shot on the validation split, int8 `.tflite`
-files timed with LiteRT, and a latency model fitted to those timings.
+"""What tune measures: candidates scored one-shot on the validation split, `.tflite` files
+made by the recipe's own stages and timed with LiteRT, and a latency model fitted to them.
 
 Latency on one CPU thread follows multiply-accumulates closely for a given architecture
 (XNNPACK's kernels are compute-bound; the per-op overhead is the intercept), so p50 is
@@ -17,8 +17,9 @@ import numpy as np
 
 from ..data import Dataset
 from ..engine.context import BuildContext
-from ..keras.converter import QuantizationPlan, to_tflite
-from ..keras.model import clone
+from ..engine.pipeline import Pipeline
+from ..engine.stage import Stage
+from ..progress import Reporter
 from ..sizes import Size
 from ..stages.structural import Structural
 from ..tflite.runner import TFLiteRunner, measure_latency
@@ -58,12 +59,25 @@ def score(template: Structural, ratios: dict[str, float], ctx: BuildContext) -> 
                      out.outputs["macs_after"], out.outputs["params_after"], out.model)
 
 
-def int8_file(model: Any, data: Dataset, path: Path, seed: int, samples: int = 200) -> Path:
-    """`model` converted to full-integer int8 (float input and output), written to `path`."""
-    plan = QuantizationPlan("int8", samples=data.representative(samples, seed))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_tflite(clone(model), plan, sparse=False))
-    return path
+class _TasksOnly(Reporter):
+    """Shows the epochs of the stages a probe runs, not their stage lines."""
+
+    def __init__(self, outer: Reporter):
+        self.outer = outer
+
+    def task(self, description: str, total: int) -> Any:
+        return self.outer.task(description, total)
+
+
+def run_stages(stages: tuple[Stage, ...], model: Any, ctx: BuildContext,
+               work: Path) -> BuildContext:
+    """`model` through `stages` (ending with the recipe's convert) in `work`; the context
+    after them, whose `tflite["final"]` is the file the recipe would build."""
+    work.mkdir(parents=True, exist_ok=True)
+    out, _ = Pipeline(stages).execute(ctx.evolve(model=model, work_dir=work, tflite={},
+                                                 quantization=None,
+                                                 reporter=_TasksOnly(ctx.reporter)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ NetAdapt-style greedy search over the structural stage's per-group ratios.
    parameters) saved per validation point lost wins, while the one-shot loss stays within
    `screen_drop`. Until no step qualifies, a target is reached, or trials or time run out.
 4. A binary search along that path (`finalists` probes, the most pruned step first) finds its
-   most pruned step that meets the budget after a short fine-tune, converted to int8. The
-   probes are measured — validation accuracy, real p50 (timed in turns with the dense model)
-   and gzip size — the best one within the budget wins, and is written as a plain recipe
-   (`tuned.toml`) whose
-   build — run at the end, on the full training split, scored on the test split — is what
-   `prune2edge build tuned.toml` reproduces byte for byte.
+   most pruned step that meets the budget once it has run the recipe's own stages after the
+   structural one (fine-tune, unstructured pruning, quantization, conversion; training capped
+   at `trial_epochs` if set), so a probe's file is what the build would make. The probes are
+   measured — validation accuracy, real p50 (timed in turns with the dense model, converted
+   the same way) and gzip size — the best one within the budget wins, and is written as a
+   plain recipe (`tuned.toml`) whose build — run at the end, on the full training split,
+   scored on the test split — is what `prune2edge build tuned.toml` reproduces byte for byte.
 """
 
 from __future__ import annotations
@@ -27,20 +28,22 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.context import BuildContext
+from ..engine.facts import INITIAL
 from ..engine.prepare import prepare, seed_everything
+from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..progress import Reporter
 from ..recipe.schema import Recipe
 from ..recipe.tuning import TuneSpec
-from ..stages.finetune import FineTune
 from ..stages.structural import Structural
+from ..stages.training import TrainingStage
 from .measure import (
     Candidate,
     LatencyModel,
     carve_validation,
-    int8_file,
     measure,
     measure_accuracy,
+    run_stages,
     score,
 )
 
@@ -75,10 +78,33 @@ def template_of(recipe: Recipe) -> Structural:
     return replace(found[0], allocation="uniform")
 
 
+def probe_stages(recipe: Recipe) -> tuple[Stage, ...]:
+    """The recipe's stages after its structural one, through its convert: what each finalist
+    runs, training capped at `trial_epochs` when the `[tune]` table sets it."""
+    stages = list(recipe.stages)
+    start = next(i for i, s in enumerate(stages) if isinstance(s, Structural)) + 1
+    kinds = [s.kind for s in stages[start:]]
+    if "convert" not in kinds:
+        raise RecipeError("tune measures the .tflite the recipe builds, but no convert stage "
+                          "follows the structural one", "stages",
+                          'add [[stages]] kind = "convert" (after kind = "quantize" for int8)')
+    cap = recipe.tune.trial_epochs if recipe.tune else None
+    return tuple(replace(s, epochs=min(s.epochs, cap))
+                 if cap is not None and isinstance(s, TrainingStage) else s
+                 for s in stages[start:start + kinds.index("convert") + 1])
+
+
+def format_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+    """Those of `stages` that only change the format (quantize, convert): what turns the
+    dense model and the latency model's points into files comparable with the finalists'."""
+    return tuple(s for s in stages if not (s.trains or s.prunes) and s.requires <= INITIAL)
+
+
 def run_search(recipe: Recipe, work: Path, reporter: Reporter) -> Search:
     """Steps 1-4 above; Ctrl-C during them keeps what was found (`interrupted`)."""
     spec = recipe.tune or TuneSpec()
     template = template_of(recipe)
+    probe = probe_stages(recipe)
     start = time.monotonic()
     seed_everything(recipe.seed)
     _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
@@ -92,9 +118,10 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter) -> Search:
     dense = score(template, dict.fromkeys(groups, 0.0), ctx)
     search = Search(spec, replace(dense, model=ctx.model))
     try:
-        search.latency = _latency_model(search, template, ctx, work, reporter)
+        search.latency = _latency_model(search, template, format_stages(probe), ctx, work,
+                                        reporter)
         _greedy(search, template, ctx, start, reporter)
-        _finalists(search, recipe, ctx, work, reporter)
+        _finalists(search, recipe, probe, ctx, work, reporter)
     except KeyboardInterrupt:
         search.interrupted = True
     search.seconds = time.monotonic() - start
@@ -116,16 +143,16 @@ def budget_floor(recipe: Recipe, dense_accuracy: float) -> float:
     return max(floors)
 
 
-def _latency_model(search: Search, template: Structural, ctx: BuildContext, work: Path,
-                   reporter: Reporter) -> LatencyModel:
+def _latency_model(search: Search, template: Structural, formats: tuple[Stage, ...],
+                   ctx: BuildContext, work: Path, reporter: Reporter) -> LatencyModel:
     ladder = search.spec.ratios
     uniform = [ladder[len(ladder) // 2], ladder[-1]]
     models = [search.dense]
-    with reporter.task("tune: timing int8 models for the latency model", 3) as task:
+    with reporter.task("tune: timing converted models for the latency model", 3) as task:
         for ratio in uniform:
             models.append(score(template, dict.fromkeys(search.dense.ratios, ratio), ctx))
             task.advance()
-        files = [int8_file(c.model, ctx.data, work / f"latency-{i}.tflite", 0)
+        files = [run_stages(formats, c.model, ctx, work / f"latency-{i}").tflite["final"]
                  for i, c in enumerate(models)]
         measured = measure(files, ctx.data)
         task.advance()
@@ -189,13 +216,11 @@ def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, An
             "seconds": round(seconds, 2)}
 
 
-def _finalists(search: Search, recipe: Recipe, ctx: BuildContext, work: Path,
-               reporter: Reporter) -> None:
+def _finalists(search: Search, recipe: Recipe, probe: tuple[Stage, ...], ctx: BuildContext,
+               work: Path, reporter: Reporter) -> None:
     """Binary search along the greedy path for its most pruned step that meets the budget
-    after the trial fine-tune (the most pruned step first), `finalists` probes at most; the
+    after the `probe` stages (the most pruned step first), `finalists` probes at most; the
     probes are then timed in turns with the dense model."""
-    template = next((s for s in recipe.stages if isinstance(s, FineTune)), FineTune())
-    finetune = replace(template, epochs=search.spec.trial_epochs)
     floor = budget_floor(recipe, search.dense.accuracy)
     probes: dict[int, tuple[Candidate, Path, float]] = {}
     low, high = 0, len(search.path) - 1
@@ -204,14 +229,14 @@ def _finalists(search: Search, recipe: Recipe, ctx: BuildContext, work: Path,
             index = high if not probes else (low + high) // 2
             candidate = search.path[index]
             seed_everything(recipe.seed)
-            tuned = finetune.run(ctx.evolve(model=candidate.model, remaining=(), outputs={}))
-            path = int8_file(tuned.model, ctx.data, work / f"finalist-{index}.tflite",
-                             recipe.seed)
+            path = run_stages(probe, candidate.model, ctx,
+                              work / f"finalist-{index}").tflite["final"]
             accuracy = measure_accuracy(path, ctx.data)
             probes[index] = (candidate, path, accuracy)
             low, high = (index + 1, high) if accuracy >= floor else (low, index - 1)
             task.advance(status=f"step {index + 1}/{len(search.path)}: {accuracy:.2%}")
-    dense_file = int8_file(search.dense.model, ctx.data, work / "dense.tflite", recipe.seed)
+    dense_file = run_stages(format_stages(probe), search.dense.model, ctx,
+                            work / "dense").tflite["final"]
     ordered = sorted(probes)
     dense, *measured = measure([dense_file, *(probes[i][1] for i in ordered)], ctx.data)
     search.finalists.append({"ratios": {}, "macs": search.dense.macs,
