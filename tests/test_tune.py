@@ -124,6 +124,17 @@ def test_finalists_run_the_recipes_stages_after_the_structural_one(write_recipe)
         probe_stages(recipe)
 
 
+def test_greedy_steps_one_group_uniform_steps_all():
+    from prune2edge.tune.search import next_steps
+    greedy = TuneSpec(ratios=(0.25, 0.5))
+    assert next_steps(greedy, {"a": 0.0, "b": 0.25}) == [{"a": 0.25, "b": 0.25},
+                                                         {"a": 0.0, "b": 0.5}]
+    assert next_steps(greedy, {"a": 0.5, "b": 0.5}) == []
+    uniform = TuneSpec(ratios=(0.25, 0.5), search="uniform")
+    assert next_steps(uniform, {"a": 0.0, "b": 0.0}) == [{"a": 0.25, "b": 0.25}]
+    assert next_steps(uniform, {"a": 0.5, "b": 0.5}) == []
+
+
 def test_the_validation_split_is_held_out_training_data():
     data = Dataset(np.arange(100.0)[:, None], np.arange(100), np.zeros((5, 1)),
                    np.zeros(5, int), 100)

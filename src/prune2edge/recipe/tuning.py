@@ -16,6 +16,7 @@ class TuneSpec:
     channels climbs the `ratios` ladder while the accuracy budget (`[budgets]`) holds."""
 
     objective: Literal["latency", "size"] = "latency"
+    search: Literal["greedy", "uniform"] = "greedy"  # per group, or all groups together
     ratios: tuple[float, ...] = LADDER  # the shares a group may lose, in increasing order
     max_trials: int = 40  # candidates scored (one-shot, on the validation split)
     finalists: int = 3  # the most pruned candidates fine-tuned and measured as .tflite

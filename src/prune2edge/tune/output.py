@@ -60,6 +60,7 @@ def write_tuned(document: dict[str, Any], path: Path, note: str) -> None:
 
 def write_json(search: Search, path: Path, final: dict[str, Any] | None = None) -> None:
     doc = {"schema": "prune2edge.tune/1", "objective": search.spec.objective,
+           "search": search.spec.search,
            "interrupted": search.interrupted, "seconds": round(search.seconds, 1),
            "dense": {"ratios": {}, "validation_accuracy": search.dense.accuracy,
                      "macs": search.dense.macs, "params": search.dense.params},

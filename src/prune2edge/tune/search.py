@@ -161,17 +161,16 @@ def _latency_model(search: Search, template: Structural, formats: tuple[Stage, .
 
 def _greedy(search: Search, template: Structural, ctx: BuildContext, start: float,
             reporter: Reporter) -> None:
-    spec, ladder = search.spec, search.spec.ratios
+    spec = search.spec
     current = search.dense
     limit = search.dense.accuracy - spec.screen_drop / 100
     with reporter.task("tune: trials", spec.max_trials) as task:
         while len(search.trials) < spec.max_trials and not _reached(search, current):
             proposals = []
-            for group, ratio in current.ratios.items():
-                higher = [r for r in ladder if r > ratio]
-                if not higher or len(search.trials) >= spec.max_trials or _late(spec, start):
-                    continue
-                candidate = score(template, {**current.ratios, group: higher[0]}, ctx)
+            for ratios in next_steps(spec, current.ratios):
+                if len(search.trials) >= spec.max_trials or _late(spec, start):
+                    break
+                candidate = score(template, ratios, ctx)
                 search.trials.append(_trial(search, candidate, time.monotonic() - start))
                 task.advance(status=f"best {objective(search, current):.4g}")
                 if candidate.accuracy >= limit:
@@ -183,6 +182,17 @@ def _greedy(search: Search, template: Structural, ctx: BuildContext, start: floa
             accepted = next(t for t in reversed(search.trials)
                             if t["ratios"] == current.settings())
             accepted["accepted"] = True
+
+
+def next_steps(spec: TuneSpec, ratios: dict[str, float]) -> list[dict[str, float]]:
+    """The settings one rung up the ladder from `ratios`: each group's alone (`search =
+    "greedy"`), or every group's at once (`"uniform"`, one candidate per step)."""
+    up = {group: next((r for r in spec.ratios if r > ratio), None)
+          for group, ratio in ratios.items()}
+    if spec.search == "uniform":
+        raised = {group: ratio for group, ratio in up.items() if ratio is not None}
+        return [raised] if len(raised) == len(up) else []
+    return [{**ratios, group: ratio} for group, ratio in up.items() if ratio is not None]
 
 
 def _efficiency(search: Search, current: Candidate, step: Candidate) -> float:
