@@ -7,7 +7,7 @@ import pytest
 
 from conftest import run_stages as run
 from prune2edge import _compat
-from prune2edge.errors import BuildFailed, ModelError
+from prune2edge.errors import BuildFailed, ModelError, RecipeError
 from prune2edge.keras.model import has_pruning_wrappers, weight_sparsity
 from prune2edge.keras.schedules import ConstantSparsity
 from prune2edge.stages import (
@@ -132,8 +132,29 @@ def test_quantize_draws_the_same_samples_for_the_same_seed(make_ctx):
     two = run(ctx, Quantize(samples=50))
     assert one.quantization.samples.shape == (50, 28, 28)
     assert np.array_equal(one.quantization.samples, two.quantization.samples)
-    assert one.outputs == {"mode": "int8", "io_type": "float32", "representative_samples": 50}
+    assert one.outputs == {"mode": "int8", "io_type": "float32", "representative_samples": 50,
+                           "per_channel": True}
     assert run(ctx, Quantize(mode="float16")).quantization.samples is None
+
+
+def test_per_tensor_int8_stores_one_scale_per_weight_tensor(make_ctx):
+    from prune2edge.sizes import Size
+    ctx = make_ctx("cnn")
+    files, scales = {}, {}
+    for per_channel in (True, False):
+        work = ctx.work_dir / str(per_channel)
+        work.mkdir(parents=True)
+        out = run(ctx.evolve(work_dir=work),
+                  Quantize(samples=20, per_channel=per_channel), Convert(sparse="off"))
+        files[per_channel] = out.tflite["final"]
+        model = _compat.flatbuffer_utils().read_model(str(files[per_channel]))
+        scales[per_channel] = [len(t.quantization.scale) for t in model.subgraphs[0].tensors
+                               if t.type == 9 and len(t.shape) > 1  # int8 weights
+                               and model.buffers[t.buffer].data is not None]
+    assert max(scales[True]) > 1 and set(scales[False]) == {1}
+    assert Size.of_file(files[False]).bytes < Size.of_file(files[True]).bytes
+    with pytest.raises(RecipeError, match="per_channel = false needs mode"):
+        Quantize(mode="float16", per_channel=False)
 
 
 def test_convert_auto_keeps_the_smaller_encoding_and_records_both(make_ctx):

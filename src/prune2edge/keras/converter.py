@@ -17,10 +17,12 @@ class QuantizationPlan:
     mode: str  # "none" | "dynamic" | "float16" | "int8"
     io_type: str = "float32"
     samples: Any = None  # representative inputs for int8 calibration
+    per_channel: bool = True  # int8 weights: a scale per output channel, or one per tensor
 
     def describe(self) -> dict[str, Any]:
         count = None if self.samples is None else len(self.samples)
-        return {"mode": self.mode, "io_type": self.io_type, "representative_samples": count}
+        return {"mode": self.mode, "io_type": self.io_type, "representative_samples": count,
+                "per_channel": self.per_channel}
 
 
 def to_tflite(model: Any, plan: QuantizationPlan | None, sparse: bool) -> bytes:
@@ -44,6 +46,8 @@ def to_tflite(model: Any, plan: QuantizationPlan | None, sparse: bool) -> bytes:
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # The converter's own switch (TFLiteConverterBase), not yet a public attribute.
+        converter._experimental_disable_per_channel = not plan.per_channel
         if plan.io_type != "float32":
             converter.inference_input_type = getattr(tf, plan.io_type)
             converter.inference_output_type = getattr(tf, plan.io_type)
