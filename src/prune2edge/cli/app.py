@@ -23,6 +23,13 @@ err_console = Console(stderr=True, highlight=False)
 EXIT_CODES = ("Exit codes: 0 ok, 1 usage/recipe/input error, 3 budget regression, "
               "4 build failed during work, 130 interrupted.")
 
+# The parameters every recipe-running command takes.
+RecipeArg = Annotated[str, typer.Argument(help="Recipe file, or a bundled recipe's name.")]
+OverridesOption = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY=VALUE",
+    help="Override a recipe value, e.g. stages.finetune.epochs=2 (repeatable).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:

@@ -7,12 +7,21 @@ from typing import Annotated
 
 import typer
 
-from .app import EXIT_CODES, app, out_console, sigterm_as_interrupt, user_errors
+from .app import (
+    EXIT_CODES,
+    OverridesOption,
+    QuietOption,
+    RecipeArg,
+    app,
+    out_console,
+    sigterm_as_interrupt,
+    user_errors,
+)
 
 
 @app.command(epilog=EXIT_CODES)
 def build(
-    recipe: Annotated[str, typer.Argument(help="Recipe file, or a bundled recipe's name.")],
+    recipe: RecipeArg,
     out: Annotated[Path | None, typer.Option("--out", "-o",
                    help="Build directory [default: build/<recipe name>].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a build already in --out.")]
@@ -20,14 +29,12 @@ def build(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue an interrupted build in --out from its last checkpoint.")]
     = False,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE",
-        help="Override a recipe value, e.g. stages.finetune.epochs=2 (repeatable).")] = None,
+    set_: OverridesOption = None,
     only: Annotated[list[str] | None, typer.Option(
         "--only", metavar="KIND", help="Run only stages of this kind (repeatable).")] = None,
     until: Annotated[str | None, typer.Option(
         "--until", metavar="KIND", help="Stop after the first stage of this kind.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: QuietOption = False,
     check: Annotated[bool, typer.Option(
         "--check", help="Gate the build on its budgets (and --baseline) when it ends.")] = False,
     baseline: Annotated[Path | None, typer.Option(

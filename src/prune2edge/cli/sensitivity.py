@@ -10,12 +10,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..engine import native_log
-from .app import EXIT_CODES, app, out_console, sigterm_as_interrupt, user_errors
+from .app import (
+    EXIT_CODES,
+    OverridesOption,
+    RecipeArg,
+    app,
+    out_console,
+    sigterm_as_interrupt,
+    user_errors,
+)
 
 
 @app.command(epilog=EXIT_CODES)
 def sensitivity(
-    recipe: Annotated[str, typer.Argument(help="Recipe file, or a bundled recipe's name.")],
+    recipe: RecipeArg,
     mode: Annotated[str, typer.Option(
         help="magnitude: zero weights; structural: remove units/filters.")] = "magnitude",
     criterion: Annotated[str | None, typer.Option(
@@ -28,8 +36,7 @@ def sensitivity(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Directory [default: build/<recipe name>-sensitivity].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier scan.")] = False,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE", help="Override a recipe value (repeatable).")] = None,
+    set_: OverridesOption = None,
 ) -> None:
     """Accuracy vs sparsity (or width) for each layer alone, as a table and a plot."""
     from ..errors import RecipeError

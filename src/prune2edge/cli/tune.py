@@ -8,20 +8,27 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .app import EXIT_CODES, app, out_console, sigterm_as_interrupt, user_errors
+from .app import (
+    EXIT_CODES,
+    OverridesOption,
+    QuietOption,
+    RecipeArg,
+    app,
+    out_console,
+    sigterm_as_interrupt,
+    user_errors,
+)
 
 
 @app.command(epilog=EXIT_CODES)
 def tune(
-    recipe: Annotated[str, typer.Argument(help="Recipe file, or a bundled recipe's name.")],
+    recipe: RecipeArg,
     out: Annotated[Path | None, typer.Option("--out", "-o",
                    help="Directory [default: build/<recipe name>-tune].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier tune in --out.")]
     = False,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE",
-        help="Override a recipe value, e.g. tune.max_trials=20 (repeatable).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    set_: OverridesOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Search the structural ratios within the [budgets], write tuned.toml and build it."""
     from ..engine import native_log
