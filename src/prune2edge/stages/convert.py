@@ -44,8 +44,10 @@ class Convert(Stage):
         return f"sparse={self.sparse}" + (", names stripped" if self.strip_names else "")
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        baseline = ctx.work_dir / "baseline.tflite"
-        baseline.write_bytes(to_tflite(ctx.baseline_model, None, sparse=False))
+        baseline = ctx.tflite.get("baseline")  # converted once per context
+        if baseline is None:
+            baseline = ctx.work_dir / "baseline.tflite"
+            baseline.write_bytes(to_tflite(ctx.baseline_model, None, sparse=False))
         encodings = {"dense": False, "sparse": True}
         if self.sparse != "auto":
             encodings = {"sparse": True} if self.sparse == "on" else {"dense": False}

@@ -72,9 +72,11 @@ class _TasksOnly(Reporter):
 def run_stages(stages: tuple[Stage, ...], model: Any, ctx: BuildContext,
                work: Path) -> BuildContext:
     """`model` through `stages` (ending with the recipe's convert) in `work`; the context
-    after them, whose `tflite["final"]` is the file the recipe would build."""
+    after them, whose `tflite["final"]` is the file the recipe would build (the dense
+    baseline file in `ctx.tflite`, if there, is reused)."""
     work.mkdir(parents=True, exist_ok=True)
-    out, _ = Pipeline(stages).execute(ctx.evolve(model=model, work_dir=work, tflite={},
+    baseline = {k: v for k, v in ctx.tflite.items() if k == "baseline"}
+    out, _ = Pipeline(stages).execute(ctx.evolve(model=model, work_dir=work, tflite=baseline,
                                                  quantization=None,
                                                  reporter=_TasksOnly(ctx.reporter)))
     return out

@@ -118,10 +118,13 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter) -> Search:
     dense = score(template, dict.fromkeys(groups, 0.0), ctx)
     search = Search(spec, replace(dense, model=ctx.model))
     try:
-        search.latency = _latency_model(search, template, format_stages(probe), ctx, work,
-                                        reporter)
+        converted = run_stages(format_stages(probe), ctx.model, ctx, work / "dense")
+        ctx = ctx.evolve(tflite={"baseline": converted.tflite["baseline"]})
+        dense_file = converted.tflite["final"]
+        search.latency = _latency_model(search, template, format_stages(probe), dense_file,
+                                        ctx, work, reporter)
         _greedy(search, template, ctx, start, reporter)
-        _finalists(search, recipe, probe, ctx, work, reporter)
+        _finalists(search, recipe, probe, dense_file, ctx, work, reporter)
     except KeyboardInterrupt:
         search.interrupted = True
     search.seconds = time.monotonic() - start
@@ -144,16 +147,18 @@ def budget_floor(recipe: Recipe, dense_accuracy: float) -> float:
 
 
 def _latency_model(search: Search, template: Structural, formats: tuple[Stage, ...],
-                   ctx: BuildContext, work: Path, reporter: Reporter) -> LatencyModel:
+                   dense_file: Path, ctx: BuildContext, work: Path,
+                   reporter: Reporter) -> LatencyModel:
     ladder = search.spec.ratios
     uniform = [ladder[len(ladder) // 2], ladder[-1]]
     models = [search.dense]
+    files = [dense_file]
     with reporter.task("tune: timing converted models for the latency model", 3) as task:
         for ratio in uniform:
             models.append(score(template, dict.fromkeys(search.dense.ratios, ratio), ctx))
+            files.append(run_stages(formats, models[-1].model, ctx,
+                                    work / f"latency-{ratio}").tflite["final"])
             task.advance()
-        files = [run_stages(formats, c.model, ctx, work / f"latency-{i}").tflite["final"]
-                 for i, c in enumerate(models)]
         measured = measure(files, ctx.data)
         task.advance()
     return LatencyModel.fit([(c.macs, m.p50_ms) for c, m in zip(models, measured, strict=True)])
@@ -226,8 +231,8 @@ def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, An
             "seconds": round(seconds, 2)}
 
 
-def _finalists(search: Search, recipe: Recipe, probe: tuple[Stage, ...], ctx: BuildContext,
-               work: Path, reporter: Reporter) -> None:
+def _finalists(search: Search, recipe: Recipe, probe: tuple[Stage, ...], dense_file: Path,
+               ctx: BuildContext, work: Path, reporter: Reporter) -> None:
     """Binary search along the greedy path for its most pruned step that meets the budget
     after the `probe` stages (the most pruned step first), `finalists` probes at most; the
     probes are then timed in turns with the dense model."""
@@ -245,8 +250,6 @@ def _finalists(search: Search, recipe: Recipe, probe: tuple[Stage, ...], ctx: Bu
             probes[index] = (candidate, path, accuracy)
             low, high = (index + 1, high) if accuracy >= floor else (low, index - 1)
             task.advance(status=f"step {index + 1}/{len(search.path)}: {accuracy:.2%}")
-    dense_file = run_stages(format_stages(probe), search.dense.model, ctx,
-                            work / "dense").tflite["final"]
     ordered = sorted(probes)
     dense, *measured = measure([dense_file, *(probes[i][1] for i in ordered)], ctx.data)
     search.finalists.append({"ratios": {}, "macs": search.dense.macs,
