@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> None:
         r = rows[-1]
         print(f"{name:30}{r['accuracy']:>9.2%}{r['drop_pt']:>9.2f}{r['p50_ms']:>9.4f}"
               f"{r['speedup']:>7.2f}x")
-    print("\nlatency model on the finalists (validation split, int8):")
+    print("\nlatency model on the finalists (validation split):")
     for f in result.search.finalists:
         if f.get("predicted_p50_ms"):
             error = f["predicted_p50_ms"] / f["p50_ms"] - 1

@@ -42,7 +42,7 @@ def tune(
                           reporter=reporter)
     search = result.search
     table = Table("candidate", "val. accuracy", "p50 ms", "predicted", "gzip B", "in budget",
-                  title=f"tune ({search.spec.objective}): finalists, int8, validation split")
+                  title=f"tune ({search.spec.objective}): finalists, validation split")
     for row in search.finalists:
         predicted = row.get("predicted_p50_ms")
         name = "dense" if row.get("dense") else ", ".join(

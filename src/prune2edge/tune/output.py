@@ -81,9 +81,9 @@ def plot(search: Search, path: Path, name: str) -> None:
     panels = [(axes[0], trials, "predicted_p50_ms", "validation_accuracy_one_shot",
                "predicted p50 (ms), one-shot accuracy"),
               (axes[1], search.finalists, "p50_ms", "validation_accuracy",
-               "measured p50 (ms), after the trial fine-tune"),
+               "measured p50 (ms), after the recipe's stages"),
               (axes[2], search.finalists, "gzip_bytes", "validation_accuracy",
-               "gzip bytes (int8 .tflite)")]
+               "gzip bytes (.tflite)")]
     for ax, rows, x_key, y_key, label in panels:
         xs = [r[x_key] for r in rows]
         ys = [r[y_key] * 100 for r in rows]
