@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from benchlib import ROOT, cli, test_data
 from prune2edge import FineTune, Pipeline, Structural, build, load_recipe
@@ -33,8 +35,10 @@ from prune2edge.progress import Reporter
 from prune2edge.tflite.validator import evaluate
 from prune2edge.tune import tune
 
+T = TypeVar("T")
 
-def timed(work) -> tuple[object, float]:
+
+def timed(work: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     result = work()
     return result, time.perf_counter() - start
