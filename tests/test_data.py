@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from prune2edge.data import DataSpec, RawData, fit_to_model, load, split
+from prune2edge.data.stream import Stream
 from prune2edge.errors import DataError, RecipeError
 
 
@@ -113,14 +114,27 @@ def write_image_folder(root):
 
 
 def test_image_folder_one_sub_folder_per_class(tmp_path):
+    import tensorflow as tf
+    from PIL import Image
+
     write_image_folder(tmp_path)
     raw = load(DataSpec(source="images", test_split=0.2), tmp_path, (8, 8, 3))
-    assert raw.notes == ("read 10 images of 2 classes (cat, dog) as 8x8x3 (bilinear resize)",)
+    assert raw.notes == ("streamed 10 images of 2 classes (cat, dog) from the folder",)
     dataset = fit_to_model(raw, (8, 8, 3), 2)
+    assert isinstance(dataset.x_train, Stream) and dataset.describe()["streamed"]
     assert dataset.x_train.shape == (8, 8, 8, 3) and len(dataset.x_test) == 2
-    reds = np.concatenate([dataset.x_train, dataset.x_test])[..., 0].mean(axis=(1, 2))
+    assert "resized 10x12 -> 8x8 (bilinear)" in dataset.preprocessing
+    images = np.concatenate([dataset.x_train[:], dataset.x_test[:]])
     labels = np.concatenate([dataset.y_train, dataset.y_test])
-    assert np.all((reds > 0.5) == (labels == 1))  # labels follow the folders
+    assert np.all((images[..., 0].mean(axis=(1, 2)) > 0.5) == (labels == 1))  # labels follow
+    # the folders; the pixels are the files' own, resized bilinearly and rounded as uint8
+    files = sorted((tmp_path / "images").rglob("*.png"))
+    positions = np.concatenate([dataset.x_train.positions, dataset.x_test.positions])
+    first = np.asarray(Image.open(files[positions[0]]), np.float32)[None]
+    expected = np.clip(np.round(tf.image.resize(first, (8, 8)).numpy()), 0, 255) / 255
+    np.testing.assert_allclose(images[:1], expected, atol=1e-6)
+    np.testing.assert_array_equal(dataset.x_train[[1, 0]], dataset.x_train[:2][::-1])
+    assert dataset.x_train[3].shape == (8, 8, 3)
     with pytest.raises(DataError) as info:
         fit_to_model(raw, (8, 8, 3), 1)
     assert "but the model has 1 output units" in info.value.what

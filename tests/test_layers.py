@@ -16,7 +16,7 @@ PACKAGE = Path(prune2edge.__file__).parent
 # Rooms from the bottom up: a module may import its own room and the rooms of lower ranks.
 RANKS = {
     "errors": 0,
-    "sizes": 1, "params": 1, "sources": 1, "progress": 1, "_compat": 1,
+    "sizes": 1, "params": 1, "sources": 1, "progress": 1, "jobs": 1, "_compat": 1,
     "data": 2, "examples": 2,
     "keras": 3, "tflite": 3,
     "inspect": 4, "report": 4,

@@ -102,7 +102,7 @@ source = "builtin:mnist"
     (HEAD.replace("builtin:mnist", "builtin:cifar") + "[[stages]]\nkind='convert'\n", DataError,
      "unknown bundled dataset 'cifar'", "builtin:mnist"),
     (HEAD.replace("builtin:mnist", "nope.npz") + "[[stages]]\nkind='convert'\n", DataError,
-     "data file not found", "give an .npz or an image folder"),
+     "data file not found", "give an .npz, an image folder or TFRecord files"),
     (HEAD.replace("pkg:factory", "missing.keras") + "[[stages]]\nkind='convert'\n", ModelError,
      "model file not found", "module:function factory"),
 ])

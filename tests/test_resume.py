@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from processes import prune2edge_process, wait_for_epochs
 from prune2edge.cli import app
 from prune2edge.tflite.runner import TFLiteRunner
 
-TESTS = Path(__file__).parent
 RECIPE = """
 version = 1
 name = "resumable"
@@ -51,26 +46,6 @@ memory = false
 """
 
 
-def _prune2edge(*args, **popen):
-    env = dict(os.environ, PYTHONPATH=f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    return subprocess.Popen([sys.executable, "-m", "prune2edge", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
-
-
-def _wait_for_epochs(state: Path, stage: int, epochs: int, process) -> dict:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            doc = json.loads(state.read_text())
-            if doc["stage_index"] == stage and doc["epochs_done"] >= epochs:
-                return doc
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.02)
-    raise AssertionError("the build never reached the epoch to interrupt")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_finetune_resumes_from_its_last_epoch(tmp_path, tiny_npz, signum):
@@ -78,8 +53,8 @@ def test_interrupted_finetune_resumes_from_its_last_epoch(tmp_path, tiny_npz, si
     recipe.write_text(RECIPE.format(npz=tiny_npz))
     out = tmp_path / "out"
     state = out / ".prune2edge-resume" / "state.json"
-    process = _prune2edge("build", recipe, "--out", out, "--quiet")
-    _wait_for_epochs(state, stage=3, epochs=2, process=process)
+    process = prune2edge_process("build", recipe, "--out", out, "--quiet")
+    wait_for_epochs(state, stage=3, epochs=2, process=process)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -91,7 +66,7 @@ def test_interrupted_finetune_resumes_from_its_last_epoch(tmp_path, tiny_npz, si
     assert sorted(p.name for p in out.iterdir()) == [".prune2edge-resume"]
     assert [r["kind"] for r in saved["records"]] == ["train", "prune"]
 
-    resumed = _prune2edge("build", recipe, "--out", out, "--quiet", "--resume")
+    resumed = prune2edge_process("build", recipe, "--out", out, "--quiet", "--resume")
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr
     report = json.loads((out / "report.json").read_text())

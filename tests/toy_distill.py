@@ -32,5 +32,5 @@ class ToyDistill(TrainingStage):
         labels = teacher.predict(ctx.data.x_train, batch_size=256, verbose=0).argmax(1)
         taught = ctx.evolve(data=dataclasses.replace(ctx.data, y_train=labels))
         model = clone(ctx.model) if ctx.model is ctx.baseline_model else ctx.model
-        figures = self.fit(taught, model, callbacks=[])
+        model, figures = self.fit(taught, model, callbacks=[])
         return ctx.evolve(model=model).with_outputs(**figures, teacher=teacher.name)

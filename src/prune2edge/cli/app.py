@@ -29,6 +29,9 @@ OverridesOption = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE",
     help="Override a recipe value, e.g. stages.finetune.epochs=2 (repeatable).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+JobsOption = Annotated[int | None, typer.Option(
+    "--jobs", "-j", min=1, help="Worker processes for independent trials; the results are "
+    "those of --jobs 1.")]
 
 
 @contextlib.contextmanager

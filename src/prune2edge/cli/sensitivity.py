@@ -12,6 +12,7 @@ from rich.table import Table
 from ..engine import native_log
 from .app import (
     EXIT_CODES,
+    JobsOption,
     OverridesOption,
     RecipeArg,
     app,
@@ -37,6 +38,7 @@ def sensitivity(
         "--out", "-o", help="Directory [default: build/<recipe name>-sensitivity].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier scan.")] = False,
     set_: OverridesOption = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Accuracy vs sparsity (or width) for each layer alone, as a table and a plot."""
     from ..errors import RecipeError
@@ -61,7 +63,7 @@ def sensitivity(
             raise RecipeError("every ratio must be in (0, 1)", "--ratios", "e.g. 0.5,0.9")
         loaded = load_recipe(recipe, set_ or ())
         result = scan(loaded, mode=cast(Mode, mode), criterion=criterion, ratios=shares,
-                      samples=samples, reporter=RichReporter(out_console))
+                      samples=samples, jobs=jobs or 1, reporter=RichReporter(out_console))
         target = out or Path("build") / f"{loaded.name}-sensitivity"
         write(result, target, force)
     table = Table("layer", "type", *(f"{r:.0%}" for r in result.ratios),

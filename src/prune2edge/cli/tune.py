@@ -10,6 +10,7 @@ from rich.table import Table
 
 from .app import (
     EXIT_CODES,
+    JobsOption,
     OverridesOption,
     QuietOption,
     RecipeArg,
@@ -28,6 +29,7 @@ def tune(
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier tune in --out.")]
     = False,
     set_: OverridesOption = None,
+    jobs: JobsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Search the structural ratios within the [budgets], write tuned.toml and build it."""
@@ -38,7 +40,7 @@ def tune(
 
     reporter = Reporter() if quiet else RichReporter(out_console)
     with user_errors(), sigterm_as_interrupt(), native_log.discarded():
-        result = run_tune(recipe, out, force=force, overrides=tuple(set_ or ()),
+        result = run_tune(recipe, out, force=force, overrides=tuple(set_ or ()), jobs=jobs,
                           reporter=reporter)
     search = result.search
     table = Table("candidate", "val. accuracy", "p50 ms", "predicted", "gzip B", "in budget",

@@ -1,4 +1,5 @@
-"""Arrays as a source gives them (RawData) and as the model takes them (Dataset)."""
+"""Samples as a source gives them (RawData) and as the model takes them (Dataset): arrays, or
+streams read from disk as needed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from .stream import Reader, Stream
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -16,9 +18,9 @@ KEYS = ("x_train", "y_train", "x_test", "y_test")
 class Dataset:
     """Train and test splits already shaped and scaled for the model's input."""
 
-    x_train: np.ndarray
+    x_train: np.ndarray | Stream
     y_train: np.ndarray
-    x_test: np.ndarray
+    x_test: np.ndarray | Stream
     y_test: np.ndarray
     num_classes: int
     source: str = "<arrays>"
@@ -33,6 +35,7 @@ class Dataset:
             "sample_shape": list(self.x_train.shape[1:]),
             "num_classes": self.num_classes,
             "preprocessing": list(self.preprocessing),
+            "streamed": isinstance(self.x_train, Stream),
             "executes_user_code": self.executes_user_code,
         }
 
@@ -45,12 +48,14 @@ class Dataset:
 
 @dataclass(frozen=True, eq=False)
 class RawData:
-    """A source's arrays before they are fitted to a model, and how they were obtained."""
+    """A source's arrays before they are fitted to a model, and how they were obtained. For a
+    streamed source (`reader` set), `x_train` and `x_test` hold the reader's positions."""
 
     arrays: dict[str, np.ndarray]
     source: str
     notes: tuple[str, ...] = ()
     executes_user_code: bool = False
+    reader: Reader | None = None
 
 
 def split(x: np.ndarray, y: np.ndarray, test_split: float, seed: int) -> dict[str, np.ndarray]:

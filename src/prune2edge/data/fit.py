@@ -11,6 +11,7 @@ from .. import _compat
 from ..errors import DataError
 from .dataset import Dataset, RawData
 from .spec import DataSpec
+from .stream import Reader, Stream
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as tf.image.rgb_to_grayscale
 
@@ -22,7 +23,9 @@ def fit_to_model(raw: RawData, input_shape: tuple[int, ...], num_classes: int,
     spec = spec or DataSpec(source=raw.source)
     steps: list[str] = list(raw.notes)
     arrays = raw.arrays
-    xs = {}
+    xs: dict[str, np.ndarray | Stream] = {}
+    if raw.reader is not None:
+        arrays, xs = _streams(raw, raw.reader, input_shape, spec, steps)
     for split_name in ("train", "test"):
         x, y = np.asarray(arrays[f"x_{split_name}"]), np.asarray(arrays[f"y_{split_name}"])
         if len(x) == 0:
@@ -31,12 +34,63 @@ def fit_to_model(raw: RawData, input_shape: tuple[int, ...], num_classes: int,
         if len(x) != len(y):
             raise DataError(f"x_{split_name} has {len(x)} samples but y_{split_name} has "
                             f"{len(y)}", raw.source, "give one label per sample")
-        xs[split_name] = _fit_samples(x, input_shape, spec, f"{raw.source}: x_{split_name}",
-                                      steps)
+        if raw.reader is None:
+            xs[split_name] = _fit_samples(x, input_shape, spec,
+                                          f"{raw.source}: x_{split_name}", steps)
     labels = {s: _labels(np.asarray(arrays[f"y_{s}"]), num_classes, s, raw.source, steps)
               for s in ("train", "test")}
     return Dataset(xs["train"], labels["train"], xs["test"], labels["test"], num_classes,
                    raw.source, tuple(dict.fromkeys(steps)), raw.executes_user_code)
+
+
+def _streams(raw: RawData, reader: Reader, input_shape: tuple[int, ...], spec: DataSpec,
+             steps: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray | Stream]]:
+    """Streams of the reader's images as the model takes them; the labels in their order."""
+    geometry = image_geometry(input_shape)
+    height, width, channels = geometry
+    have = _compat.tf().io.decode_image(reader.first(), expand_animations=False).shape
+    if have[-1] != channels:
+        if spec.channels == "keep":
+            raise DataError(f"images have {have[-1]} channels but the model expects {channels}",
+                            raw.source, 'set [data] channels = "auto" or use matching images')
+        steps.append(f"decoded with {channels} channel(s) (the files have {have[-1]})")
+    if tuple(have[:2]) != (height, width):
+        if not spec.resize:
+            raise DataError(f"images are {have[0]}x{have[1]} but the model expects "
+                            f"{height}x{width}", raw.source, "set [data] resize = true")
+        steps.append(f"resized {have[0]}x{have[1]} -> {height}x{width} (bilinear)")
+    if math.prod(geometry) != math.prod(input_shape) or len(input_shape) != 3:
+        steps.append(f"reshaped {geometry} -> {tuple(input_shape)}")
+    scale = {"auto": 1 / 255, "none": None}.get(spec.scale, spec.scale)  # type: ignore[arg-type]
+    if scale is not None:
+        steps.append("scaled uint8 [0, 255] to float32 [0, 1]" if spec.scale == "auto"
+                     else f"multiplied by {scale:g}")
+    arrays: dict[str, np.ndarray] = {}
+    streams: dict[str, np.ndarray | Stream] = {}
+    for name in ("train", "test"):
+        positions = np.asarray(raw.arrays[f"x_{name}"])
+        order = np.argsort(positions, kind="stable")
+        arrays[f"x_{name}"] = positions[order]
+        arrays[f"y_{name}"] = np.asarray(raw.arrays[f"y_{name}"])[order]
+        streams[name] = Stream(reader, positions[order], geometry, tuple(input_shape),
+                               None if scale is None else float(scale))
+    steps.append("read as needed, not held in memory")
+    return arrays, streams
+
+
+def image_geometry(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Height, width and channels images must have for a model with this input shape."""
+    if len(input_shape) == 3 and input_shape[-1] in (1, 3, 4):
+        return input_shape[0], input_shape[1], input_shape[-1]
+    if len(input_shape) == 2:
+        return input_shape[0], input_shape[1], 1
+    size = math.prod(input_shape)
+    for channels in (1, 3):
+        side = math.isqrt(size // channels)
+        if side * side * channels == size:
+            return side, side, channels
+    raise DataError(f"cannot tell the image size for a model whose input is {input_shape}",
+                    "data.source", "give the model an image-shaped input, or use an .npz")
 
 
 def _fit_samples(x: np.ndarray, input_shape: tuple[int, ...], spec: DataSpec, where: str,

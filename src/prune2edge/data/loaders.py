@@ -1,10 +1,10 @@
-"""Data sources read into arrays: `builtin:mnist` (bundled), an .npz (Keras layout, or `x`/`y`
-plus a split), a folder of images with one sub-folder per class, or a function
-(`module:function`, `file.py:function`) returning arrays or a `tf.data.Dataset`."""
+"""Data sources: `builtin:mnist` (bundled), an .npz (Keras layout, or `x`/`y` plus a split) or
+a function (`module:function`, `file.py:function`) returning arrays or a `tf.data.Dataset`,
+read into arrays; a folder of images with one sub-folder per class, or TFRecord files,
+listed so that their images are streamed (`stream.Stream`)."""
 
 from __future__ import annotations
 
-import math
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -16,7 +16,8 @@ from .. import _compat
 from ..errors import DataError
 from ..sources import call_function, is_callable_source, resolve_path
 from .dataset import KEYS, RawData, split
-from .spec import BUILTIN, DataSpec, check_source, is_builtin
+from .spec import BUILTIN, DataSpec, check_source, is_builtin, record_files
+from .stream import ImageFiles, Records
 
 
 def load(spec: DataSpec, base_dir: Path, input_shape: tuple[int, ...], seed: int = 0) -> RawData:
@@ -31,10 +32,12 @@ def load(spec: DataSpec, base_dir: Path, input_shape: tuple[int, ...], seed: int
         arrays, notes = _from_function(call_function(source, base_dir, DataError), spec, seed,
                                        input_shape, source)
         return RawData(arrays, source, notes, executes_user_code=True)
+    files = record_files(source, base_dir)
+    if files:
+        return _records(files, spec, seed, source)
     path = resolve_path(source, base_dir)
     if path.is_dir():
-        arrays, notes = _image_folder(path, input_shape, spec, seed)
-        return RawData(arrays, source, notes)
+        return _image_folder(path, spec, seed)
     return RawData(_read_npz(path, spec, seed), source)
 
 
@@ -102,43 +105,46 @@ def _materialize(dataset: Any, input_shape: tuple[int, ...],
     return np.stack(xs), np.stack(ys)
 
 
-def _image_folder(path: Path, input_shape: tuple[int, ...], spec: DataSpec,
-                  seed: int) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
-    """Images in one sub-folder per class, read with Keras' directory loader."""
-    height, width, channels = _image_geometry(input_shape)
-    keras = _compat.keras()
-    try:
-        dataset = keras.utils.image_dataset_from_directory(
-            path, labels="inferred", label_mode="int", batch_size=None, shuffle=False,
-            color_mode={1: "grayscale", 3: "rgb", 4: "rgba"}[channels],
-            image_size=(height, width), interpolation="bilinear")
-    except ValueError as exc:
-        raise DataError(f"cannot read the image folder ({exc})", str(path),
-                        "put the images in one sub-folder per class") from exc
-    images, labels = [], []
-    for image, label in dataset.as_numpy_iterator():
-        images.append(image)
-        labels.append(label)
-    if not images:
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _image_folder(path: Path, spec: DataSpec, seed: int) -> RawData:
+    """The images in one sub-folder per class, listed (not read: they are streamed)."""
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir())
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        files = sorted(f for f in (path / name).rglob("*")
+                       if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        paths += [str(f) for f in files]
+        labels += [label] * len(files)
+    if not paths:
         raise DataError("the image folder has no images", str(path),
-                        "put .png/.jpg/.bmp/.gif files in one sub-folder per class")
-    x = np.clip(np.round(np.stack(images)), 0, 255).astype(np.uint8)
-    classes = ", ".join(dataset.class_names)
-    note = (f"read {len(x)} images of {len(dataset.class_names)} classes ({classes}) as "
-            f"{height}x{width}x{channels} (bilinear resize)")
-    return split(x, np.asarray(labels), spec.test_split, seed), (note,)
+                        f"put {'/'.join(IMAGE_SUFFIXES)} files in one sub-folder per class")
+    note = (f"streamed {len(paths)} images of {len(classes)} classes ({', '.join(classes)}) "
+            "from the folder")
+    return RawData(split(np.arange(len(paths)), np.array(labels), spec.test_split, seed),
+                   str(path), (note,), reader=ImageFiles(np.array(paths)))
 
 
-def _image_geometry(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """Height, width and channels images must have for a model with this input shape."""
-    if len(input_shape) == 3 and input_shape[-1] in (1, 3, 4):
-        return input_shape[0], input_shape[1], input_shape[-1]
-    if len(input_shape) == 2:
-        return input_shape[0], input_shape[1], 1
-    size = math.prod(input_shape)
-    for channels in (1, 3):
-        side = math.isqrt(size // channels)
-        if side * side * channels == size:
-            return side, side, channels
-    raise DataError(f"cannot tell the image size for a model whose input is {input_shape}",
-                    "data.source", "give the model an image-shaped input, or use an .npz")
+def _records(files: list[Path], spec: DataSpec, seed: int, source: str) -> RawData:
+    """TFRecord files of `tf.train.Example`s: their labels read in one pass, their images
+    left to be streamed."""
+    tf = _compat.tf()
+    feature = {spec.label_key: tf.io.FixedLenFeature([], tf.int64),
+               spec.image_key: tf.io.FixedLenFeature([], tf.string)}
+    names = [str(f) for f in files]
+    try:
+        labels = [batch for batch in tf.data.TFRecordDataset(names).map(
+            lambda r: tf.io.parse_single_example(r, feature)[spec.label_key]).batch(
+            4096).as_numpy_iterator()]
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as exc:
+        raise DataError(f"cannot read the TFRecords ({exc.message.splitlines()[0]})", source,
+                        f"write tf.train.Examples with a bytes feature {spec.image_key!r} "
+                        f"(an encoded PNG/JPEG) and an int64 feature {spec.label_key!r}, or "
+                        "set [data] image_key / label_key") from exc
+    y = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    if len(y) == 0:
+        raise DataError("the TFRecord files hold no records", source, "write some examples")
+    note = f"streamed {len(y)} records from {len(files)} TFRecord file(s)"
+    return RawData(split(np.arange(len(y)), y, spec.test_split, seed), source, (note,),
+                   reader=Records(tuple(names), len(y), spec.image_key))

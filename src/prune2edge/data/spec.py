@@ -10,6 +10,7 @@ from ..errors import DataError, RecipeError
 from ..sources import is_callable_source, resolve_path
 
 BUILTIN = {"mnist": "mnist-10k.npz"}
+RECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfr")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,6 +22,8 @@ class DataSpec:
     scale: float | Literal["auto", "none"] = "auto"  # auto: uint8 -> [0, 1]; or a factor
     resize: bool = True  # resize images to the model's input height and width
     channels: Literal["auto", "keep"] = "auto"  # auto: gray <-> RGB to match the model
+    image_key: str = "image"  # TFRecord sources: the feature holding the encoded image
+    label_key: str = "label"  # TFRecord sources: the feature holding the integer label
 
     def __post_init__(self) -> None:
         if not 0.0 < self.test_split < 1.0:
@@ -42,8 +45,27 @@ def check_source(source: str, base_dir: Path) -> None:
         return
     if is_callable_source(source):
         return
+    if record_files(source, base_dir) == []:
+        raise DataError("no TFRecord files match", source,
+                        "give a .tfrecord file or a pattern such as shards/train-*.tfrecord")
     path = resolve_path(source, base_dir)
-    if not path.exists():
+    if not path.exists() and not has_glob(source):
         raise DataError("data file not found", str(path),
-                        "give an .npz or an image folder (relative to the recipe), a "
-                        "module:function, or builtin:mnist")
+                        "give an .npz, an image folder or TFRecord files (relative to the "
+                        "recipe), a module:function, or builtin:mnist")
+
+
+def has_glob(source: str) -> bool:
+    return any(c in source for c in "*?[")
+
+
+def record_files(source: str, base_dir: Path) -> list[Path] | None:
+    """The TFRecord files `source` names (a file or a glob pattern with a TFRecord suffix),
+    sorted; None when it names no TFRecords."""
+    if not source.lower().endswith(RECORD_SUFFIXES):
+        return None
+    path = resolve_path(source, base_dir)
+    if not has_glob(source):
+        return [path] if path.is_file() else []
+    return sorted(p for p in Path(path.anchor).glob(str(path.relative_to(path.anchor)))
+                  if p.is_file())

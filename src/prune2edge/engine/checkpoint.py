@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _compat
 from ..errors import OutputError
+from ..keras.files import load_own
 
 if TYPE_CHECKING:
     from .context import BuildContext, StageRecord
@@ -99,10 +99,7 @@ class Checkpointer:
                             for role in state.get("models", [])})
 
     def _load_model(self, name: str) -> Any:
-        keras = _compat.keras()
-        with _compat.tfmot_sparsity().prune_scope():
-            # safe_mode off: these files were written by this build, from the model it loaded
-            return keras.models.load_model(self.directory / name, safe_mode=False)
+        return load_own(self.directory / name)
 
 
 class EpochSaver:

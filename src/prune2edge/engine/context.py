@@ -41,6 +41,7 @@ class BuildContext:
     tflite: Mapping[str, Path] = field(default_factory=dict)  # "baseline"/"final" -> file
     outputs: Mapping[str, Any] = field(default_factory=dict)  # what the running stage reports
     failure: str | None = None  # set by a stage whose result must not be trusted
+    strategy: Any = None  # the tf.distribute strategy training stages run under, if any
     # Checkpointing, set by the pipeline for the running stage: the logs of epochs a resumed
     # build already ran, and a hook to call with (model, logs so far) after every epoch.
     resume_logs: tuple[dict[str, float], ...] = ()

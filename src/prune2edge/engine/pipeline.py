@@ -14,6 +14,7 @@ from ..report.schema import BuildReport
 from . import native_log
 from .checkpoint import Checkpointer, EpochSaver, ResumePoint, describe_checkpoint, fingerprint
 from .context import BuildContext, StageRecord
+from .distribute import DistributeSpec, strategy_for
 from .order import check_order
 from .outdir import BuildDir
 from .prepare import prepare, seed_everything
@@ -109,7 +110,8 @@ class Pipeline:
     def run(self, model: Any, data_source: Any, *, out: str | Path, seed: int = 0,
             force: bool = False, resume: bool = False, reporter: Reporter | None = None,
             name: str = "pipeline", base_dir: Path | None = None,
-            recipe: dict[str, Any] | None = None, log_native: bool = False) -> BuildReport:
+            recipe: dict[str, Any] | None = None, log_native: bool = False,
+            distribute: DistributeSpec | None = None) -> BuildReport:
         """Build into `out`: load the model and data, run the stages, write the report.
 
         `model` is a tf_keras model, a source string or a ModelSpec; `data_source` a Dataset,
@@ -117,6 +119,7 @@ class Pipeline:
         the working directory). `resume` continues an interrupted build of the same recipe
         from its last checkpoint. A build whose result fails a check (e.g. Keras and the
         .tflite disagree) still writes its report, marked failed, then raises BuildFailed.
+        Training stages run under the `distribute` strategy (default: none).
         """
         base_dir = Path(base_dir or Path.cwd())
         reporter = reporter or Reporter()
@@ -124,7 +127,8 @@ class Pipeline:
         started = time.perf_counter()
         try:
             report = self._build(model, data_source, Path(out), seed, force, resume, reporter,
-                                 name, base_dir, recipe, log_native, started)
+                                 name, base_dir, recipe, log_native, started,
+                                 distribute or DistributeSpec())
         except KeyboardInterrupt as exc:
             saved = describe_checkpoint(Path(out))
             fix = (f"the checkpoint ({saved}) is kept: run the same command with --resume"
@@ -140,16 +144,18 @@ class Pipeline:
 
     def _build(self, model: Any, data_source: Any, out: Path, seed: int, force: bool,
                resume: bool, reporter: Reporter, name: str, base_dir: Path,
-               recipe: dict[str, Any], log_native: bool, started: float) -> BuildReport:
+               recipe: dict[str, Any], log_native: bool, started: float,
+               distribute: DistributeSpec) -> BuildReport:
         with BuildDir(out, force, resume) as build_dir:
             staging = build_dir.staging
             checkpoints = Checkpointer(build_dir.out, fingerprint(recipe, seed))
             with native_log.captured(staging / "build.log" if log_native else None):
+                strategy = strategy_for(distribute)  # before any other TensorFlow work
                 seed_everything(seed)
                 point = checkpoints.load() if resume else None
                 loaded, ctx = prepare(model, data_source, base_dir=base_dir, seed=seed,
                                       work_dir=staging, reporter=reporter)
-                ctx, records = self.execute(ctx, checkpoints, point)
+                ctx, records = self.execute(ctx.evolve(strategy=strategy), checkpoints, point)
                 report = assemble(ctx, records, self.stages, name=name, seed=seed,
                                   model=loaded, recipe=recipe,
                                   seconds=time.perf_counter() - started,

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from ..data.stream import Stream
+from .model import predict
 
 EPSILON = 1e-7
 
@@ -33,9 +35,9 @@ class Teacher:
         return f"distillation(temperature={self.temperature}, weight={self.weight})"
 
 
-def teacher_logits(teacher: Any, x: np.ndarray, from_logits: bool) -> np.ndarray:
+def teacher_logits(teacher: Any, x: np.ndarray | Stream, from_logits: bool) -> np.ndarray:
     """The teacher's logits on `x` (log-probabilities for a model ending in softmax)."""
-    outputs = teacher.predict(x, batch_size=256, verbose=0).astype(np.float32)
+    outputs = predict(teacher, x).astype(np.float32)
     return outputs if from_logits else np.log(outputs + EPSILON)
 
 
@@ -46,12 +48,13 @@ def pack(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
 
 def loss_and_metric(temperature: float, weight: float, from_logits: bool) -> tuple[Any, Any]:
     """The distillation loss and an accuracy metric that reads the packed labels."""
-    loss_cls, accuracy = _registered()
+    loss_cls, accuracy = register()
     return loss_cls(temperature=temperature, weight=weight, from_logits=from_logits), accuracy
 
 
 @functools.cache
-def _registered() -> tuple[Any, Any]:
+def register() -> tuple[Any, Any]:
+    """The loss and metric classes, registered with Keras (so saved models reload)."""
     keras, tf = _compat.keras(), _compat.tf()
     register = keras.saving.register_keras_serializable(package="prune2edge")
 

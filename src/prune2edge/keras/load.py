@@ -11,6 +11,7 @@ from .. import _compat
 from ..errors import ModelError, first_line
 from ..sources import call_function, is_callable_source, resolve_path
 from . import keras3
+from .model import predict
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -127,4 +128,4 @@ def _refuse_lambda_layers(path: Path) -> None:
 def predictor(source: str, base_dir: Path, batch_size: int = 256) -> Callable[[Any], Any]:
     """Predictions of the model `source` names, batched: a reference to compare a .tflite with."""
     model = load(source, base_dir).model
-    return lambda x: model.predict(x, batch_size=batch_size, verbose=0)
+    return lambda x: predict(model, x, batch_size)

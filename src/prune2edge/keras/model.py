@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from ..data.stream import Stream, keras_input
 from ..errors import ModelError
 
 
@@ -81,10 +82,16 @@ def prunable_weights(layer: Any) -> list[Any] | None:
     return [getattr(layer, name) for name in names if hasattr(layer, name)]
 
 
-def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+def accuracy(model: Any, x: np.ndarray | Stream, y: np.ndarray, batch_size: int = 256) -> float:
     """Top-1 accuracy of `model` on (x, y), predicted in batches."""
-    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    predictions = predict(model, x, batch_size)
     return float(np.mean(np.asarray(predictions).argmax(1) == y))
+
+
+def predict(model: Any, x: np.ndarray | Stream, batch_size: int = 256) -> np.ndarray:
+    """`model`'s outputs on `x` (an array or a stream), predicted in batches."""
+    return np.asarray(model.predict(keras_input(x, batch_size), batch_size=None
+                                    if isinstance(x, Stream) else batch_size, verbose=0))
 
 
 def all_layers(model: Any) -> Iterator[Any]:

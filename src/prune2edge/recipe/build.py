@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..engine.distribute import worker_task
 from ..progress import Reporter
 from ..report.schema import BuildReport
 from .load import load_recipe
@@ -20,7 +22,8 @@ def build(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: 
     `out` defaults to build/<recipe name>. `only` keeps the stages of those kinds, `until`
     stops after the first stage of that kind. `resume` continues an interrupted build from
     its last checkpoint. `log_native` sends TensorFlow's native output to OUT/build.log
-    instead of the terminal.
+    instead of the terminal. Under the multi_worker strategy, workers other than the chief
+    build into OUT.workerN, removed when they finish.
     """
     overrides = tuple(overrides)
     if not isinstance(recipe, Recipe):
@@ -34,7 +37,14 @@ def build(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: 
     if only:
         pipeline = pipeline.only(only)
     description = recipe.describe() | {"until": until, "only": list(only)}
-    return pipeline.run(
-        recipe.model, recipe.data, out=Path(out or Path("build") / recipe.name),
-        seed=recipe.seed, force=force, resume=resume, reporter=reporter, name=recipe.name,
-        base_dir=recipe.base_dir, recipe=description, log_native=log_native)
+    out = Path(out or Path("build") / recipe.name)
+    worker = worker_task()[0] if recipe.distribute.strategy == "multi_worker" else 0
+    if worker:  # every worker trains; only the chief (worker 0) writes OUT
+        out = out.with_name(f"{out.name}.worker{worker}")
+    report = pipeline.run(
+        recipe.model, recipe.data, out=out, seed=recipe.seed, force=force or bool(worker),
+        resume=resume, reporter=reporter, name=recipe.name, base_dir=recipe.base_dir,
+        recipe=description, log_native=log_native, distribute=recipe.distribute)
+    if worker:
+        shutil.rmtree(out, ignore_errors=True)
+    return report

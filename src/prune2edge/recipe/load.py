@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import data
 from ..data import DataSpec
+from ..engine.distribute import DistributeSpec
 from ..engine.pipeline import Pipeline
 from ..engine.registry import stages as stage_classes
 from ..engine.stage import Stage
@@ -105,8 +106,10 @@ def parse_recipe(document: Mapping[str, Any], *, path: Path | None = None,
     Pipeline(stages)  # checks the order before anything runs
     budgets = from_mapping(Budgets, document.get("budgets", {}), "budgets")
     tune = from_mapping(TuneSpec, document["tune"], "tune") if "tune" in document else None
+    distribute = from_mapping(DistributeSpec, document.get("distribute", {}), "distribute")
     return Recipe(name=name, model=model, data=data_spec, stages=stages, seed=seed,
-                  version=version, budgets=budgets, tune=tune, path=path, overrides=overrides)
+                  version=version, budgets=budgets, tune=tune, distribute=distribute,
+                  path=path, overrides=overrides)
 
 
 def parse_stages(tables: Any) -> tuple[Stage, ...]:

@@ -8,7 +8,8 @@ from typing import Any
 from ..errors import RecipeError
 from ..params import parse_value, unknown_key_error
 
-TOP_LEVEL = ("version", "name", "seed", "model", "data", "stages", "budgets", "tune")
+TOP_LEVEL = ("version", "name", "seed", "model", "data", "stages", "budgets", "tune",
+             "distribute")
 
 
 def apply_overrides(document: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DataSpec
+from ..engine.distribute import DistributeSpec
 from ..engine.pipeline import Pipeline
 from ..engine.stage import Stage
 from ..keras.load import ModelSpec
@@ -25,6 +26,7 @@ class Recipe:
     version: int = 1
     budgets: Budgets = field(default_factory=Budgets)
     tune: TuneSpec | None = None  # the [tune] table, for `prune2edge tune`
+    distribute: DistributeSpec = field(default_factory=DistributeSpec)
     path: Path | None = None
     overrides: tuple[str, ...] = ()
 
@@ -46,5 +48,7 @@ class Recipe:
             "stages": [stage.params() for stage in self.stages],
             "budgets": {k: v for k, v in to_mapping(self.budgets).items() if v is not None},
             **({"tune": to_mapping(self.tune)} if self.tune else {}),
+            **({"distribute": to_mapping(self.distribute)}
+               if self.distribute != DistributeSpec() else {}),
             "overrides": list(self.overrides),
         }

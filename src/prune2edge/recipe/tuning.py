@@ -26,6 +26,7 @@ class TuneSpec:
     screen_drop: float = 3.0  # points of one-shot validation accuracy a candidate may lose
     max_latency_ratio: float | None = None  # stop once predicted p50 / dense p50 is this low
     max_gzip_bytes: int | None = None  # stop once the predicted int8 size is this small
+    jobs: int = 1  # processes sharing each greedy step's trials (`--jobs` overrides it)
 
     def __post_init__(self) -> None:
         ladder = list(self.ratios)
@@ -33,6 +34,7 @@ class TuneSpec:
             raise RecipeError(f"ratios must rise strictly within (0, 1), got {ladder}",
                               "tune.ratios", "e.g. ratios = [0.25, 0.5, 0.75, 0.875]")
         for name, value, fix in (("max_trials", self.max_trials, "use e.g. max_trials = 40"),
+                                 ("jobs", self.jobs, "use e.g. jobs = 2"),
                                  ("finalists", self.finalists, "use e.g. finalists = 3"),
                                  ("trial_epochs", self.trial_epochs,
                                   "leave it out to train as the recipe's stages do")):

@@ -13,9 +13,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..engine.distribute import one_machine, strategy_for
 from ..engine.prepare import prepare, seed_everything
+from ..jobs import Jobs
 from ..keras.criteria import criterion as criterion_named
 from ..keras.criteria import unstructured_mask
+from ..keras.files import load_own
 from ..keras.model import accuracy as accuracy_of
 from ..keras.surgery import Plan, plan, rebuild, select
 from ..progress import Reporter
@@ -54,65 +57,92 @@ class Sensitivity:
 
 def scan(recipe: Recipe, *, mode: Mode = "magnitude", criterion: str | None = None,
          ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 0.9), samples: int | None = None,
-         calibration_samples: int = 256, reporter: Reporter | None = None) -> Sensitivity:
-    """Scan every layer the chosen kind of pruning could touch."""
+         calibration_samples: int = 256, jobs: int = 1,
+         reporter: Reporter | None = None) -> Sensitivity:
+    """Scan every layer the chosen kind of pruning could touch, the cells (layer x ratio)
+    shared among `jobs` processes."""
     reporter = reporter or Reporter()
     criterion = criterion or ("magnitude" if mode == "magnitude" else "l1")
+    strategy = strategy_for(one_machine(recipe.distribute, "sensitivity"))
     seed_everything(recipe.seed)
     with tempfile.TemporaryDirectory() as work:
         _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
                          work_dir=Path(work), reporter=reporter)
         before = recipe.pipeline.before_pruning()
         if before is not None:
-            ctx, _ = before.execute(ctx)
-    model, data = ctx.model, ctx.data
-    x, y = data.x_test[:samples], data.y_test[:samples]
-
-    def accuracy(candidate: Any) -> float:
-        return accuracy_of(candidate, x, y)
-
-    needs_data = criterion_named(criterion).needs_data
-    sample = data.representative(calibration_samples, recipe.seed) if needs_data else None
-    scanner = _magnitude if mode == "magnitude" else _structural
-    layers = scanner(model, criterion, ratios, sample, accuracy, reporter)
-    return Sensitivity(recipe.name, mode, criterion, list(ratios), accuracy(model), len(y),
-                       layers)
-
-
-def _magnitude(model: Any, criterion: str, ratios: tuple[float, ...], sample: Any,
-               accuracy: Any, reporter: Reporter) -> list[dict[str, Any]]:
-    names = [c.name for c in Prune().choose_layers(model) if c.pruned]
-    kernels = [model.get_layer(n).kernel for n in names]
-    scores = criterion_named(criterion).weight_scores(model, kernels, sample)
-    rows = []
-    with reporter.task("layers x ratios", len(names) * len(ratios)) as task:
-        for name, kernel, score in zip(names, kernels, scores, strict=True):
-            original = kernel.numpy()
-            results = []
-            for ratio in ratios:
-                kernel.assign(original * unstructured_mask(score, ratio))
-                results.append(accuracy(model))
-                task.advance(1, name)
-            kernel.assign(original)
-            rows.append({"layer": name, "type": type(model.get_layer(name)).__name__,
-                         "weights": int(original.size), "accuracy": results})
-    return rows
+            ctx, _ = before.execute(ctx.evolve(strategy=strategy))
+        data = ctx.data
+        x, y = data.x_test[:samples], data.y_test[:samples]
+        needs_data = criterion_named(criterion).needs_data
+        sample = data.representative(calibration_samples, recipe.seed) if needs_data else None
+        state = _state(ctx.model, x, y, mode, criterion, sample)
+        model_file = Path(work) / "scanned.keras"
+        if jobs > 1:
+            ctx.model.save(model_file)
+        layers = state.layers()
+        cells = [(index, ratio) for index in range(len(layers)) for ratio in ratios]
+        with reporter.task("layers x ratios", len(cells)) as task, Jobs(
+                jobs, state, _load_state, (model_file, x, y, mode, criterion, sample)) as pool:
+            results = pool.map(_cell, cells, lambda cell: task.advance(1, layers[cell[0]]))
+    rows = [{**row, "accuracy": results[i * len(ratios):(i + 1) * len(ratios)]}
+            for i, row in enumerate(state.rows())]
+    return Sensitivity(recipe.name, mode, criterion, list(ratios), accuracy_of(ctx.model, x, y),
+                       len(y), rows)
 
 
-def _structural(model: Any, criterion: str, ratios: tuple[float, ...], sample: Any,
-                accuracy: Any, reporter: Reporter) -> list[dict[str, Any]]:
+@dataclass(frozen=True, eq=False)
+class _Scan:
+    """What every cell of a scan reads: the model, the test samples, the layers' scores."""
+
+    model: Any
+    x: Any
+    y: Any
+    mode: str
+    criterion: str
+    scores: Any  # magnitude: per layer, in `names` order; structural: by producer
+    names: list[str]  # magnitude: the prunable layers
+    plan: Any = None  # structural: the groups
+
+    def layers(self) -> list[str]:
+        return self.names if self.plan is None else [g.name for g in self.plan.prunable]
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.plan is None:
+            return [{"layer": n, "type": type(self.model.get_layer(n)).__name__,
+                     "weights": int(self.model.get_layer(n).kernel.shape.num_elements())}
+                    for n in self.names]
+        return [{"layer": g.name, "type": type(self.plan.graph.layer(g.members[0])).__name__,
+                 "width": g.width} for g in self.plan.prunable]
+
+
+def _state(model: Any, x: Any, y: Any, mode: str, criterion: str, sample: Any) -> _Scan:
+    if mode == "magnitude":
+        names = [c.name for c in Prune().choose_layers(model) if c.pruned]
+        kernels = [model.get_layer(n).kernel for n in names]
+        weights = criterion_named(criterion).weight_scores(model, kernels, sample)
+        return _Scan(model, x, y, mode, criterion, list(weights), names)
     result = plan(model)
     producers = [m for g in result.prunable for m in g.members]
-    scores = criterion_named(criterion).channel_scores(model, producers, sample)
-    rows = []
-    with reporter.task("layers x ratios", len(result.prunable) * len(ratios)) as task:
-        for group in result.prunable:
-            results = []
-            for ratio in ratios:
-                one = Plan(result.graph, [group])
-                keep = select(one, scores, {"*": ratio}, 1, "uniform")
-                results.append(accuracy(rebuild(result.graph, keep)))
-                task.advance(1, group.name)
-            rows.append({"layer": group.name, "type": type(result.graph.layer(
-                group.members[0])).__name__, "width": group.width, "accuracy": results})
-    return rows
+    channels = criterion_named(criterion).channel_scores(model, producers, sample)
+    return _Scan(model, x, y, mode, criterion, channels, [], result)
+
+
+def _load_state(model_file: Path, *args: Any) -> _Scan:
+    """A worker's state: the scanned model from its file, the rest as given."""
+    return _state(load_own(model_file), *args)
+
+
+def _cell(state: _Scan, cell: tuple[int, float]) -> float:
+    """Test accuracy with layer (or group) `index` alone pruned by `ratio`."""
+    index, ratio = cell
+    if state.plan is not None:
+        one = Plan(state.plan.graph, [state.plan.prunable[index]])
+        keep = select(one, state.scores, {"*": ratio}, 1, "uniform")
+        return accuracy_of(rebuild(state.plan.graph, keep), state.x, state.y)
+    kernel = state.model.get_layer(state.names[index]).kernel
+    original = kernel.numpy()
+    kernel.assign(original * unstructured_mask(state.scores[index], ratio))
+    try:
+        return accuracy_of(state.model, state.x, state.y)
+    finally:
+        kernel.assign(original)

@@ -66,7 +66,7 @@ class FineTune(TrainingStage):
                 callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
         teacher = (distill.Teacher(ctx.baseline_model, self.temperature, self.distill_weight)
                    if self.teacher == "baseline" else None)
-        figures = self.fit(ctx, model, callbacks, teacher)
+        model, figures = self.fit(ctx, model, callbacks, teacher)
         return ctx.evolve(model=model).with_outputs(**figures)
 
 

@@ -109,7 +109,7 @@ class Structural(Stage):
         keep = select(result, scores, {**self.ratios, "*": self.ratio}, self.min_width,
                       self.allocation, self.round_to)
         model = rebuild(result.graph, keep)
-        check_rebuilt(model, ctx.data.x_test)
+        check_rebuilt(model, ctx.data.x_test[:1])
         refits = None
         if self._refits:
             removed = accuracy(model, ctx.data.x_test, ctx.data.y_test)

@@ -24,5 +24,5 @@ class Train(TrainingStage):
     def run(self, ctx: BuildContext) -> BuildContext:
         # A resumed stage continues training its checkpointed model (optimizer state included).
         model = ctx.model if ctx.resume_logs else clone(ctx.model)
-        figures = self.fit(ctx, model, callbacks=[])
+        model, figures = self.fit(ctx, model, callbacks=[])
         return ctx.evolve(model=model, baseline_model=model).with_outputs(**figures)

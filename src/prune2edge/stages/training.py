@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -9,13 +10,17 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from .. import _compat
+from ..data.stream import Stream
 from ..engine.context import BuildContext
+from ..engine.distribute import describe_strategy
 from ..engine.stage import Stage
 from ..errors import BuildFailed, DataError, RecipeError
 from ..keras import distill
+from ..keras.files import reload
 from ..keras.model import accuracy, outputs_probabilities
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+REPLICATED = ".replicated.keras"  # where a model passes into and out of a strategy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,26 +68,32 @@ class TrainingStage(Stage):
                 ctx.data.source, "use more data, a smaller batch_size or validation_split")
 
     def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any],
-            teacher: distill.Teacher | None = None) -> dict[str, Any]:
-        """Train `model` in place (continuing a resumed stage after its finished epochs);
-        return the figures for the stage's outputs. With a `teacher`, distill from it."""
+            teacher: distill.Teacher | None = None) -> tuple[Any, dict[str, Any]]:
+        """Train `model` (continuing a resumed stage after its finished epochs) under the
+        build's distribution strategy, if any; return the trained model (`model` itself
+        without a strategy) and the figures for the stage's outputs. With a `teacher`,
+        distill from it."""
         keras = _compat.keras()
+        strategy = ctx.strategy
+        if strategy is not None:  # its variables (and optimizer state) live in the strategy
+            model = reload(model, ctx.work_dir / REPLICATED, strategy.scope())
         from_logits = not outputs_probabilities(model)
         epoch_logs = list(ctx.resume_logs)
         data = ctx.data
-        targets = data.y_train
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-        metric: Any = "accuracy"
-        if teacher is not None:
-            targets = distill.pack(data.y_train, distill.teacher_logits(
-                teacher.model, data.x_train, not outputs_probabilities(teacher.model)))
-            loss, metric = distill.loss_and_metric(teacher.temperature, teacher.weight,
-                                                   from_logits)
+        targets = data.y_train if teacher is None else distill.pack(
+            data.y_train, distill.teacher_logits(teacher.model, data.x_train,
+                                                 not outputs_probabilities(teacher.model)))
         if not epoch_logs or model.optimizer is None:  # a resumed model keeps its optimizer
             optimizer_cls = getattr(keras.optimizers, OPTIMIZERS[self.optimizer])
-            optimizer = (optimizer_cls() if self.learning_rate is None
-                         else optimizer_cls(learning_rate=self.learning_rate))
-            model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+                metric: Any = "accuracy"
+                if teacher is not None:
+                    loss, metric = distill.loss_and_metric(teacher.temperature, teacher.weight,
+                                                           from_logits)
+                optimizer = (optimizer_cls() if self.learning_rate is None
+                             else optimizer_cls(learning_rate=self.learning_rate))
+                model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
         steps = self.total_steps(len(data.x_train))
 
         def checkpoint() -> None:
@@ -94,27 +105,48 @@ class TrainingStage(Stage):
                 task.advance(steps * len(epoch_logs) // self.epochs, "resumed")
                 monitor = _monitor(keras, task, self.epochs, steps // self.epochs, epoch_logs,
                                    checkpoint)
-                model.fit(data.x_train, targets, epochs=self.epochs,
-                          initial_epoch=len(epoch_logs), batch_size=self.batch_size,
-                          validation_split=self.validation_split, shuffle=True, verbose=0,
+                model.fit(**self._fit_data(data.x_train, targets, len(epoch_logs), ctx.seed),
+                          epochs=self.epochs, initial_epoch=len(epoch_logs), verbose=0,
                           callbacks=[*callbacks, monitor])
             if monitor.bad_epoch is not None:
                 raise BuildFailed(
                     f"the loss became NaN or Inf in epoch {monitor.bad_epoch} of {self.kind}",
                     f"{self.kind}, learning_rate={self.learning_rate or 'default'}",
                     "lower learning_rate, or check the data for extreme values")
+        steps_run = int(model.optimizer.iterations.numpy())
+        if strategy is not None:  # back on the default device for the stages after
+            model = reload(model, ctx.work_dir / REPLICATED)
         logs = {k.replace("label_accuracy", "accuracy"): v for k, v in epoch_logs[-1].items()}
-        if teacher is None:
-            _, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
-                                              batch_size=max(self.batch_size, 256))
-            loss_fn = f"sparse_categorical_crossentropy(from_logits={from_logits})"
-        else:
-            test_accuracy = accuracy(model, data.x_test, data.y_test)
-            loss_fn = teacher.describe()
-        return {"epochs": len(epoch_logs),
-                "loss": logs["loss"], "train_accuracy": logs["accuracy"],
-                "val_accuracy": logs.get("val_accuracy"),
-                "test_accuracy": float(test_accuracy), "loss_fn": loss_fn}
+        test_accuracy = accuracy(model, data.x_test, data.y_test)
+        loss_fn = (f"sparse_categorical_crossentropy(from_logits={from_logits})"
+                   if teacher is None else teacher.describe())
+        return model, {"epochs": len(epoch_logs),
+                       "loss": logs["loss"], "train_accuracy": logs["accuracy"],
+                       "val_accuracy": logs.get("val_accuracy"),
+                       "test_accuracy": float(test_accuracy), "loss_fn": loss_fn,
+                       "steps": steps_run,
+                       **({} if strategy is None else describe_strategy(strategy))}
+
+
+    def _fit_data(self, x: np.ndarray | Stream, targets: np.ndarray, done: int,
+                  seed: int) -> dict[str, Any]:
+        """Keras `fit` arguments for the data: arrays with Keras' own validation split and
+        shuffle; or a stream with as many samples held out for validation (drawn with the
+        build's seed), shuffled with that seed per epoch, so that a resumed run reads what
+        an uninterrupted one would."""
+        if not isinstance(x, Stream):
+            return {"x": x, "y": targets, "batch_size": self.batch_size,
+                    "validation_split": self.validation_split, "shuffle": True}
+        cut = self.fit_samples(len(x))
+        order = np.random.default_rng(seed).permutation(len(x))
+        kept, held = np.sort(order[:cut]), np.sort(order[cut:])
+        args = {"x": x.subset(kept).training(targets[kept], self.batch_size, seed,
+                                             range(done, self.epochs)),
+                "steps_per_epoch": math.ceil(cut / self.batch_size)}
+        if len(held):
+            args["validation_data"] = x.subset(held).dataset(max(self.batch_size, 256),
+                                                             targets[held])
+        return args
 
 
 def _monitor(keras: Any, task: Any, epochs: int, steps_per_epoch: int,

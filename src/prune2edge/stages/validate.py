@@ -13,6 +13,7 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
+from ..keras.model import predict
 from ..report.format import fmt_bytes, fmt_ms, table
 from ..sizes import ratio
 from ..tflite.validator import agreement, evaluate
@@ -61,8 +62,7 @@ class Validate(Stage):
                            batch_size=self.batch_size, memory=self.memory,
                            reporter=ctx.reporter)
         base, final = figures["baseline"], figures["final"]
-        keras_out = np.asarray(ctx.model.predict(ctx.data.x_test, batch_size=self.batch_size,
-                                                 verbose=0))
+        keras_out = predict(ctx.model, ctx.data.x_test, self.batch_size)
         keras_accuracy = float(np.mean(keras_out.argmax(1) == ctx.data.y_test))
         accuracy = {"baseline": base.accuracy, "keras": keras_accuracy,
                     "tflite": final.accuracy, "test_samples": final.samples,

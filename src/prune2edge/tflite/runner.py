@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from ..data.stream import Stream, batches
 from ..errors import TFLiteError, first_line
 
 
@@ -107,9 +108,9 @@ class TFLiteRunner:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.input["shape"][1:])
 
-    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Float outputs for all of `x`, invoking on whole batches (the last one padded)."""
-        x = np.asarray(x, dtype=np.float32)
+    def predict(self, x: np.ndarray | Stream, batch_size: int = 256) -> np.ndarray:
+        """Float outputs for all of `x` (an array, or a stream read as it goes), invoking
+        on whole batches (the last one padded)."""
         if tuple(x.shape[1:]) != self.input_shape:
             raise TFLiteError(f"the data's samples have shape {tuple(x.shape[1:])} but the "
                               f"model's input is {self.input_shape}", str(self.path),
@@ -119,8 +120,7 @@ class TFLiteRunner:
         interpreter.resize_tensor_input(self.input["index"], [batch, *self.input_shape])
         interpreter.allocate_tensors()
         chunks = []
-        for start in range(0, len(x), batch):
-            chunk = x[start:start + batch]
+        for chunk in batches(x, batch):
             padded = np.zeros((batch, *self.input_shape), np.float32)
             padded[: len(chunk)] = chunk
             interpreter.set_tensor(self.input["index"], self._quantize(padded))

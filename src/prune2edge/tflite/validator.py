@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..data import Dataset, DataSpec, fit_to_model, load
+from ..data.stream import Stream
 from ..progress import Reporter
 from .runner import Latency, TFLiteRunner, measure_latency
 
@@ -97,7 +98,7 @@ def rss_growth_kb(path: Path, threads: int = 1) -> int | None:
 
 
 def validate_file(path: Path, data_source: str = "builtin:mnist",
-                  reference: Callable[[np.ndarray], np.ndarray] | None = None, *,
+                  reference: Callable[[np.ndarray | Stream], np.ndarray] | None = None, *,
                   threads: int = 1, runs: int = 500, warmup: int = 20, interpreters: int = 5,
                   batch_size: int = 256, reporter: Reporter | None = None) -> dict[str, Any]:
     """Everything `prune2edge validate` prints, as a JSON-able dict. `reference` predicts

@@ -9,6 +9,7 @@ The finalists are measured too, and the report prints how far the prediction was
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,12 @@ from typing import Any
 import numpy as np
 
 from ..data import Dataset
+from ..data.stream import subset
 from ..engine.context import BuildContext
 from ..engine.pipeline import Pipeline
+from ..engine.prepare import seed_everything
 from ..engine.stage import Stage
+from ..keras.files import load_own
 from ..progress import Reporter
 from ..sizes import Size
 from ..stages.structural import Structural
@@ -45,8 +49,8 @@ def carve_validation(data: Dataset, share: float, seed: int) -> Dataset:
     order = np.random.default_rng(seed).permutation(len(data.x_train))
     held = np.sort(order[:max(1, round(share * len(order)))])
     kept = np.sort(order[len(held):])
-    return replace(data, x_train=data.x_train[kept], y_train=data.y_train[kept],
-                   x_test=data.x_train[held], y_test=data.y_train[held])
+    return replace(data, x_train=subset(data.x_train, kept), y_train=data.y_train[kept],
+                   x_test=subset(data.x_train, held), y_test=data.y_train[held])
 
 
 def score(template: Structural, ratios: dict[str, float], ctx: BuildContext) -> Candidate:
@@ -57,6 +61,33 @@ def score(template: Structural, ratios: dict[str, float], ctx: BuildContext) -> 
     out = stage.run(ctx.evolve(remaining=(), outputs={}))
     return Candidate(dict(ratios), out.outputs["test_accuracy_before_finetune"],
                      out.outputs["macs_after"], out.outputs["params_after"], out.model)
+
+
+@dataclass(frozen=True, eq=False)
+class Scorer:
+    """What a one-shot trial needs: the template stage and the context it prunes in. Trials
+    run in worker processes hand back their figures only (`keep_models` false): a
+    finalist's model is then made again, the same, where it is fine-tuned."""
+
+    template: Structural
+    ctx: BuildContext
+    keep_models: bool
+
+
+def scorer(model_file: Path, data: Any, seed: int, template: Structural) -> Scorer:
+    """A worker's Scorer: the model the search starts from, read from its file; it works
+    in a folder of its own next to that file (removed with the search's work)."""
+    seed_everything(seed)
+    model = load_own(model_file)
+    work = model_file.parent / f"worker-{os.getpid()}"
+    work.mkdir(exist_ok=True)
+    ctx = BuildContext(work_dir=work, data=data, model=model, baseline_model=model, seed=seed)
+    return Scorer(template, ctx, keep_models=False)
+
+
+def score_step(scorer: Scorer, step: tuple[int, dict[str, float]]) -> Candidate:
+    candidate = score(scorer.template, step[1], scorer.ctx)
+    return candidate if scorer.keep_models else replace(candidate, model=None)
 
 
 class _TasksOnly(Reporter):

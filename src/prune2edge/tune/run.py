@@ -46,16 +46,18 @@ class TuneResult:
 
 
 def tune(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: bool = False,
-         overrides: tuple[str, ...] = (), reporter: Reporter | None = None) -> TuneResult:
+         overrides: tuple[str, ...] = (), jobs: int | None = None,
+         reporter: Reporter | None = None) -> TuneResult:
     """Search the recipe's structural ratios within its accuracy budget (its `[tune]` table
-    says how), then build the winner into OUT/build. Ctrl-C keeps what was found."""
+    says how; `jobs` processes, if given, replace its `jobs`), then build the winner into
+    OUT/build. Ctrl-C keeps what was found."""
     reporter = reporter or Reporter()
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
     out = Path(out or Path("build") / f"{recipe.name}-tune")
     with BuildDir(out, force) as build_dir:
         staging = build_dir.staging
-        search = run_search(recipe, staging / "work", reporter)
+        search = run_search(recipe, staging / "work", reporter, jobs)
         shutil.rmtree(staging / "work", ignore_errors=True)
         winner = search.winner or {"ratios": search.path[-1].settings() if search.path else {}}
         note = (f"Written by prune2edge tune from {recipe.path or recipe.name}: the "

@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.context import BuildContext
+from ..engine.distribute import one_machine, strategy_for
 from ..engine.facts import INITIAL
 from ..engine.prepare import prepare, seed_everything
 from ..engine.stage import Stage
 from ..errors import RecipeError
+from ..jobs import Jobs
 from ..progress import Reporter
 from ..recipe.schema import Recipe
 from ..recipe.tuning import TuneSpec
@@ -40,14 +42,18 @@ from ..stages.training import TrainingStage
 from .measure import (
     Candidate,
     LatencyModel,
+    Scorer,
     carve_validation,
     measure,
     measure_accuracy,
     run_stages,
     score,
+    score_step,
+    scorer,
 )
 
 NOISE = 0.002  # validation accuracy differences below this are not told apart
+START = "start.keras"  # the model the search starts from, for worker processes
 
 
 @dataclass
@@ -100,16 +106,20 @@ def format_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
     return tuple(s for s in stages if not (s.trains or s.prunes) and s.requires <= INITIAL)
 
 
-def run_search(recipe: Recipe, work: Path, reporter: Reporter) -> Search:
-    """Steps 1-4 above; Ctrl-C during them keeps what was found (`interrupted`)."""
+def run_search(recipe: Recipe, work: Path, reporter: Reporter, jobs: int | None = None) -> Search:
+    """Steps 1-4 above, the one-shot trials of each greedy step shared among `jobs`
+    processes (default: the `[tune]` table's); Ctrl-C keeps what was found (`interrupted`)."""
     spec = recipe.tune or TuneSpec()
+    jobs = jobs or spec.jobs
     template = template_of(recipe)
     probe = probe_stages(recipe)
     start = time.monotonic()
+    strategy = strategy_for(one_machine(recipe.distribute, "tune"))
     seed_everything(recipe.seed)
     _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
                      work_dir=work, reporter=reporter)
-    ctx = ctx.evolve(data=carve_validation(ctx.data, spec.validation_share, recipe.seed))
+    ctx = ctx.evolve(data=carve_validation(ctx.data, spec.validation_share, recipe.seed),
+                     strategy=strategy)
     before = recipe.pipeline.before_pruning()
     if before is not None:
         ctx, _ = before.execute(ctx)
@@ -123,8 +133,12 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter) -> Search:
         dense_file = converted.tflite["final"]
         search.latency = _latency_model(search, template, format_stages(probe), dense_file,
                                         ctx, work, reporter)
-        _greedy(search, template, ctx, start, reporter)
-        _finalists(search, recipe, probe, dense_file, ctx, work, reporter)
+        if jobs > 1:
+            ctx.model.save(work / START)
+        with Jobs(jobs, Scorer(template, ctx, keep_models=True), scorer,
+                  (work / START, ctx.data, recipe.seed, template)) as pool:
+            _greedy(search, pool, start, reporter)
+        _finalists(search, recipe, template, probe, dense_file, ctx, work, reporter)
     except KeyboardInterrupt:
         search.interrupted = True
     search.seconds = time.monotonic() - start
@@ -164,22 +178,25 @@ def _latency_model(search: Search, template: Structural, formats: tuple[Stage, .
     return LatencyModel.fit([(c.macs, m.p50_ms) for c, m in zip(models, measured, strict=True)])
 
 
-def _greedy(search: Search, template: Structural, ctx: BuildContext, start: float,
-            reporter: Reporter) -> None:
+def _greedy(search: Search, pool: Jobs, start: float, reporter: Reporter) -> None:
     spec = search.spec
     current = search.dense
     limit = search.dense.accuracy - spec.screen_drop / 100
+    finished: dict[int, float] = {}  # seconds into the search when each trial of a step ended
     with reporter.task("tune: trials", spec.max_trials) as task:
+
+        def done(step: tuple[int, dict[str, float]]) -> None:
+            finished[step[0]] = time.monotonic() - start
+            best = search.path[-1] if search.path else search.dense
+            task.advance(status=f"best {objective(search, best):.4g}")
+
         while len(search.trials) < spec.max_trials and not _reached(search, current):
-            proposals = []
-            for ratios in next_steps(spec, current.ratios):
-                if len(search.trials) >= spec.max_trials or _late(spec, start):
-                    break
-                candidate = score(template, ratios, ctx)
-                search.trials.append(_trial(search, candidate, time.monotonic() - start))
-                task.advance(status=f"best {objective(search, current):.4g}")
-                if candidate.accuracy >= limit:
-                    proposals.append(candidate)
+            if _late(spec, start):
+                return
+            steps = next_steps(spec, current.ratios)[:spec.max_trials - len(search.trials)]
+            candidates = pool.map(score_step, list(enumerate(steps)), done)
+            search.trials += [_trial(search, c, finished[i]) for i, c in enumerate(candidates)]
+            proposals = [c for c in candidates if c.accuracy >= limit]
             if not proposals:
                 return
             current = max(proposals, key=lambda c: _efficiency(search, current, c))
@@ -231,8 +248,8 @@ def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, An
             "seconds": round(seconds, 2)}
 
 
-def _finalists(search: Search, recipe: Recipe, probe: tuple[Stage, ...], dense_file: Path,
-               ctx: BuildContext, work: Path, reporter: Reporter) -> None:
+def _finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple[Stage, ...],
+               dense_file: Path, ctx: BuildContext, work: Path, reporter: Reporter) -> None:
     """Binary search along the greedy path for its most pruned step that meets the budget
     after the `probe` stages (the most pruned step first), `finalists` probes at most; the
     probes are then timed in turns with the dense model."""
@@ -243,8 +260,9 @@ def _finalists(search: Search, recipe: Recipe, probe: tuple[Stage, ...], dense_f
         while low <= high and len(probes) < search.spec.finalists:
             index = high if not probes else (low + high) // 2
             candidate = search.path[index]
+            model = candidate.model or score(template, candidate.ratios, ctx).model
             seed_everything(recipe.seed)
-            path = run_stages(probe, candidate.model, ctx,
+            path = run_stages(probe, model, ctx,
                               work / f"finalist-{index}").tflite["final"]
             accuracy = measure_accuracy(path, ctx.data)
             probes[index] = (candidate, path, accuracy)

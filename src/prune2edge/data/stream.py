@@ -1,0 +1,173 @@
+"""Samples read from disk as they are needed, never all at once: the files of an image folder
+or the records of TFRecord files, decoded, resized and scaled by a `tf.data` pipeline.
+
+A `Stream` stands where a split's array would: it has a length and a shape, indexing it
+decodes just those samples, and `dataset()` gives Keras a batched, prefetched pipeline
+(shuffled with a seed per epoch when training). Memory therefore stays flat as a dataset
+grows; only labels (one integer per sample) are held.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from .. import _compat
+
+DECODE_BATCH = 256  # samples decoded per batch when a split is read through
+
+
+RECORD_SHUFFLE = 4096  # records shuffled within a window of this many (files: all of them)
+
+
+class Reader(Protocol):
+    """Where encoded images come from: `read(positions, extra, seed)` yields (encoded image,
+    extra row) for the samples at `positions` (ascending), in that order, or shuffled with
+    `seed` if it is not None."""
+
+    def read(self, positions: np.ndarray, extra: np.ndarray, seed: Any = None) -> Any: ...
+
+    def first(self) -> bytes:
+        """The first sample's encoded image (to learn the images' size and channels)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ImageFiles:
+    """An image folder's files, one per sample."""
+
+    paths: np.ndarray  # of str
+
+    def first(self) -> bytes:
+        with open(self.paths[0], "rb") as file:
+            return file.read()
+
+    def read(self, positions: np.ndarray, extra: np.ndarray, seed: Any = None) -> Any:
+        tf = _compat.tf()
+        files = tf.data.Dataset.from_tensor_slices((self.paths[positions], extra))
+        if seed is not None:  # names are small: shuffle all of them, then read
+            files = files.shuffle(len(positions), seed=seed, reshuffle_each_iteration=False)
+        return files.map(lambda path, row: (tf.io.read_file(path), row),
+                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Records:
+    """TFRecord files of `tf.train.Example`s holding an encoded image and an integer label."""
+
+    files: tuple[str, ...]
+    count: int
+    image_key: str = "image"
+
+    def first(self) -> bytes:
+        tf = _compat.tf()
+        feature = {self.image_key: tf.io.FixedLenFeature([], tf.string)}
+        record = next(iter(tf.data.TFRecordDataset(list(self.files)).take(1)))
+        return tf.io.parse_single_example(record, feature)[self.image_key].numpy()
+
+    def read(self, positions: np.ndarray, extra: np.ndarray, seed: Any = None) -> Any:
+        tf = _compat.tf()
+        rank = np.full(self.count, -1, np.int64)  # a record's row in `extra`, or -1: skipped
+        rank[positions] = np.arange(len(positions))
+        rank_t, extra_t = tf.constant(rank), tf.constant(extra)
+        feature = {self.image_key: tf.io.FixedLenFeature([], tf.string)}
+        records = tf.data.TFRecordDataset(list(self.files)).enumerate()
+        kept = records.filter(lambda i, _: tf.gather(rank_t, i) >= 0)
+        parsed = kept.map(lambda i, record: (
+            tf.io.parse_single_example(record, feature)[self.image_key],
+            tf.gather(extra_t, tf.gather(rank_t, i))))
+        return parsed if seed is None else parsed.shuffle(
+            RECORD_SHUFFLE, seed=seed, reshuffle_each_iteration=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Stream:
+    """One split's samples, read through `reader`: decoded to `geometry` (height, width,
+    channels), resized bilinearly, rounded to uint8 as a file would hold them, reshaped to
+    `sample_shape` and multiplied by `scale` (if set)."""
+
+    reader: Reader
+    positions: np.ndarray  # the reader's samples in this split, ascending
+    geometry: tuple[int, int, int]
+    sample_shape: tuple[int, ...]
+    scale: float | None
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self.sample_shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    dtype = np.dtype(np.float32)
+
+    def subset(self, index: Any) -> Stream:
+        """The samples at `index` (into this split), still unread, in ascending order."""
+        return replace(self, positions=np.sort(self.positions[index]))
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        """The samples at `index` (a slice or integer array into this split), decoded."""
+        wanted = np.atleast_1d(np.arange(len(self))[index])
+        unique = np.unique(wanted)
+        chunks = list(self.subset(unique).batches(DECODE_BATCH))
+        decoded = (np.concatenate(chunks) if chunks
+                   else np.zeros((0, *self.sample_shape), np.float32))
+        picked = decoded[np.searchsorted(unique, wanted)]
+        return picked[0] if np.ndim(index) == 0 and not isinstance(index, slice) else picked
+
+    def batches(self, size: int) -> Iterator[np.ndarray]:
+        for x, _ in self.dataset(size).as_numpy_iterator():
+            yield x
+
+    def dataset(self, batch_size: int, targets: np.ndarray | None = None,
+                shuffle_seed: Any = None) -> Any:
+        """A batched, prefetched `tf.data.Dataset` of (samples, targets) in order, or
+        shuffled with `shuffle_seed`."""
+        tf = _compat.tf()
+        extra = (np.zeros((len(self), 1), np.float32) if targets is None
+                 else np.asarray(targets))
+        samples = self.reader.read(self.positions, extra, shuffle_seed)
+        height, width, channels = self.geometry
+
+        def decode(encoded: Any, row: Any) -> tuple[Any, Any]:
+            image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+            image = tf.image.resize(image, (height, width), method="bilinear")
+            image = tf.reshape(tf.clip_by_value(tf.round(image), 0.0, 255.0), self.sample_shape)
+            return (image if self.scale is None else image * self.scale), row
+
+        decoded = samples.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return decoded.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def training(self, targets: np.ndarray, batch_size: int, seed: int, epochs: range) -> Any:
+        """The batches of `epochs` back to back, each epoch shuffled with `seed` + its
+        number, so a build resumed at epoch k reads epoch k as an uninterrupted one does."""
+        parts = [self.dataset(batch_size, targets, shuffle_seed=seed + epoch)
+                 for epoch in epochs]
+        return functools.reduce(lambda first, then: first.concatenate(then), parts)
+
+
+def subset(x: np.ndarray | Stream, index: np.ndarray) -> np.ndarray | Stream:
+    """The samples at `index`: an array's rows, or a stream's (still unread)."""
+    return x.subset(index) if isinstance(x, Stream) else x[index]
+
+
+def batches(x: np.ndarray | Stream, size: int) -> Iterator[np.ndarray]:
+    """`x` in batches of `size`, read as it goes for a stream."""
+    if isinstance(x, Stream):
+        yield from x.batches(size)
+        return
+    for start in range(0, len(x), size):
+        yield x[start:start + size]
+
+
+def keras_input(x: np.ndarray | Stream, batch_size: int) -> Any:
+    """What Keras' `predict` takes for `x`: the array, or the stream's pipeline."""
+    return x.dataset(batch_size).map(lambda samples, _: samples) if isinstance(
+        x, Stream) else x

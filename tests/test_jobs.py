@@ -1,0 +1,89 @@
+"""`--jobs N`: sensitivity cells and tune trials in worker processes write exactly what one
+process writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from prune2edge.cli import app
+from prune2edge.jobs import Jobs
+from test_tune import STAGES, TUNE
+
+SCAN = """
+[[stages]]
+kind = "train"
+epochs = 1
+
+[[stages]]
+kind = "structural"
+"""
+
+
+def _square_plus(offset, x):
+    return x * x + offset
+
+
+def _offset(value):
+    return value
+
+
+def test_jobs_return_results_in_order_and_report_each():
+    finished = []
+    with Jobs(1, 10, _offset, (10,)) as pool:
+        assert pool.map(_square_plus, [3, 1, 2], finished.append) == [19, 11, 14]
+    assert finished == [3, 1, 2]
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_results():
+    finished = []
+    with Jobs(2, None, _offset, (10,)) as pool:
+        assert pool.map(_square_plus, range(6), finished.append) == [10, 11, 14, 19, 26, 35]
+    assert sorted(finished) == list(range(6))
+
+
+def invoke(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "criterion", "model"), [
+    ("magnitude", "obd", "tiny_models:mlp"), ("structural", "l2", "tiny_models:cnn")])
+def test_sensitivity_with_two_jobs_writes_what_one_writes(write_recipe, tmp_path, mode,
+                                                          criterion, model):
+    recipe = write_recipe(SCAN, model=model)
+    docs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        invoke("sensitivity", recipe, "--mode", mode, "--criterion", criterion, "--ratios",
+               "0.5,0.9", "--samples", "100", "--out", out, "--jobs", jobs)
+        docs.append((out / "sensitivity.json").read_bytes())
+    assert docs[0] == docs[1]
+
+
+def _trials(doc):
+    """tune.json's trials without the clock's figures (time taken, latency predicted from
+    timings), which no two runs share."""
+    return [{k: v for k, v in trial.items() if k not in ("seconds", "predicted_p50_ms")}
+            for trial in doc["trials"]]
+
+
+@pytest.mark.slow
+def test_tune_with_two_jobs_writes_what_one_writes(write_recipe, tmp_path):
+    """The size objective: the latency objective steers by timings, which vary run to run."""
+    recipe = write_recipe(STAGES + TUNE.format(objective="size"), model="tiny_models:cnn")
+    outs = [tmp_path / f"jobs{jobs}" for jobs in (1, 2)]
+    for jobs, out in zip((1, 2), outs, strict=True):
+        invoke("tune", recipe, "--out", out, "--jobs", jobs, "--quiet")
+    first, second = (json.loads((out / "tune.json").read_text()) for out in outs)
+    assert len(first["trials"]) >= 2  # a greedy step had several trials to share
+    assert _trials(first) == _trials(second)
+    chosen = ("ratios", "gzip_bytes", "validation_accuracy")
+    assert [first["winner"][k] for k in chosen] == [second["winner"][k] for k in chosen]
+    for name in ("tuned.toml", "build/model.tflite"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()
