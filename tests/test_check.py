@@ -127,3 +127,25 @@ def test_every_example_recipe_has_a_baseline_for_its_ci_build():
         recipe = load_recipe(path)
         baseline = load_baseline(path.with_suffix(".baseline.json"))
         assert baseline["recipe"]["name"] == recipe.name
+
+
+def test_a_confident_gate_judges_the_drop_by_its_95_percent_upper_end(build_dir, tmp_path):
+    """The report carries the paired interval; `accuracy_gate = "confident"` gates on its
+    upper end, the default on the measured drop."""
+    report = json.loads((build_dir / "report.json").read_text())
+    accuracy = report["accuracy"]
+    low, high = accuracy["paired"]["drop_pt_95"]
+    assert low <= accuracy["drop_pt"] <= high
+    assert accuracy["tflite_95"][0] <= accuracy["tflite"] <= accuracy["tflite_95"][1]
+    assert "McNemar exact p" in (build_dir / "report.md").read_text()
+    # a drop of 0.3 pt whose interval reaches 1.0 pt, against a 0.5 pt budget
+    accuracy.update(drop_pt=0.3)
+    accuracy["paired"].update(drop_pt_95=[-0.4, 1.0])
+    edited = tmp_path / "report.json"
+    edited.write_text(json.dumps(report))
+    point = check(edited, "--budget", "max_accuracy_drop=0.5")
+    confident = check(edited, "--budget", "max_accuracy_drop=0.5",
+                      "--budget", "accuracy_gate=confident")
+    assert point.exit_code == 0, point.output
+    assert confident.exit_code == 3 and "max_accuracy_drop (95% upper end)" in confident.stdout
+    assert "1.00 pt" in confident.stdout

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from processes import prune2edge_process, wait_for_epochs
-from prune2edge.engine.distribute import DistributeSpec, worker_task
+from prune2edge.engine.distribute import DistributeSpec, one_machine, worker_task
 from prune2edge.errors import RecipeError
 
 RECIPE = """
@@ -94,6 +94,9 @@ def test_tf_config_gives_the_worker_index_with_the_chief_first(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
                                                 "task": {"type": "chief", "index": 0}}))
     assert worker_task() == (0, 3)
+    with pytest.raises(RecipeError) as info:  # tune and sensitivity run on one machine
+        one_machine(DistributeSpec(strategy="multi_worker"), "tune")
+    assert info.value.what == "tune runs on one machine"
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(RecipeError) as info:
         worker_task()

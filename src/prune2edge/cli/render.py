@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..inspect.info import ModelInfo
 from ..progress import Reporter, Task
-from ..report.markdown import summary_rows
+from ..report.markdown import accuracy_sentence, summary_rows
 from ..report.schema import BuildReport
 
 # The per-stage figures worth a glance while a build runs.
@@ -70,7 +70,10 @@ def _short(value: Any) -> str:
 
 
 def summary_table(report: BuildReport) -> Table:
-    table = Table(title=escape(f"{report.name}: baseline vs final"), title_justify="left")
+    paired = bool(report.accuracy.get("paired"))
+    table = Table(title=escape(f"{report.name}: baseline vs final"), title_justify="left",
+                  caption=escape("accuracy: 95% intervals. " + accuracy_sentence(
+                      report.accuracy)) if paired else None, caption_justify="left")
     columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("", "left"), ("baseline", "right"), ("final", "right"), ("ratio", "right"))
     for column, justify in columns:

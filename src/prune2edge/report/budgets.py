@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..errors import RecipeError
 
@@ -16,6 +17,9 @@ class Budgets:
     min_accuracy: float | None = None  # .tflite accuracy on the test split, 0..1
     max_accuracy_drop: float | None = None  # percentage points below the baseline .tflite
     max_latency_ratio: float | None = None  # final p50 / baseline p50
+    # "point": max_accuracy_drop holds for the measured drop; "confident": for the upper end
+    # of its 95% paired interval, i.e. the drop is within budget beyond reasonable doubt
+    accuracy_gate: Literal["point", "confident"] = "point"
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_gzip_bytes", "max_accuracy_drop", "max_latency_ratio"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .format import figures, fmt_bytes, fmt_ms, fmt_pct, fmt_ratio, table
 
@@ -23,11 +23,37 @@ def summary_rows(report: BuildReport) -> list[list[str]]:
          fmt_ratio(sizes.get("bytes_ratio")) + " smaller"],
         ["gzip size (bytes)", fmt_bytes(base.get("gzip_bytes")), fmt_bytes(final.get("gzip_bytes")),
          fmt_ratio(sizes.get("gzip_ratio")) + " smaller"],
-        ["accuracy (.tflite)", fmt_pct(acc.get("baseline")), fmt_pct(acc.get("tflite")),
-         "–" if drop is None else f"{-drop:+.2f} pt"],
+        ["accuracy (.tflite)", _with_interval(acc, "baseline"), _with_interval(acc, "tflite"),
+         "–" if drop is None else f"{-drop:+.2f} pt" + _change_interval(acc)],
         ["p50 latency (ms)", fmt_ms(base_lat.get("p50")), fmt_ms(final_lat.get("p50")),
          fmt_ratio(lat.get("speedup_p50")) + " faster"],
     ]
+
+
+def _with_interval(acc: dict[str, Any], role: str) -> str:
+    """'97.60% (96.8–98.2)': an accuracy and its 95% interval, where the report has one."""
+    bounds = acc.get(f"{role}_95")
+    text = fmt_pct(acc.get(role))
+    return text if not bounds else f"{text} ({bounds[0]:.1%}–{bounds[1]:.1%})"
+
+
+def _change_interval(acc: dict[str, Any]) -> str:
+    """' (−0.9 to +0.1)': the 95% interval of the paired change, in points."""
+    paired = acc.get("paired")
+    if not paired:
+        return ""
+    low, high = paired["drop_pt_95"]
+    return f" ({-high:+.2f} to {-low:+.2f})"
+
+
+def accuracy_sentence(acc: dict[str, Any]) -> str:
+    """The paired comparison in one sentence, for report.md and the console."""
+    paired = acc["paired"]
+    return (f"Baseline → final on the same {acc['test_samples']} test samples: only the "
+            f"baseline right on {paired['only_baseline_right']}, only the final model on "
+            f"{paired['only_final_right']}; the drop is {acc['drop_pt']:.2f} pt, 95% interval "
+            f"{paired['drop_pt_95'][0]:.2f} to {paired['drop_pt_95'][1]:.2f} pt (paired, "
+            f"Newcombe); McNemar exact p = {paired['mcnemar_p']:.3g}: {paired['verdict']}.")
 
 
 def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
@@ -41,6 +67,9 @@ def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
                  else "") + ", built and measured in the same run.", "",
               table(["", "baseline", "final", "ratio"], summary_rows(report)), ""]
     acc = report.accuracy
+    if acc.get("paired"):
+        parts += ["Accuracies are given with their 95% interval (Wilson). " +
+                  accuracy_sentence(acc), ""]
     if acc:
         parts += [f"Keras accuracy of the final model: {fmt_pct(acc.get('keras'))} on "
                   f"{acc.get('test_samples')} test samples.", ""]

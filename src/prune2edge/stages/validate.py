@@ -15,6 +15,7 @@ from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..keras.model import predict
 from ..report.format import fmt_bytes, fmt_ms, table
+from ..report.stats import Paired, interval
 from ..sizes import ratio
 from ..tflite.validator import agreement, evaluate
 
@@ -64,9 +65,15 @@ class Validate(Stage):
         base, final = figures["baseline"], figures["final"]
         keras_out = predict(ctx.model, ctx.data.x_test, self.batch_size)
         keras_accuracy = float(np.mean(keras_out.argmax(1) == ctx.data.y_test))
+        labels = ctx.data.y_test
         accuracy = {"baseline": base.accuracy, "keras": keras_accuracy,
                     "tflite": final.accuracy, "test_samples": final.samples,
-                    "drop_pt": round((base.accuracy - final.accuracy) * 100, 4)}
+                    "drop_pt": round((base.accuracy - final.accuracy) * 100, 4),
+                    **{f"{role}_95": interval(value, final.samples) for role, value in (
+                        ("baseline", base.accuracy), ("keras", keras_accuracy),
+                        ("tflite", final.accuracy))},
+                    "paired": Paired.of(base.outputs.argmax(1) == labels,
+                                        final.outputs.argmax(1) == labels).to_dict()}
         latency: dict[str, Any] = {role: {**f.latency.to_dict(), "fallback": f.fallback}
                                    for role, f in figures.items()}
         speedup = ratio(base.latency.p50, final.latency.p50)
