@@ -71,8 +71,8 @@ def small_cnn():
 
 
 def write_folder(root: Path, count: int) -> Path:
-    """`count` PNGs, one sub-folder per class: a bright square whose colour gives the class
-    (red, green, blue or white), on a noisy background."""
+    """`count` PNGs, one sub-folder per class: noise tinted red, green, blue or grey (the
+    class), with a bright square somewhere."""
     from PIL import Image
 
     if (root / ".complete").exists():
@@ -82,10 +82,10 @@ def write_folder(root: Path, count: int) -> Path:
         (root / f"class{label}").mkdir(parents=True, exist_ok=True)
     for i in range(count):
         label = i % CLASSES
-        pixels = rng.integers(0, 64, (SIDE, SIDE, 3), dtype=np.uint8)
+        pixels = rng.integers(0, 128, (SIDE, SIDE, 3), dtype=np.uint8)
+        pixels[..., slice(None) if label == 3 else label] += 64
         top, left = rng.integers(0, SIDE - 32, 2)
-        channels = slice(None) if label == 3 else slice(label, label + 1)
-        pixels[top:top + 32, left:left + 32, channels] += 160
+        pixels[top:top + 32, left:left + 32] += 60
         Image.fromarray(pixels).save(root / f"class{label}" / f"{i:05d}.png")
     (root / ".complete").touch()
     return root

@@ -40,7 +40,7 @@ def test_jobs_return_results_in_order_and_report_each():
 @pytest.mark.slow
 def test_worker_processes_give_the_same_results():
     finished = []
-    with Jobs(2, None, _offset, (10,)) as pool:
+    with Jobs(3, 10, _offset, (10,)) as pool:  # two workers and this process
         assert pool.map(_square_plus, range(6), finished.append) == [10, 11, 14, 19, 26, 35]
     assert sorted(finished) == list(range(6))
 
