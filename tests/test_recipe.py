@@ -24,12 +24,13 @@ def test_bundled_recipes_load():
 
 def test_seed_mlp_is_the_classic_tfmot_example():
     recipe = load_recipe("seed_mlp")  # a bundled recipe by name
-    prune = recipe.stages[0]
+    baseline, prune, finetune = recipe.stages[:3]
     assert prune == Prune(schedule=PolynomialDecay(
         initial_sparsity=0.0, final_sparsity=0.5, begin_step=0, end_step=1000, power=1.0),
         block_size=(1, 1), block_pooling_type="AVG")
-    finetune = recipe.stages[1]
     assert (finetune.epochs, finetune.optimizer) == (10, "adam")
+    # the report's reference: a dense copy trained the same way, not the untrained input
+    assert (baseline.kind, baseline.epochs, baseline.optimizer) == ("baseline", 10, "adam")
 
 
 def test_recipe_check_imports_no_tensorflow():

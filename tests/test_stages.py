@@ -11,6 +11,7 @@ from prune2edge.errors import BuildFailed, ModelError, RecipeError
 from prune2edge.keras.model import has_pruning_wrappers, weight_sparsity
 from prune2edge.keras.schedules import ConstantSparsity
 from prune2edge.stages import (
+    Baseline,
     Convert,
     FineTune,
     Measure,
@@ -32,6 +33,21 @@ def test_train_trains_a_copy_and_sets_the_baseline(make_ctx):
     assert all(np.array_equal(a, b) for a, b in zip(before, ctx.model.get_weights(), strict=True))
     assert out.outputs["test_accuracy"] > 0.5
     assert out.outputs["loss_fn"] == "sparse_categorical_crossentropy(from_logits=False)"
+
+
+def test_baseline_trains_a_dense_copy_and_leaves_the_model_untrained(make_ctx):
+    """For recipes that train while pruning: the report's reference is a trained dense
+    model, not the untrained input."""
+    from prune2edge.keras.model import accuracy
+
+    ctx = make_ctx()
+    before = [w.copy() for w in ctx.model.get_weights()]
+    out = run(ctx, Baseline(epochs=1))
+    assert out.model is ctx.model and out.baseline_model is not ctx.model
+    assert all(np.array_equal(a, b) for a, b in zip(before, out.model.get_weights(), strict=True))
+    data = ctx.data
+    assert out.outputs["test_accuracy"] == accuracy(out.baseline_model, data.x_test, data.y_test)
+    assert out.outputs["test_accuracy"] > 0.5 > accuracy(out.model, data.x_test, data.y_test)
 
 
 def test_prune_wraps_chosen_layers_and_lists_the_rest(make_ctx):

@@ -30,6 +30,7 @@ from .progress import Reporter
 from .recipe import Recipe, build, load_recipe
 from .report.schema import BuildReport
 from .stages import (
+    Baseline,
     Convert,
     FineTune,
     Measure,
@@ -42,9 +43,9 @@ from .stages import (
 )
 
 __all__ = [
-    "BudgetError", "BuildContext", "BuildFailed", "BuildReport", "ConstantSparsity", "Convert",
-    "DataError", "Dataset", "Fact", "FineTune", "Measure", "ModelError", "OutputError",
-    "Pipeline", "PolynomialDecay", "Prune", "Prune2EdgeError", "Quantize", "Recipe",
-    "RecipeError", "Reporter", "Stage", "Strip", "Structural", "TFLiteError", "Train",
+    "Baseline", "BudgetError", "BuildContext", "BuildFailed", "BuildReport", "ConstantSparsity",
+    "Convert", "DataError", "Dataset", "Fact", "FineTune", "Measure", "ModelError",
+    "OutputError", "Pipeline", "PolynomialDecay", "Prune", "Prune2EdgeError", "Quantize",
+    "Recipe", "RecipeError", "Reporter", "Stage", "Strip", "Structural", "TFLiteError", "Train",
     "Validate", "build", "load_recipe", "register_stage",
 ]

@@ -5,6 +5,7 @@ messages list kinds in (hence the unsorted imports)."""
 # ruff: noqa: I001
 
 from .train import Train
+from .baseline import Baseline
 from .structural import Structural
 from .prune import Prune
 from .finetune import FineTune
@@ -14,5 +15,5 @@ from .quantize import Quantize
 from .convert import Convert
 from .validate import Validate
 
-__all__ = ["Convert", "FineTune", "Measure", "Prune", "Quantize", "Strip", "Structural", "Train",
-           "Validate"]
+__all__ = ["Baseline", "Convert", "FineTune", "Measure", "Prune", "Quantize", "Strip",
+           "Structural", "Train", "Validate"]
