@@ -56,15 +56,21 @@ def accuracy_sentence(acc: dict[str, Any]) -> str:
             f"Newcombe); McNemar exact p = {paired['mcnemar_p']:.3g}: {paired['verdict']}.")
 
 
+def _baseline_sentence(report: BuildReport) -> str:
+    kinds = {s.get("kind") for s in report.stages}
+    what = ("a dense copy of the input model trained by the `baseline` stage"
+            if "baseline" in kinds else "the input model"
+            + (" (after `train`)" if "train" in kinds else ""))
+    return f"Baseline is the dense float32 .tflite of {what}, built and measured in the same run."
+
+
 def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
     """report.md; `stages` are the build's, whose kinds add their own sections."""
     parts = [f"# prune2edge build: {report.name}", "",
              f"Status: **{report.status}** · seed {report.seed} · {report.seconds:.1f} s · "
              f"model `{report.model['source']}` · data `{report.data['source']}`", ""]
     parts += ["## Baseline vs final", "",
-              "Baseline is the dense float32 .tflite of the input model"
-              + (" (after `train`)" if any(s.get("kind") == "train" for s in report.stages)
-                 else "") + ", built and measured in the same run.", "",
+              _baseline_sentence(report), "",
               table(["", "baseline", "final", "ratio"], summary_rows(report)), ""]
     acc = report.accuracy
     if acc.get("paired"):
