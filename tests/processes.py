@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,14 @@ def prune2edge_process(*args, env=None, **popen):
     env = dict(env or os.environ)
     env["PYTHONPATH"] = f"{TESTS}{os.pathsep}{env.get('PYTHONPATH', '')}"
     return subprocess.Popen([sys.executable, "-m", "prune2edge", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint, **popen)
+
+
+def _default_sigint():
+    """Ctrl-C as a terminal delivers it, even when the tests themselves run in the background
+    (where SIGINT is ignored, and a child inheriting that would never see it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_epochs(state: Path, stage: int, epochs: int, process) -> dict:

@@ -33,16 +33,18 @@ def _offset(value):
 def test_jobs_return_results_in_order_and_report_each():
     finished = []
     with Jobs(1, 10, _offset, (10,)) as pool:
-        assert pool.map(_square_plus, [3, 1, 2], finished.append) == [19, 11, 14]
-    assert finished == [3, 1, 2]
+        assert pool.map(_square_plus, [3, 1, 2], lambda *done: finished.append(done)) == [
+            19, 11, 14]
+    assert finished == [(3, 19), (1, 11), (2, 14)]
 
 
 @pytest.mark.slow
 def test_worker_processes_give_the_same_results():
     finished = []
     with Jobs(3, 10, _offset, (10,)) as pool:  # two workers and this process
-        assert pool.map(_square_plus, range(6), finished.append) == [10, 11, 14, 19, 26, 35]
-    assert sorted(finished) == list(range(6))
+        assert pool.map(_square_plus, range(6), lambda *done: finished.append(done)) == [
+            10, 11, 14, 19, 26, 35]
+    assert sorted(finished) == [(i, i * i + 10) for i in range(6)]
 
 
 def invoke(*args):

@@ -40,8 +40,9 @@ class Jobs:
             initargs=(setup, args))
 
     def map(self, task: Callable[[Any, Any], Any], items: Iterable[Any],
-            done: Callable[[Any], None] = lambda item: None) -> list[Any]:
-        """`task(state, item)` for every item, in order; `done(item)` as each finishes."""
+            done: Callable[[Any, Any], None] = lambda item, result: None) -> list[Any]:
+        """`task(state, item)` for every item, in order; `done(item, result)` as each
+        finishes (so a caller interrupted midway keeps what was done)."""
         items = list(items)
         futures = [self.pool.submit(_run, task, item) for item in items] if self.pool else []
         results: dict[int, Any] = {}
@@ -49,14 +50,14 @@ class Jobs:
         for index in reversed(range(len(items))) if futures else range(len(items)):
             if not futures or futures[index].cancel():
                 results[index] = task(self.state, items[index])
-                done(items[index])
+                done(items[index], results[index])
         pending = {f: i for i, f in enumerate(futures) if i not in results}
         while pending:
             finished, _ = wait(pending, return_when="FIRST_COMPLETED")
             for future in finished:
                 index = pending.pop(future)
                 results[index] = future.result()  # a worker's error surfaces here
-                done(items[index])
+                done(items[index], results[index])
         return [results[i] for i in range(len(items))]
 
     def __enter__(self) -> Jobs:

@@ -83,7 +83,7 @@ def scan(recipe: Recipe, *, mode: Mode = "magnitude", criterion: str | None = No
         cells = [(index, ratio) for index in range(len(layers)) for ratio in ratios]
         with reporter.task("layers x ratios", len(cells)) as task, Jobs(
                 jobs, state, _load_state, (model_file, x, y, mode, criterion, sample)) as pool:
-            results = pool.map(_cell, cells, lambda cell: task.advance(1, layers[cell[0]]))
+            results = pool.map(_cell, cells, lambda cell, _: task.advance(1, layers[cell[0]]))
     rows = [{**row, "accuracy": results[i * len(ratios):(i + 1) * len(ratios)]}
             for i, row in enumerate(state.rows())]
     return Sensitivity(recipe.name, mode, criterion, list(ratios), accuracy_of(ctx.model, x, y),

@@ -182,11 +182,11 @@ def _greedy(search: Search, pool: Jobs, start: float, reporter: Reporter) -> Non
     spec = search.spec
     current = search.dense
     limit = search.dense.accuracy - spec.screen_drop / 100
-    finished: dict[int, float] = {}  # seconds into the search when each trial of a step ended
+    finished: dict[int, tuple[Candidate, float]] = {}  # a step's trials, and when they ended
     with reporter.task("tune: trials", spec.max_trials) as task:
 
-        def done(step: tuple[int, dict[str, float]]) -> None:
-            finished[step[0]] = time.monotonic() - start
+        def done(step: tuple[int, dict[str, float]], candidate: Candidate) -> None:
+            finished[step[0]] = candidate, time.monotonic() - start
             best = search.path[-1] if search.path else search.dense
             task.advance(status=f"best {objective(search, best):.4g}")
 
@@ -194,8 +194,11 @@ def _greedy(search: Search, pool: Jobs, start: float, reporter: Reporter) -> Non
             if _late(spec, start):
                 return
             steps = next_steps(spec, current.ratios)[:spec.max_trials - len(search.trials)]
-            candidates = pool.map(score_step, list(enumerate(steps)), done)
-            search.trials += [_trial(search, c, finished[i]) for i, c in enumerate(candidates)]
+            finished.clear()
+            try:
+                candidates = pool.map(score_step, list(enumerate(steps)), done)
+            finally:  # the step's finished trials, in order, even when Ctrl-C stops it
+                search.trials += [_trial(search, *finished[i]) for i in sorted(finished)]
             proposals = [c for c in candidates if c.accuracy >= limit]
             if not proposals:
                 return
