@@ -59,7 +59,7 @@ def _streams(raw: RawData, reader: Reader, input_shape: tuple[int, ...], spec: D
             raise DataError(f"images are {have[0]}x{have[1]} but the model expects "
                             f"{height}x{width}", raw.source, "set [data] resize = true")
         steps.append(f"resized {have[0]}x{have[1]} -> {height}x{width} (bilinear)")
-    if math.prod(geometry) != math.prod(input_shape) or len(input_shape) != 3:
+    if tuple(input_shape) != geometry:
         steps.append(f"reshaped {geometry} -> {tuple(input_shape)}")
     scale = {"auto": 1 / 255, "none": None}.get(spec.scale, spec.scale)  # type: ignore[arg-type]
     if scale is not None:

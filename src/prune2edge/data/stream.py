@@ -102,12 +102,6 @@ class Stream:
     def shape(self) -> tuple[int, ...]:
         return (len(self), *self.sample_shape)
 
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    dtype = np.dtype(np.float32)
-
     def subset(self, index: Any) -> Stream:
         """The samples at `index` (into this split), still unread, in ascending order."""
         return replace(self, positions=np.sort(self.positions[index]))

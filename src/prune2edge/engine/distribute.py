@@ -44,10 +44,6 @@ class DistributeSpec:
         if self.strategy == "multi_worker":
             worker_task()  # TF_CONFIG is checked before any work
 
-    def describe(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "devices": list(self.devices),
-                "cpu_devices": self.cpu_devices}
-
 
 def worker_task() -> tuple[int, int]:
     """(this worker's index, the number of workers) from TF_CONFIG; the chief is index 0."""
@@ -102,10 +98,8 @@ def strategy_for(spec: DistributeSpec) -> Any | None:
     return tf.distribute.MirroredStrategy(devices)
 
 
-def describe_strategy(strategy: Any | None) -> dict[str, Any]:
+def describe_strategy(strategy: Any) -> dict[str, Any]:
     """What the report says about the strategy the training ran under."""
-    if strategy is None:
-        return {"strategy": "none", "replicas": 1}
     if isinstance(strategy, _compat.tf().distribute.MultiWorkerMirroredStrategy):
         return {"strategy": "MultiWorkerMirroredStrategy",
                 "replicas": strategy.num_replicas_in_sync, "workers": worker_task()[1]}

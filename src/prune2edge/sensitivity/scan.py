@@ -97,8 +97,6 @@ class _Scan:
     model: Any
     x: Any
     y: Any
-    mode: str
-    criterion: str
     scores: Any  # magnitude: per layer, in `names` order; structural: by producer
     names: list[str]  # magnitude: the prunable layers
     plan: Any = None  # structural: the groups
@@ -120,11 +118,11 @@ def _state(model: Any, x: Any, y: Any, mode: str, criterion: str, sample: Any) -
         names = [c.name for c in Prune().choose_layers(model) if c.pruned]
         kernels = [model.get_layer(n).kernel for n in names]
         weights = criterion_named(criterion).weight_scores(model, kernels, sample)
-        return _Scan(model, x, y, mode, criterion, list(weights), names)
+        return _Scan(model, x, y, list(weights), names)
     result = plan(model)
     producers = [m for g in result.prunable for m in g.members]
     channels = criterion_named(criterion).channel_scores(model, producers, sample)
-    return _Scan(model, x, y, mode, criterion, channels, [], result)
+    return _Scan(model, x, y, channels, [], result)
 
 
 def _load_state(model_file: Path, *args: Any) -> _Scan:
