@@ -1,6 +1,7 @@
 """Training under TensorFlow's own distribution strategies: MirroredStrategy over two logical
-CPUs (same accuracy, same number of steps: batch_size is global; an interrupted build
-resumes), and MultiWorkerMirroredStrategy with two local workers on loopback ports."""
+CPUs (same accuracy, same number of steps: batch_size is global; the same bytes every run;
+an interrupted build resumes), and MultiWorkerMirroredStrategy with two local workers on
+loopback ports."""
 
 from __future__ import annotations
 
@@ -106,7 +107,11 @@ def test_tf_config_gives_the_worker_index_with_the_chief_first(monkeypatch):
 @pytest.mark.slow
 def test_mirrored_over_two_cpus_matches_one_device_and_resumes(tmp_path, tiny_npz):
     build(write(tmp_path, tiny_npz), "--out", tmp_path / "one")
-    build(write(tmp_path, tiny_npz, MIRRORED, name="mirrored.toml"), "--out", tmp_path / "two")
+    mirrored_recipe = write(tmp_path, tiny_npz, MIRRORED, name="mirrored.toml")
+    for out in ("two", "again"):
+        build(mirrored_recipe, "--out", tmp_path / out)
+    assert (tmp_path / "two" / "model.tflite").read_bytes() == (
+        tmp_path / "again" / "model.tflite").read_bytes()  # deterministic under the strategy
     (single, _), (mirrored, report) = (stage_outputs(tmp_path / d, "train")
                                        for d in ("one", "two"))
     assert mirrored["strategy"] == "MirroredStrategy" and mirrored["replicas"] == 2

@@ -58,26 +58,31 @@ def write_digits(root, arrays, count=400):
     return root
 
 
-def write_records(path, folder):
-    """The folder's PNGs as one TFRecord file of tf.train.Examples (image bytes, label)."""
+def write_records(folder, *paths):
+    """The folder's PNGs as TFRecord files of tf.train.Examples (image bytes, label), dealt
+    out to `paths` in consecutive runs."""
     import tensorflow as tf
 
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for label, directory in enumerate(sorted(d for d in folder.iterdir() if d.is_dir())):
-            for file in sorted(directory.glob("*.png")):
-                feature = {"image": tf.train.Feature(
-                    bytes_list=tf.train.BytesList(value=[file.read_bytes()])),
-                    "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))}
-                writer.write(tf.train.Example(
-                    features=tf.train.Features(feature=feature)).SerializeToString())
-    return path
+    examples = []
+    for label, directory in enumerate(sorted(d for d in folder.iterdir() if d.is_dir())):
+        for file in sorted(directory.glob("*.png")):
+            feature = {"image": tf.train.Feature(
+                bytes_list=tf.train.BytesList(value=[file.read_bytes()])),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))}
+            examples.append(tf.train.Example(features=tf.train.Features(feature=feature)))
+    for path, part in zip(paths, np.array_split(np.arange(len(examples)), len(paths)),
+                          strict=True):
+        with tf.io.TFRecordWriter(str(path)) as writer:
+            for i in part:
+                writer.write(examples[i].SerializeToString())
 
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory, tiny_arrays):
     root = tmp_path_factory.mktemp("stream")
     folder = write_digits(root / "digits", tiny_arrays)
-    write_records(root / "digits.tfrecord", folder)
+    write_records(folder, root / "digits.tfrecord")
+    write_records(folder, *(root / f"shard-{i}.tfrecord" for i in range(2)))
     return root
 
 
@@ -93,6 +98,24 @@ def test_records_stream_the_same_samples_as_the_folder(digits):
     picked = records.representative(20, seed=3)
     np.testing.assert_array_equal(picked, folder.representative(20, seed=3))
     assert picked.shape == (20, 28, 28, 1) and picked.max() <= 1.0
+
+
+def test_a_worker_of_a_cluster_gets_its_records_with_their_own_labels(digits):
+    """MultiWorkerMirroredStrategy shards each worker's input; a reader's file list must not
+    be split (records are numbered across all files), so every worker pairs a record with
+    its own row."""
+    from tensorflow.python.data.experimental.ops.distribute import _AutoShardDataset
+
+    spec = DataSpec(source="shard-*.tfrecord", test_split=0.25)
+    stream = fit_to_model(load(spec, digits, (28, 28, 1)), (28, 28, 1), 10, spec).x_train
+    images, seen = stream[:], []
+    for worker in range(2):
+        shard = _AutoShardDataset(stream.dataset(32, np.arange(len(stream))), 2, worker)
+        x, rows = (np.concatenate(part) for part in zip(*shard.as_numpy_iterator(),
+                                                         strict=True))
+        np.testing.assert_array_equal(x, images[rows])
+        seen.append(rows)
+    assert sorted(np.concatenate(seen)) == list(range(len(stream)))  # each once, in all
 
 
 def test_a_shuffled_epoch_depends_on_the_seed_and_the_epoch_only(digits):

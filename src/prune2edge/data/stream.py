@@ -137,7 +137,12 @@ class Stream:
             return (image if self.scale is None else image * self.scale), row
 
         decoded = samples.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return decoded.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        # A cluster's workers share batches, never files: readers number samples across all
+        # files, so a worker given some of the files would pair records with others' rows.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return decoded.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
 
     def training(self, targets: np.ndarray, batch_size: int, seed: int, epochs: range) -> Any:
         """The batches of `epochs` back to back, each epoch shuffled with `seed` + its
