@@ -72,3 +72,30 @@ def test_a_prunable_layer_is_pruned_by_obd_through_its_own_weight_list(make_ctx)
     out = run_stages(ctx, prune, FineTune(epochs=1), Strip())
     sparsity = {row["layer"]: row["sparsity"] for row in weight_sparsity(out.model)["layers"]}
     assert np.isclose(sparsity["own"], 0.5, atol=0.01) and sparsity["head"] == 0.0
+
+
+def test_quantize_a_calibrated_model_with_a_float_op_verify_ops_or_the_sparse_encoding(
+        make_ctx):
+    from prune2edge.keras.converter import QuantizationPlan, calibrate
+
+    ctx = make_ctx()
+    plan = QuantizationPlan("int8", samples=ctx.data.x_train[:20])
+    calibrated = calibrate(ctx.model, plan)  # `converter_switches(calibrate_only=True)`
+
+    def ops(content):
+        model = _compat.flatbuffer_utils().read_model_from_bytearray(bytearray(content))
+        return [_compat.flatbuffer_utils().opcode_to_name(model, op.opcodeIndex)
+                for op in model.subgraphs[0].operators]
+
+    int8 = _compat.tflite_quantize(calibrated, per_channel=True, io_type="float32")
+    assert ops(int8).count("DEQUANTIZE") == 1  # only the output
+    model = _compat.flatbuffer_utils().read_model_from_bytearray(bytearray(int8))
+    graph = model.subgraphs[0]
+    first = graph.tensors[graph.operators[ops(int8).index("FULLY_CONNECTED")].outputs[0]].name
+    kept = _compat.tflite_quantize(calibrated, per_channel=True, io_type="float32",
+                                   float_nodes=(first.decode(),))
+    assert ops(kept).count("DEQUANTIZE") == 2  # the float op's input comes back to float
+    verified = _compat.tflite_quantize(calibrated, per_channel=True, io_type="int8",
+                                       verify=True)
+    assert ops(verified).count("CUSTOM") == 4  # a NumericVerify op after each quantized op
+    assert len(_compat.tflite_sparsify(int8)) > 0

@@ -19,7 +19,7 @@ RANKS = {
     "sizes": 1, "params": 1, "sources": 1, "progress": 1, "jobs": 1, "_compat": 1,
     "data": 2, "examples": 2,
     "keras": 3, "tflite": 3,
-    "inspect": 4, "report": 4,
+    "inspect": 4, "report": 4, "quantization": 4,
     "engine": 5,
     "stages": 6,
     "recipe": 7,

@@ -15,6 +15,7 @@ from rich.text import Text
 from ..inspect.info import ModelInfo
 from ..progress import Reporter, Task
 from ..report.markdown import accuracy_sentence, summary_rows
+from ..report.quantization import error_rows
 from ..report.schema import BuildReport
 
 # The per-stage figures worth a glance while a build runs.
@@ -133,7 +134,21 @@ def inspect_tables(info: ModelInfo) -> list[Any]:
              for t in info.tensors if t.kernel_note]
     if notes:
         lines += ["sparse kernels:", *notes]
-    return [table, Text("\n".join(lines))]
+    return [table, Text("\n".join(lines)), *([_int8_table(info.int8)] if info.int8 else [])]
+
+
+def _int8_table(int8: dict[str, Any]) -> Table:
+    """The build's per-layer int8 error (see report.quantization), worst first."""
+    header, rows = error_rows(int8, limit=None)
+    kept = f"; kept in float: {', '.join(int8['float_layers'])}" if int8["float_layers"] else ""
+    table = Table(title=f"int8 error per layer, worst first ({int8['probe_samples']} samples; "
+                  f"RMS error / RMS value per channel{kept})", title_justify="left")
+    for column in header:
+        table.add_column(column, justify="left" if column == header[0] else "right",
+                         overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(str(cell)) for cell in row))
+    return table
 
 
 OP_ABBREVIATIONS = {"FULLY_CONNECTED": "FC", "DEPTHWISE_CONV_2D": "DWCONV", "CONV_2D": "CONV",

@@ -41,9 +41,17 @@ class Dataset:
 
     def representative(self, count: int, seed: int) -> np.ndarray:
         """`count` training samples drawn without replacement, the same for the same seed."""
+        return self.x_train[self._draw(count, seed)]
+
+    def labelled(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """`count` training samples and their labels, drawn as `representative` draws."""
+        index = self._draw(count, seed)
+        return self.x_train[index], self.y_train[index]
+
+    def _draw(self, count: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         index = rng.choice(len(self.x_train), size=min(count, len(self.x_train)), replace=False)
-        return self.x_train[np.sort(index)]
+        return np.sort(index)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,9 +1,13 @@
 """`prune2edge inspect`: what a model file stores, tensor by tensor (zeros, encoding, bytes,
-entropy) and which sparse kernels could use it. .tflite files need no TensorFlow."""
+entropy) and which sparse kernels could use it. .tflite files need no TensorFlow; a build's
+model.tflite also shows the per-layer int8 error the build measured (from its report.json)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import TFLiteError
 from .info import ModelInfo, TensorInfo, entropy_bits
@@ -19,7 +23,18 @@ def inspect(path: Path) -> ModelInfo:
         raise TFLiteError("model file not found", str(path),
                           "give a .tflite, .keras or .h5 file or a SavedModel directory")
     if path.is_file() and path.suffix == ".tflite":
-        return inspect_tflite(path)
+        return replace(inspect_tflite(path), int8=_build_int8(path))
     from .keras import inspect_keras
 
     return inspect_keras(path)
+
+
+def _build_int8(path: Path) -> dict[str, Any] | None:
+    """The per-layer int8 errors the build that wrote `path` (its model.tflite) measured."""
+    report = path.parent / "report.json"
+    if path.name != "model.tflite" or not report.is_file():
+        return None
+    try:
+        return (json.loads(report.read_text()).get("conversion") or {}).get("int8")
+    except (ValueError, OSError, AttributeError):
+        return None  # not a prune2edge report: the file is described on its own

@@ -37,6 +37,7 @@ class ModelInfo:
     file_gzip_bytes: int
     tensors: list[TensorInfo]
     ops: list[str] = field(default_factory=list)
+    int8: dict[str, Any] | None = None  # the build's per-layer int8 errors, when it has them
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -55,7 +56,8 @@ class ModelInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format, "file_bytes": self.file_bytes,
                 "file_gzip_bytes": self.file_gzip_bytes, "totals": self.totals,
-                "ops": self.ops, "tensors": [t.to_dict() for t in self.tensors]}
+                "ops": self.ops, "tensors": [t.to_dict() for t in self.tensors],
+                **({"int8": self.int8} if self.int8 else {})}
 
 
 def entropy_bits(values: np.ndarray) -> float:

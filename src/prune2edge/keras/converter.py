@@ -11,23 +11,55 @@ from ..errors import BuildFailed, first_line
 
 
 @dataclass(frozen=True)
+class Control:
+    """What accuracy control aims for (see `quantization.control`)."""
+
+    min_agreement: float  # share of samples where int8 and Keras pick the same class
+    max_drop: float | None  # percentage points of accuracy int8 may lose against Keras
+    max_float_layers: int  # give up after keeping this many more ops in float
+
+
+@dataclass(frozen=True)
 class QuantizationPlan:
-    """What the quantize stage asks the converter to do."""
+    """A quantization mode and, for int8, its calibration samples and which layers stay in
+    float: those named in `float_layers`, and those accuracy control (`control`) picks."""
 
     mode: str  # "none" | "dynamic" | "float16" | "int8"
     io_type: str = "float32"
     samples: Any = None  # representative inputs for int8 calibration
     per_channel: bool = True  # int8 weights: a scale per output channel, or one per tensor
+    float_layers: tuple[str, ...] = ()  # Keras layer names whose ops stay float
+    control: Control | None = None
+    check: tuple[Any, Any] | None = None  # int8: labelled samples, for errors and control
 
     def describe(self) -> dict[str, Any]:
         count = None if self.samples is None else len(self.samples)
-        return {"mode": self.mode, "io_type": self.io_type, "representative_samples": count,
-                "per_channel": self.per_channel}
+        described: dict[str, Any] = {"mode": self.mode, "io_type": self.io_type,
+                     "representative_samples": count, "per_channel": self.per_channel}
+        if self.float_layers:
+            described["float_layers"] = list(self.float_layers)
+        if self.control is not None:
+            described["accuracy_control"] = {
+                "min_agreement": self.control.min_agreement, "max_drop": self.control.max_drop,
+                "max_float_layers": self.control.max_float_layers}
+        return described
 
 
 def to_tflite(model: Any, plan: QuantizationPlan | None, sparse: bool) -> bytes:
     """Convert `model`; `plan` None is float32. `sparse` asks for the sparse tensor encoding
     (`Optimize.EXPERIMENTAL_SPARSITY`), which the converter applies to tensors >= 30% zeros."""
+    return _convert(_converter(model, plan, sparse), plan)
+
+
+def calibrate(model: Any, plan: QuantizationPlan) -> bytes:
+    """`model` converted to float with the int8 calibration statistics of `plan`'s samples
+    recorded, not yet quantized (see `quantization.Calibrated`)."""
+    converter = _converter(model, plan, sparse=False)
+    _compat.converter_switches(converter, calibrate_only=True)
+    return _convert(converter, plan)
+
+
+def _converter(model: Any, plan: QuantizationPlan | None, sparse: bool) -> Any:
     tf = _compat.tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     mode = plan.mode if plan else "none"
@@ -46,16 +78,20 @@ def to_tflite(model: Any, plan: QuantizationPlan | None, sparse: bool) -> bytes:
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        # The converter's own switch (TFLiteConverterBase), not yet a public attribute.
-        converter._experimental_disable_per_channel = not plan.per_channel
+        _compat.converter_switches(converter, per_channel=plan.per_channel)
         if plan.io_type != "float32":
             converter.inference_input_type = getattr(tf, plan.io_type)
             converter.inference_output_type = getattr(tf, plan.io_type)
+    return converter
+
+
+def _convert(converter: Any, plan: QuantizationPlan | None) -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError and assorted runtime errors
+        mode = plan.mode if plan else "none"
         raise BuildFailed(f"the TFLite converter failed ({first_line(exc)})",
                           f"quantization {mode}", "see build.log for the converter's output") \
             from exc

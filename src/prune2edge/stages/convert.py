@@ -14,7 +14,9 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..keras.converter import to_tflite
+from ..quantization.int8 import Int8, plan_int8
 from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
+from ..report.quantization import int8_markdown
 from ..sizes import Size
 from ..tflite.runner import TFLiteRunner
 from ..tflite.strip import strip_names
@@ -51,7 +53,10 @@ class Convert(Stage):
         encodings = {"dense": False, "sparse": True}
         if self.sparse != "auto":
             encodings = {"sparse": True} if self.sparse == "on" else {"dense": False}
-        files = {name: to_tflite(ctx.model, ctx.quantization, flag)
+        plan = ctx.quantization
+        int8 = (plan_int8(ctx.model, plan, ctx.work_dir, ctx.reporter)
+                if plan is not None and plan.mode == "int8" else None)
+        files = {name: (int8 and int8.file(flag)) or to_tflite(ctx.model, plan, flag)
                  for name, flag in encodings.items()}
         if self.strip_names:
             files = {name: strip_names(content) for name, content in files.items()}
@@ -62,9 +67,14 @@ class Convert(Stage):
         final.write_bytes(files[chosen])
         candidates = {name: size.to_dict() for name, size in sizes.items()}
         note = self._compare_speed(ctx, files, candidates, chosen) if len(files) > 1 else ""
-        plan = ctx.quantization
+        extra = {}
+        if int8 is not None:
+            extra["int8"] = int8.outputs
+            if int8.float_nodes:
+                extra["int8"]["float_cost"] = self._float_cost(ctx, int8, files[chosen],
+                                                               chosen == "sparse")
         return ctx.evolve(tflite={"baseline": baseline, "final": final}).with_outputs(
-            quantization=plan.describe() if plan else {"mode": "none"},
+            **extra, quantization=plan.describe() if plan else {"mode": "none"},
             sparse=self.sparse,
             encoding=chosen,
             candidates=candidates,
@@ -97,22 +107,14 @@ class Convert(Stage):
                               fmt_ratio(first / s["gzip_bytes"])] for s in steps]), ""]
         if "sizes.png" in report.plots:
             parts += ["![size after each step](sizes.png)", ""]
-        return parts
+        return parts + (int8_markdown(conv["int8"]) if conv.get("int8") else [])
 
     def _compare_speed(self, ctx: BuildContext, files: dict[str, bytes],
                        candidates: dict[str, dict], chosen: str) -> str:
         """Time both encodings (batch 1), for the report's table, and call out a chosen
         sparse file that is smaller but slower."""
-        for name, content in files.items():
-            path = ctx.work_dir / f".candidate-{name}.tflite"
-            path.write_bytes(content)
-            try:
-                runner = TFLiteRunner(path)
-                sample = np.zeros((1, *runner.input_shape), np.float32)
-                candidates[name]["p50_ms"] = runner.latency(sample, runs=SPEED_RUNS,
-                                                            warmup=5).p50
-            finally:
-                path.unlink()
+        for name, p50 in _p50s(ctx.work_dir, files).items():
+            candidates[name]["p50_ms"] = p50
         slower = candidates["sparse"]["p50_ms"] / candidates["dense"]["p50_ms"]
         if chosen != "sparse" or slower <= 1.05:
             return ""
@@ -121,6 +123,33 @@ class Convert(Stage):
                 "ms p50); use sparse = \"off\" if latency matters more than size")
         ctx.reporter.note(note)
         return note
+
+
+    def _float_cost(self, ctx: BuildContext, int8: Int8, chosen: bytes,
+                    sparse: bool) -> dict[str, Any]:
+        """Size and batch-1 p50 of the file with ops in float against the all-int8 one, both
+        quantized from the same calibration in the chosen encoding."""
+        files = {"all_int8": int8.calibrated.quantize((), sparse), "with_float": chosen}
+        if self.strip_names:
+            files["all_int8"] = strip_names(files["all_int8"])
+        p50 = _p50s(ctx.work_dir, files)
+        return {role: {**Size.of(content).to_dict(), "p50_ms": p50[role]}
+                for role, content in files.items()}
+
+
+def _p50s(work_dir: Path, files: dict[str, bytes]) -> dict[str, float]:
+    """Batch-1 p50 (ms) of each file, timed in turn."""
+    p50 = {}
+    for name, content in files.items():
+        path = work_dir / f".candidate-{name}.tflite"
+        path.write_bytes(content)
+        try:
+            runner = TFLiteRunner(path)
+            sample = np.zeros((1, *runner.input_shape), np.float32)
+            p50[name] = runner.latency(sample, runs=SPEED_RUNS, warmup=5).p50
+        finally:
+            path.unlink()
+    return p50
 
 
 def _waterfall(ctx: BuildContext, baseline: Path, sizes: dict[str, Size],

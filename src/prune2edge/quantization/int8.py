@@ -1,0 +1,109 @@
+"""The int8 side of conversion: which ops stay in float (named in the recipe, or found by
+accuracy control) and the per-layer error of the file that results, as the report shows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import RecipeError
+from ..keras.converter import QuantizationPlan
+from ..keras.model import all_layers, predict
+from ..progress import Reporter
+from ..tflite.runner import TFLiteRunner
+from .calibrated import Calibrated
+from .control import Attempt, Outcome, accuracy_control, judge
+from .layers import LayerError, layer_errors
+
+PROBE_SAMPLES = 100  # samples the quantization debugger runs (one invocation each)
+
+
+@dataclass(frozen=True, eq=False)
+class Int8:
+    """A calibrated model, the ops to keep in float, and what the report says about them."""
+
+    calibrated: Calibrated
+    float_nodes: tuple[str, ...]
+    outputs: dict[str, Any]
+
+    def file(self, sparse: bool) -> bytes | None:
+        """The int8 file with `float_nodes` in float; None when all ops are int8 (the
+        converter's own run gives that file)."""
+        return self.calibrated.quantize(self.float_nodes, sparse) if self.float_nodes else None
+
+
+def plan_int8(model: Any, plan: QuantizationPlan, work_dir: Path,
+              reporter: Reporter | None = None) -> Int8:
+    """Calibrate `model` once, measure its per-layer errors, keep `plan.float_layers` in float
+    and, with `plan.control`, the worst ops until int8 agrees with Keras."""
+    reporter = reporter or Reporter()
+    assert plan.check is not None, "the quantize stage draws the check samples for int8"
+    calibrated = Calibrated.of(model, plan)
+    x, labels = plan.check
+    names = [layer.name for layer in all_layers(model)]
+
+    def rank(nodes: tuple[str, ...]) -> list[LayerError]:
+        return layer_errors(calibrated, x[:PROBE_SAMPLES], names, model.output_names, nodes)
+
+    all_int8 = rank(())
+    start = _nodes_of(plan.float_layers, all_int8)
+    outcome = Outcome(start, rank(start) if start else all_int8)
+    if plan.control is not None:
+        keras_out = predict(model, x)
+        labels_of = {e.node: e.label for e in all_int8}
+
+        def attempt(nodes: tuple[str, ...]) -> Attempt:
+            content = calibrated.quantize(nodes)
+            outputs = _run(content, x, work_dir / ".accuracy-control.tflite")
+            return judge(keras_out, outputs, labels, tuple(labels_of[n] for n in nodes),
+                         len(content))
+
+        def progress(tried: Attempt) -> None:
+            kept = ", ".join(tried.float_layers) or "none"
+            reporter.note(f"accuracy control: float {kept}: agreement {tried.agreement:.2%}, "
+                          f"drop {tried.drop_pt:+.2f} pt")
+
+        outcome = accuracy_control(plan.control, start, outcome.errors, attempt, rank,
+                                   progress)
+    return Int8(calibrated, outcome.float_nodes, _describe(outcome, all_int8, plan, len(x)))
+
+
+def _nodes_of(layers: tuple[str, ...], errors: list[LayerError]) -> tuple[str, ...]:
+    """The ops the named Keras layers were fused into."""
+    nodes: dict[str, None] = {}
+    for name in layers:
+        found = [e.node for e in errors if name in e.layers]
+        if not found:
+            known = sorted({layer for e in errors for layer in e.layers})
+            raise RecipeError(f"float_layers names {name!r}, which no int8 op comes from",
+                              "float_layers", f"name layers of the model: {', '.join(known)}")
+        nodes.update(dict.fromkeys(found))
+    return tuple(nodes)
+
+
+def _run(content: bytes, x: np.ndarray, path: Path) -> np.ndarray:
+    path.write_bytes(content)
+    try:
+        return TFLiteRunner(path).predict(x)
+    finally:
+        path.unlink()
+
+
+def _describe(outcome: Outcome, all_int8: list[LayerError], plan: QuantizationPlan,
+              checked: int) -> dict[str, Any]:
+    labels = {e.node: e.label for e in all_int8}
+    described: dict[str, Any] = {
+        "probe_samples": min(PROBE_SAMPLES, checked),
+        "float_layers": [labels[node] for node in outcome.float_nodes],
+        "float_nodes": list(outcome.float_nodes),
+        "layer_errors": [e.to_dict() for e in outcome.errors]}
+    if outcome.float_nodes:
+        described["all_int8_errors"] = [e.to_dict() for e in all_int8]
+    if plan.control is not None:
+        described["accuracy_control"] = {
+            **plan.describe()["accuracy_control"], "samples": checked, "met": outcome.met,
+            "attempts": [a.to_dict() for a in outcome.attempts]}
+    return described
