@@ -32,7 +32,8 @@ SPEED_RUNS = 50  # enough to tell a 5% difference at batch 1 on these model size
 class Convert(Stage):
     """TFLite conversion with the quantization plan; `sparse = "auto"` converts with and
     without the sparse encoding and keeps the smaller file by gzip size. `strip_names` drops
-    the strings the file does not need to run (`tflite.strip`)."""
+    the strings the file does not need to run (`tflite.strip`). int8 builds report each op's
+    quantization error (`layer_errors`) and keep the plan's float layers in float."""
 
     kind: ClassVar[str] = "convert"
     requires = frozenset({Fact.KERAS})
@@ -41,6 +42,7 @@ class Convert(Stage):
 
     sparse: Literal["auto", "on", "off"] = "auto"
     strip_names: bool = False  # drop tensor names and signature defs from model.tflite
+    layer_errors: bool = True  # int8: measure each op's quantization error for the report
 
     def summary(self) -> str:
         return f"sparse={self.sparse}" + (", names stripped" if self.strip_names else "")
@@ -54,8 +56,10 @@ class Convert(Stage):
         if self.sparse != "auto":
             encodings = {"sparse": True} if self.sparse == "on" else {"dense": False}
         plan = ctx.quantization
-        int8 = (plan_int8(ctx.model, plan, ctx.work_dir, ctx.reporter)
-                if plan is not None and plan.mode == "int8" else None)
+        int8 = None
+        if plan is not None and plan.mode == "int8" and (
+                self.layer_errors or plan.float_layers or plan.control):
+            int8 = plan_int8(ctx.model, plan, ctx.work_dir, ctx.reporter)
         files = {name: (int8 and int8.file(flag)) or to_tflite(ctx.model, plan, flag)
                  for name, flag in encodings.items()}
         if self.strip_names:

@@ -37,6 +37,7 @@ from ..jobs import Jobs
 from ..progress import Reporter
 from ..recipe.schema import Recipe
 from ..recipe.tuning import TuneSpec
+from ..stages.convert import Convert
 from ..stages.structural import Structural
 from ..stages.training import TrainingStage
 from .measure import (
@@ -86,7 +87,7 @@ def template_of(recipe: Recipe) -> Structural:
 
 def probe_stages(recipe: Recipe) -> tuple[Stage, ...]:
     """The recipe's stages after its structural one, through its convert: what each finalist
-    runs, training capped at `trial_epochs` when the `[tune]` table sets it."""
+    runs, training capped at `trial_epochs` (if set), without the int8 errors for reports."""
     stages = list(recipe.stages)
     start = next(i for i, s in enumerate(stages) if isinstance(s, Structural)) + 1
     kinds = [s.kind for s in stages[start:]]
@@ -95,9 +96,15 @@ def probe_stages(recipe: Recipe) -> tuple[Stage, ...]:
                           "follows the structural one", "stages",
                           'add [[stages]] kind = "convert" (after kind = "quantize" for int8)')
     cap = recipe.tune.trial_epochs if recipe.tune else None
-    return tuple(replace(s, epochs=min(s.epochs, cap))
-                 if cap is not None and isinstance(s, TrainingStage) else s
-                 for s in stages[start:start + kinds.index("convert") + 1])
+    return tuple(_probe(s, cap) for s in stages[start:start + kinds.index("convert") + 1])
+
+
+def _probe(stage: Stage, cap: int | None) -> Stage:
+    if isinstance(stage, Convert):
+        return replace(stage, layer_errors=False)
+    if cap is not None and isinstance(stage, TrainingStage):
+        return replace(stage, epochs=min(stage.epochs, cap))
+    return stage
 
 
 def format_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
