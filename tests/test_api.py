@@ -54,4 +54,5 @@ def test_build_from_a_recipe_object(write_recipe, tmp_path):
     recipe = dataclasses.replace(recipe, name="renamed")
     report = prune2edge.build(recipe, out=tmp_path / "out")
     assert report.name == "renamed"
-    assert report.recipe["stages"] == [{"kind": "convert", "sparse": "auto", "strip_names": False}]
+    assert report.recipe["stages"] == [{"kind": "convert", "sparse": "auto", "strip_names": False,
+                                       "layer_errors": True}]
