@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prune2edge.engine import native_log
+from prune2edge import native_log
 from prune2edge.engine.prepare import seed_everything
 from prune2edge.keras import zoo
 from prune2edge.keras.converter import to_tflite

@@ -24,8 +24,7 @@ import json
 import time
 from pathlib import Path
 
-from prune2edge import Convert, Pipeline, Quantize, load_recipe
-from prune2edge.engine import native_log
+from prune2edge import Convert, Pipeline, Quantize, load_recipe, native_log
 from prune2edge.engine.prepare import prepare, seed_everything
 from prune2edge.progress import Reporter
 from prune2edge.tflite.validator import evaluate

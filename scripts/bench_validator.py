@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prune2edge import _compat, data, examples
-from prune2edge.engine import native_log
+from prune2edge import _compat, data, examples, native_log
 from prune2edge.engine.prepare import seed_everything
 from prune2edge.keras.converter import QuantizationPlan, to_tflite
 from prune2edge.keras.model import input_shape

@@ -7,9 +7,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from prune2edge import load_recipe
+from prune2edge import load_recipe, native_log
 from prune2edge.data import Dataset
-from prune2edge.engine import native_log
 from prune2edge.engine.prepare import prepare
 from prune2edge.progress import Reporter
 

@@ -84,6 +84,13 @@ def litert() -> tuple[Any, Any]:
 
 
 @functools.cache
+def tflm() -> ModuleType:
+    """TensorFlow Lite Micro's Python package (its interpreter is `tflm().runtime`)."""
+    return _require("tflite_micro", "tflite-micro",
+                    "install the micro extra: pip install 'prune2edge[micro]'")
+
+
+@functools.cache
 def flatbuffer_utils() -> ModuleType:
     """LiteRT's reader of the .tflite flatbuffer schema (`ai_edge_litert.tools`)."""
     return _require("ai_edge_litert.tools.flatbuffer_utils", "ai-edge-litert",

@@ -57,3 +57,23 @@ def mobilenet_v2_mnist() -> Any:
         if layer["class_name"] == "BatchNormalization":
             layer["config"]["momentum"] = 0.9
     return keras.Model.from_config(config)
+
+
+def ds_cnn_mnist() -> Any:
+    """A keyword-spotting-style DS-CNN (MLPerf Tiny's model shape: a strided conv, then
+    depthwise-separable blocks, average pooling, a dense head; batch norm after every conv)
+    sized for 28x28 MNIST digits as a stand-in for 49x10 MFCC frames. Logits out."""
+    keras = _compat.keras()
+    layers = keras.layers
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(64, 5, strides=2, padding="same", use_bias=False, name="stem")(inputs)
+    x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(x))
+    for block in range(1, 5):
+        x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"dw{block}")(x)
+        x = layers.ReLU(name=f"dw{block}_relu")(
+            layers.BatchNormalization(name=f"dw{block}_bn")(x))
+        x = layers.Conv2D(64, 1, use_bias=False, name=f"pw{block}")(x)
+        x = layers.ReLU(name=f"pw{block}_relu")(
+            layers.BatchNormalization(name=f"pw{block}_bn")(x))
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, layers.Dense(10, name="head")(x), name="ds_cnn")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..engine import native_log
+from .. import native_log
 from .app import EXIT_CODES, app, out_console, user_errors
+
+
+class Runtime(str, enum.Enum):
+    litert = "litert"
+    tflm = "tflm"
+    both = "both"
 
 
 @app.command(epilog=EXIT_CODES)
@@ -18,6 +25,9 @@ def validate(
     = "builtin:mnist",
     keras: Annotated[str | None, typer.Option(
         help="A Keras model (file or module:function) to compare outputs with.")] = None,
+    runtime: Annotated[Runtime, typer.Option(
+        help="litert: LiteRT on this CPU; tflm: TensorFlow Lite Micro (accuracy, RAM arena, "
+        "flash); both: both, and how far their outputs are apart.")] = Runtime.litert,
     threads: Annotated[int, typer.Option(min=1, help="Interpreter threads.")] = 1,
     runs: Annotated[int, typer.Option(min=1, help="Timed batch-1 runs.")] = 500,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed runs first.")] = 20,
@@ -26,7 +36,8 @@ def validate(
     batch_size: Annotated[int, typer.Option(min=1, help="Batch for the accuracy pass.")] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Run a .tflite on this CPU: accuracy, latency percentiles, kernels, memory."""
+    """Run a .tflite on this CPU: accuracy, latency percentiles, kernels, memory; on
+    TensorFlow Lite Micro too (--runtime): accuracy, tensor arena, flash."""
     from ..keras.load import predictor
     from ..progress import Reporter
     from ..tflite.validator import validate_file
@@ -35,9 +46,9 @@ def validate(
     reporter = Reporter() if as_json else RichReporter(out_console)
     with user_errors(), native_log.discarded():
         reference = None if keras is None else predictor(keras, Path.cwd(), batch_size)
-        result = validate_file(model, data, reference, threads=threads, runs=runs, warmup=warmup,
-                               interpreters=interpreters, batch_size=batch_size,
-                               reporter=reporter)
+        result = validate_file(model, data, reference, runtime=runtime.value, threads=threads,
+                               runs=runs, warmup=warmup, interpreters=interpreters,
+                               batch_size=batch_size, reporter=reporter)
     if as_json:
         out_console.print_json(data=result)
     else:

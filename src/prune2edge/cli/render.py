@@ -15,6 +15,9 @@ from rich.text import Text
 from ..inspect.info import ModelInfo
 from ..progress import Reporter, Task
 from ..report.markdown import accuracy_sentence, summary_rows
+from ..report.micro import SHOWN as MICRO_SHOWN
+from ..report.micro import agreement_sentence, memory_sentence
+from ..report.micro import short as short_tensor
 from ..report.quantization import error_rows
 from ..report.schema import BuildReport
 
@@ -85,11 +88,30 @@ def summary_table(report: BuildReport) -> Table:
 
 
 def validation_table(result: Mapping[str, Any]) -> Table:
-    """`prune2edge validate` as a two-column table."""
-    lat = result["latency_ms"]
+    """`prune2edge validate` as a two-column table: LiteRT's figures, TFLM's, or both."""
     table = Table(title=escape(result["path"]), title_justify="left", show_header=False)
     table.add_column(style="bold")
     table.add_column()
+    rows = _litert_rows(result) if "latency_ms" in result else []
+    micro = result.get("micro")
+    if micro:
+        agreement = agreement_sentence(micro)
+        rows += [("tflm", f"{micro['runtime']}: accuracy {micro['accuracy']:.2%} of "
+                          f"{micro['test_samples']:,} test samples ({result['data']['source']})"
+                          + (f"; {agreement}" if agreement else "")),
+                 ("tflm memory", memory_sentence(micro)),
+                 ("tflm ops", ", ".join(f"{op} ×{n}" for op, n in micro["ops"].items()))]
+    if "agreement" in result:
+        agree = result["agreement"]
+        rows.append(("keras", f"accuracy {result['keras_accuracy']:.2%}; top-1 agreement "
+                              f"{agree['top1']:.2%}, max abs diff {agree['max_abs_diff']:.3g}"))
+    for name, value in rows:
+        table.add_row(name, escape(value))
+    return table
+
+
+def _litert_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    lat = result["latency_ms"]
     kernels = result["kernels"] + (f" ({result['fallback']})" if result["fallback"] else "")
     rows = [
         ("accuracy", f"{result['accuracy']:.2%} of {result['test_samples']:,} test samples "
@@ -105,13 +127,7 @@ def validation_table(result: Mapping[str, Any]) -> Table:
     if result["rss_growth_kb"] is not None:
         rows.append(("memory", f"resident memory grows {result['rss_growth_kb']:,} KiB loading "
                                "and running it once (LiteRT's own setup included)"))
-    if "agreement" in result:
-        agree = result["agreement"]
-        rows.append(("keras", f"accuracy {result['keras_accuracy']:.2%}; top-1 agreement "
-                              f"{agree['top1']:.2%}, max abs diff {agree['max_abs_diff']:.3g}"))
-    for name, value in rows:
-        table.add_row(name, escape(value))
-    return table
+    return rows
 
 
 def inspect_tables(info: ModelInfo) -> list[Any]:
@@ -134,7 +150,25 @@ def inspect_tables(info: ModelInfo) -> list[Any]:
              for t in info.tensors if t.kernel_note]
     if notes:
         lines += ["sparse kernels:", *notes]
-    return [table, Text("\n".join(lines)), *([_int8_table(info.int8)] if info.int8 else [])]
+    return [table, Text("\n".join(lines)), *([_int8_table(info.int8)] if info.int8 else []),
+            *(_micro_tables(info.micro) if info.micro else [])]
+
+
+def _micro_tables(micro: dict[str, Any]) -> list[Any]:
+    """What a microcontroller needs: TFLM's arena and flash, and the ops with the most live
+    activation bytes (which set the arena's activation part)."""
+    table = Table(title="activation bytes alive while each op runs, largest first",
+                  title_justify="left")
+    for column in ("op #", "op", "output", "live bytes"):
+        table.add_column(column, justify="right" if column in ("op #", "live bytes")
+                         else "left", overflow="fold")
+    ranked = sorted(micro["activations"], key=lambda op: -op["live_bytes"])
+    for op in ranked[:MICRO_SHOWN]:
+        table.add_row(str(op["index"]), op["op"], escape(short_tensor(op["output"])),
+                      f"{op['live_bytes']:,}")
+    line = ("TensorFlow Lite Micro: " + memory_sentence(micro) if "arena" in micro else
+            f"TensorFlow Lite Micro: no arena figure ({micro['unavailable']})")
+    return [table, Text(line)]
 
 
 def _int8_table(int8: dict[str, Any]) -> Table:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..engine import native_log
+from .. import native_log
 from .app import (
     EXIT_CODES,
     JobsOption,

@@ -33,7 +33,7 @@ def tune(
     quiet: QuietOption = False,
 ) -> None:
     """Search the structural ratios within the [budgets], write tuned.toml and build it."""
-    from ..engine import native_log
+    from .. import native_log
     from ..progress import Reporter
     from ..tune import tune as run_tune
     from .render import RichReporter, summary_table

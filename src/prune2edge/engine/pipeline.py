@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import native_log
 from ..errors import BuildFailed, Interrupted, Prune2EdgeError, RecipeError
 from ..progress import Reporter
 from ..report.assemble import assemble
 from ..report.schema import BuildReport
-from . import native_log
 from .checkpoint import Checkpointer, EpochSaver, ResumePoint, describe_checkpoint, fingerprint
 from .context import BuildContext, StageRecord
 from .distribute import DistributeSpec, strategy_for

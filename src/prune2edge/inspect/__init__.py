@@ -1,6 +1,7 @@
 """`prune2edge inspect`: what a model file stores, tensor by tensor (zeros, encoding, bytes,
 entropy) and which sparse kernels could use it. .tflite files need no TensorFlow; a build's
-model.tflite also shows the per-layer int8 error the build measured (from its report.json)."""
+model.tflite also shows the per-layer int8 error the build measured (from its report.json),
+and every .tflite what a microcontroller needs: activations per op, TFLM's arena, flash."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import TFLiteError
+from ..errors import DependencyError, TFLiteError
+from ..tflite.graph import activation_memory
+from ..tflite.micro import MicroRunner, board_memory
 from .info import ModelInfo, TensorInfo, entropy_bits
 from .tflite import inspect_tflite
 
@@ -23,7 +26,7 @@ def inspect(path: Path) -> ModelInfo:
         raise TFLiteError("model file not found", str(path),
                           "give a .tflite, .keras or .h5 file or a SavedModel directory")
     if path.is_file() and path.suffix == ".tflite":
-        return replace(inspect_tflite(path), int8=_build_int8(path))
+        return replace(inspect_tflite(path), int8=_build_int8(path), micro=_micro(path))
     from .keras import inspect_keras
 
     return inspect_keras(path)
@@ -38,3 +41,15 @@ def _build_int8(path: Path) -> dict[str, Any] | None:
         return (json.loads(report.read_text()).get("conversion") or {}).get("int8")
     except (ValueError, OSError, AttributeError):
         return None  # not a prune2edge report: the file is described on its own
+
+
+def _micro(path: Path) -> dict[str, Any]:
+    """What a microcontroller needs for the file: activations per op (from the file), and
+    TFLM's arena and the flash when tflite-micro is installed and can run it."""
+    content = path.read_bytes()
+    found: dict[str, Any] = {"activations": [op.to_dict() for op in activation_memory(content)]}
+    try:
+        found.update(board_memory(MicroRunner(content, str(path))))
+    except (DependencyError, TFLiteError) as exc:
+        found["unavailable"] = exc.what
+    return found

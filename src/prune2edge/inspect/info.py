@@ -38,6 +38,7 @@ class ModelInfo:
     tensors: list[TensorInfo]
     ops: list[str] = field(default_factory=list)
     int8: dict[str, Any] | None = None  # the build's per-layer int8 errors, when it has them
+    micro: dict[str, Any] | None = None  # .tflite: activations per op, TFLM arena and flash
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -57,7 +58,8 @@ class ModelInfo:
         return {"path": self.path, "format": self.format, "file_bytes": self.file_bytes,
                 "file_gzip_bytes": self.file_gzip_bytes, "totals": self.totals,
                 "ops": self.ops, "tensors": [t.to_dict() for t in self.tensors],
-                **({"int8": self.int8} if self.int8 else {})}
+                **({"int8": self.int8} if self.int8 else {}),
+                **({"micro": self.micro} if self.micro else {})}
 
 
 def entropy_bits(values: np.ndarray) -> float:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 NOT_ARTIFACTS = {"report.json", "report.md", "build.log"}
 PACKAGES = ("prune2edge", "tensorflow", "tf-keras", "tensorflow-model-optimization",
-            "ai-edge-litert", "numpy")
+            "ai-edge-litert", "tflite-micro", "numpy")
 # What the report holds for a field no stage of the build contributes to.
 EMPTY: dict[str, Any] = {"accuracy": {}, "agreement": None, "latency_ms": {}, "memory": {},
                          "pruning": [], "structural": [], "conversion": None}

@@ -17,12 +17,15 @@ class Budgets:
     min_accuracy: float | None = None  # .tflite accuracy on the test split, 0..1
     max_accuracy_drop: float | None = None  # percentage points below the baseline .tflite
     max_latency_ratio: float | None = None  # final p50 / baseline p50
+    max_arena_bytes: int | None = None  # TFLM tensor arena (validate runtime = "both")
+    max_flash_bytes: int | None = None  # the .tflite a microcontroller stores in flash
     # "point": max_accuracy_drop holds for the measured drop; "confident": for the upper end
     # of its 95% paired interval, i.e. the drop is within budget beyond reasonable doubt
     accuracy_gate: Literal["point", "confident"] = "point"
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_gzip_bytes", "max_accuracy_drop", "max_latency_ratio"):
+        for name in ("max_bytes", "max_gzip_bytes", "max_accuracy_drop", "max_latency_ratio",
+                     "max_arena_bytes", "max_flash_bytes"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise RecipeError(f"{name} must be >= 0, got {value}", name, "use a limit >= 0")

@@ -69,6 +69,10 @@ FIGURES = {
     "accuracy_drop_pt": Figure("accuracy drop vs baseline", lambda r: r.accuracy.get("drop_pt"),
                                "a validate stage", "pt"),
     "latency_ratio": Figure("p50 latency final/baseline", _latency_ratio, "a validate stage"),
+    "arena_bytes": Figure("TFLM tensor arena", lambda r: ((r.micro or {}).get("arena") or {})
+                          .get("total"), 'a validate stage with runtime = "both"', "B"),
+    "flash_bytes": Figure("flash for the model", lambda r: ((r.micro or {}).get("flash") or {})
+                          .get("file_bytes"), 'a validate stage with runtime = "both"', "B"),
     "accuracy_drop_pt_upper": Figure(
         "accuracy drop vs baseline, upper end of its 95% interval",
         lambda r: (r.accuracy.get("paired") or {}).get("drop_pt_95", [None, None])[1],
@@ -81,6 +85,8 @@ BUDGETS = {
     "min_accuracy": ("accuracy", False),
     "max_accuracy_drop": ("accuracy_drop_pt", True),
     "max_latency_ratio": ("latency_ratio", True),
+    "max_arena_bytes": ("arena_bytes", True),
+    "max_flash_bytes": ("flash_bytes", True),
 }
 
 

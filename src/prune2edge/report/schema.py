@@ -43,6 +43,7 @@ class BuildReport:
     seconds: float
     failure: str | None = None
     resumed: dict[str, Any] | None = None
+    micro: dict[str, Any] | None = None  # the final model on TensorFlow Lite Micro
     schema: str = SCHEMA
     out_dir: Path | None = field(default=None, compare=False)
 

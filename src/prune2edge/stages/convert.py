@@ -13,6 +13,7 @@ from ..engine.context import BuildContext, StageRecord
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
+from ..errors import RecipeError
 from ..keras.converter import to_tflite
 from ..quantization.int8 import Int8, plan_int8
 from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
@@ -20,6 +21,7 @@ from ..report.quantization import int8_markdown
 from ..sizes import Size
 from ..tflite.runner import TFLiteRunner
 from ..tflite.strip import strip_names
+from .validate import Validate
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
@@ -47,6 +49,12 @@ class Convert(Stage):
     def summary(self) -> str:
         return f"sparse={self.sparse}" + (", names stripped" if self.strip_names else "")
 
+    def preflight(self, ctx: BuildContext) -> None:
+        if self.sparse == "on" and _for_micro(ctx):
+            raise RecipeError('sparse = "on" cannot run on TensorFlow Lite Micro, which a '
+                              'validate stage with runtime = "both" runs', "sparse",
+                              'use sparse = "auto" or "off" (TFLM has no DENSIFY kernel)')
+
     def run(self, ctx: BuildContext) -> BuildContext:
         baseline = ctx.tflite.get("baseline")  # converted once per context
         if baseline is None:
@@ -65,8 +73,11 @@ class Convert(Stage):
         if self.strip_names:
             files = {name: strip_names(content) for name, content in files.items()}
         sizes = {name: Size.of(content) for name, content in files.items()}
-        # Smaller gzip wins; on a tie the dense file, which every kernel can run.
-        chosen = min(sizes, key=lambda name: (sizes[name].gzip_bytes, name != "dense"))
+        # Smaller gzip wins; on a tie the dense file, which every kernel can run. A file for
+        # TensorFlow Lite Micro must be dense: TFLM has no DENSIFY kernel.
+        micro = _for_micro(ctx) and "dense" in sizes
+        chosen = "dense" if micro else min(
+            sizes, key=lambda name: (sizes[name].gzip_bytes, name != "dense"))
         final = ctx.work_dir / "model.tflite"
         final.write_bytes(files[chosen])
         candidates = {name: size.to_dict() for name, size in sizes.items()}
@@ -82,7 +93,7 @@ class Convert(Stage):
             sparse=self.sparse,
             encoding=chosen,
             candidates=candidates,
-            decision=_decision(sizes, chosen, self.sparse),
+            decision=_decision(sizes, chosen, self.sparse, micro),
             speed_note=note,
             waterfall=_waterfall(ctx, baseline, sizes, chosen))
 
@@ -156,6 +167,11 @@ def _p50s(work_dir: Path, files: dict[str, bytes]) -> dict[str, float]:
     return p50
 
 
+def _for_micro(ctx: BuildContext) -> bool:
+    """Whether a later validate stage runs the file on TensorFlow Lite Micro."""
+    return any(isinstance(s, Validate) and s.runtime == "both" for s in ctx.remaining)
+
+
 def _waterfall(ctx: BuildContext, baseline: Path, sizes: dict[str, Size],
                chosen: str) -> list[dict]:
     """The size after each step that shrinks the model: pruning, quantization, encoding."""
@@ -171,10 +187,14 @@ def _waterfall(ctx: BuildContext, baseline: Path, sizes: dict[str, Size],
     return [{"step": step, **size.to_dict()} for step, size in steps]
 
 
-def _decision(sizes: dict[str, Size], chosen: str, mode: str) -> str:
+def _decision(sizes: dict[str, Size], chosen: str, mode: str, micro: bool) -> str:
     if mode != "auto":
         return f"sparse = {mode!r}: {chosen} encoding as asked"
     other = "sparse" if chosen == "dense" else "dense"
+    if micro:
+        return (f"dense encoding kept for TensorFlow Lite Micro (validate runtime = \"both\"), "
+                f"which has no DENSIFY kernel: {sizes['dense'].gzip_bytes:,} gzip bytes vs "
+                f"{sizes['sparse'].gzip_bytes:,} sparse")
     saved = 1 - sizes[chosen].gzip_bytes / sizes[other].gzip_bytes
     return (f"{chosen} encoding kept: {sizes[chosen].gzip_bytes:,} gzip bytes vs "
             f"{sizes[other].gzip_bytes:,} {other} ({saved:.1%} smaller)")

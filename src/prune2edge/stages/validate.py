@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -15,21 +15,26 @@ from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..keras.model import predict
 from ..report.format import fmt_bytes, fmt_ms, table
+from ..report.micro import micro_markdown
 from ..report.stats import Paired, interval
 from ..sizes import ratio
+from ..tflite.micro import MicroRunner, board_memory, micro_figures
 from ..tflite.validator import agreement, evaluate
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
 
-REPORTED = ("accuracy", "agreement", "latency_ms", "memory")
+REPORTED = ("accuracy", "agreement", "latency_ms", "memory", "micro")
 
 
 @register_stage
 @dataclass(frozen=True, kw_only=True)
 class Validate(Stage):
     """Runs both .tflite files on the CPU over the whole test split (batched), times
-    single-sample invocations after warm-up, and compares the final one with Keras."""
+    single-sample invocations after warm-up, and compares the final one with Keras.
+    `runtime = "both"` also runs the final file on TensorFlow Lite Micro: its accuracy, its
+    agreement with LiteRT, the ops, the tensor arena and the flash it needs (and makes the
+    convert stage keep the dense encoding, which TFLM can run)."""
 
     kind: ClassVar[str] = "validate"
     requires = frozenset({Fact.TFLITE})
@@ -41,6 +46,7 @@ class Validate(Stage):
     batch_size: int = 256
     memory: bool = True  # resident memory growth, measured in a fresh process per model
     min_agreement: float = 0.98  # share of test samples where Keras and .tflite pick one class
+    runtime: Literal["litert", "both"] = "litert"  # "both": TensorFlow Lite Micro as well
 
     def __post_init__(self) -> None:
         for name in ("threads", "runs", "batch_size", "interpreters"):
@@ -82,10 +88,21 @@ class Validate(Stage):
         agree = agreement(keras_out, final.outputs)
         ctx = ctx.with_outputs(accuracy=accuracy, agreement=agree, latency_ms=latency,
                                memory=memory)
-        if agree["top1"] < self.min_agreement:
-            return ctx.evolve(failure=(
-                f"Keras and the .tflite pick different classes for {1 - agree['top1']:.2%} of "
-                f"test samples (tolerance {1 - self.min_agreement:.2%})"))
+        pairs = [("Keras and the .tflite", agree["top1"])]
+        if self.runtime == "both":
+            with ctx.reporter.task("running model.tflite on TensorFlow Lite Micro",
+                                   len(labels)) as task:
+                micro, _ = micro_figures(ctx.tflite["final"], ctx.data.x_test, labels,
+                                         final.outputs, task)
+            baseline = ctx.tflite["baseline"]
+            micro["baseline"] = board_memory(MicroRunner(baseline.read_bytes(), str(baseline)))
+            ctx = ctx.with_outputs(micro=micro)
+            pairs.append(("TensorFlow Lite Micro and LiteRT", micro["agreement"]["top1"]))
+        for who, top1 in pairs:
+            if top1 < self.min_agreement:
+                return ctx.evolve(failure=(
+                    f"{who} pick different classes for {1 - top1:.2%} of test samples "
+                    f"(tolerance {1 - self.min_agreement:.2%})"))
         return ctx
 
     @classmethod
@@ -117,4 +134,4 @@ class Validate(Stage):
             parts += ["Resident memory growth from loading and running each model once (in a "
                       f"fresh process): baseline {fmt_bytes(memory.get('baseline_rss_growth_kb'))}"
                       f" KiB, final {fmt_bytes(memory['final_rss_growth_kb'])} KiB.", ""]
-        return parts
+        return parts + (micro_markdown(report.micro) if report.micro else [])

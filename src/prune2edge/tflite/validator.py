@@ -18,6 +18,7 @@ import numpy as np
 from ..data import Dataset, DataSpec, fit_to_model, load
 from ..data.stream import Stream
 from ..progress import Reporter
+from .micro import micro_figures
 from .runner import Latency, TFLiteRunner, measure_latency
 
 # Resident memory (not the peak: a forked child inherits its parent's peak) before and after
@@ -99,20 +100,33 @@ def rss_growth_kb(path: Path, threads: int = 1) -> int | None:
 
 def validate_file(path: Path, data_source: str = "builtin:mnist",
                   reference: Callable[[np.ndarray | Stream], np.ndarray] | None = None, *,
-                  threads: int = 1, runs: int = 500, warmup: int = 20, interpreters: int = 5,
-                  batch_size: int = 256, reporter: Reporter | None = None) -> dict[str, Any]:
+                  runtime: str = "litert", threads: int = 1, runs: int = 500, warmup: int = 20,
+                  interpreters: int = 5, batch_size: int = 256,
+                  reporter: Reporter | None = None) -> dict[str, Any]:
     """Everything `prune2edge validate` prints, as a JSON-able dict. `reference` predicts
-    the same test samples with the source model (e.g. Keras), for accuracy and agreement."""
+    the same test samples with the source model (e.g. Keras), for accuracy and agreement;
+    `runtime` "tflm" or "both" runs TensorFlow Lite Micro (`micro`), "both" LiteRT too."""
+    reporter = reporter or Reporter()
     runner = TFLiteRunner(path, threads)
     classes = int(runner.output["shape"][-1])
     raw = load(DataSpec(source=data_source), Path.cwd(), runner.input_shape)
     data = fit_to_model(raw, runner.input_shape, classes)
-    figures = evaluate({"model": Path(path)}, data, threads=threads, runs=runs, warmup=warmup,
-                       interpreters=interpreters, batch_size=batch_size,
-                       reporter=reporter)["model"]
-    result = {"data": data.describe(), **figures.to_dict()}
-    if reference is not None:
+    result: dict[str, Any] = {"path": str(path), "data": data.describe()}
+    outputs = None
+    if runtime != "tflm":
+        figures = evaluate({"model": Path(path)}, data, threads=threads, runs=runs,
+                           warmup=warmup, interpreters=interpreters, batch_size=batch_size,
+                           reporter=reporter)["model"]
+        result.update(figures.to_dict())
+        outputs = figures.outputs
+    if runtime != "litert":
+        with reporter.task(f"running {Path(path).name} on TensorFlow Lite Micro",
+                           len(data.y_test)) as task:
+            result["micro"], micro_outputs = micro_figures(Path(path), data.x_test,
+                                                           data.y_test, outputs, task)
+        outputs = micro_outputs if outputs is None else outputs
+    if reference is not None and outputs is not None:
         keras_outputs = reference(data.x_test)
         result["keras_accuracy"] = float(np.mean(np.argmax(keras_outputs, 1) == data.y_test))
-        result["agreement"] = agreement(keras_outputs, figures.outputs)
+        result["agreement"] = agreement(keras_outputs, outputs)
     return result

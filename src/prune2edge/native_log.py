@@ -43,3 +43,17 @@ def discarded() -> Iterator[None]:
     """Drop native output (e.g. LiteRT's "Created XNNPACK delegate" line)."""
     with tempfile.TemporaryFile() as sink, _redirected(sink):
         yield
+
+
+@contextlib.contextmanager
+def collected() -> Iterator[list[str]]:
+    """Collect native output instead of showing it: the list yielded holds its lines once the
+    block ends (e.g. TensorFlow Lite Micro's allocation printout)."""
+    lines: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        try:
+            with _redirected(sink):
+                yield lines
+        finally:
+            sink.seek(0)
+            lines += sink.read().decode(errors="replace").splitlines()

@@ -1,0 +1,210 @@
+"""A .tflite on TensorFlow Lite Micro (the `tflite-micro` package's interpreter, the kernels a
+microcontroller build links): does it run there, with which outputs, and how much RAM the
+tensor arena needs, as TFLM's recording allocator counts it.
+
+Needs only tflite-micro and NumPy (no TensorFlow)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import _compat, native_log
+from ..data.stream import Stream, batches
+from ..errors import TFLiteError
+from .graph import activation_memory, op_names, output_step
+from .strip import strip_names
+
+ARENA_OFFERED = 64 << 20  # bytes offered while measuring; the allocator records what it used
+_MISSING_OP = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
+_ALLOCATION = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+
+
+@dataclass(frozen=True)
+class Arena:
+    """The tensor arena TFLM allocated (bytes): `head` holds the activations its memory
+    planner laid out, `tail` what stays for the model's lifetime (tensor and node structs,
+    per-channel quantization data); `smallest` is the least `arena_size` it accepts."""
+
+    total: int
+    head: int
+    tail: int
+    smallest: int
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class MicroRunner:
+    """TFLM's interpreter for one model, opened with a generous arena."""
+
+    def __init__(self, content: bytes, source: str, arena_size: int = ARENA_OFFERED):
+        self.content, self.source = content, source
+        self.interpreter = _open(content, source, arena_size)
+        self.input = self.interpreter.get_input_details(0)
+        self.output = self.interpreter.get_output_details(0)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.input["shape"][1:])
+
+    def predict(self, x: np.ndarray | Stream, batch_size: int = 256,
+                progress: Any = None) -> np.ndarray:
+        """Float outputs for every sample of `x`, one invocation each (TFLM runs batch 1);
+        `progress.advance` is called after each batch."""
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise TFLiteError(f"the data's samples have shape {tuple(x.shape[1:])} but the "
+                              f"model's input is {self.input_shape}", self.source,
+                              "use data shaped for this model")
+        outputs = []
+        for chunk in batches(x, batch_size):
+            for sample in chunk:
+                self.interpreter.set_input(_quantize(sample[None], self.input), 0)
+                self.interpreter.invoke()
+                outputs.append(_dequantize(self.interpreter.get_output(0), self.output)[0])
+            if progress is not None:
+                progress.advance(len(chunk))
+        return np.asarray(outputs, np.float32)
+
+    def arena(self) -> Arena:
+        """What the recording allocator used (after one invocation), and the smallest arena
+        the interpreter accepts, found by bisection."""
+        sample = np.zeros((1, *self.input_shape), np.float32)
+        self.interpreter.set_input(_quantize(sample, self.input), 0)
+        self.interpreter.invoke()
+        with native_log.collected() as lines:
+            self.interpreter.print_allocations()
+        recorded = {kind: int(n) for line in lines for kind, n in _ALLOCATION.findall(line)}
+        if set(recorded) != {"total", "head", "tail"}:
+            raise TFLiteError("TFLM printed no arena allocation", self.source,
+                              "check the tflite-micro version (prune2edge[micro] pins one)")
+        return Arena(recorded["total"], recorded["head"], recorded["tail"],
+                     smallest_arena(self.content, recorded["total"]))
+
+
+def smallest_arena(content: bytes, recorded: int) -> int:
+    """The least `arena_size` TFLM's interpreter accepts for `content`, by bisection near the
+    recorded total (the arena's start is aligned, so it can differ by a few bytes)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "model.tflite"
+        path.write_bytes(content)
+        high = recorded
+        while not _fits(path, high):
+            high += max(64, high // 8)
+        step = 64
+        low = high - step
+        while low > 0 and _fits(path, low):
+            high, step = low, step * 2
+            low = high - step
+        low = max(low, 0)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if _fits(path, middle) else (middle, high)
+    return high
+
+
+# TFLM's interpreter can crash (not raise) when an arena is too small, so each size is tried
+# in a child process.
+_FITS_PROBE = """
+import sys
+from tflite_micro import runtime
+runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2]))
+"""
+
+
+def _fits(path: Path, arena_size: int) -> bool:
+    probe = subprocess.run([sys.executable, "-c", _FITS_PROBE, str(path), str(arena_size)],
+                           capture_output=True, timeout=120, check=False)
+    return probe.returncode == 0
+
+
+def _open(content: bytes, source: str, arena_size: int) -> Any:
+    """The interpreter, or one clear error naming the op TFLM has no kernel for."""
+    runtime = _compat.tflm().runtime
+    with native_log.collected() as lines:
+        try:
+            return runtime.Interpreter.from_bytes(content, arena_size=arena_size)
+        except (RuntimeError, ValueError) as exc:
+            failure = exc
+    missing = [m.group(1) for line in lines if (m := _MISSING_OP.search(line))]
+    if missing:
+        raise TFLiteError(f"TensorFlow Lite Micro has no kernel for {missing[0]}", source,
+                          "DENSIFY comes from the sparse encoding: convert with sparse = "
+                          '"off" (a validate stage with runtime = "both" does that)'
+                          if missing[0] == "DENSIFY" else
+                          "replace the layer that becomes this op, or keep the model on LiteRT")
+    detail = next((line.strip() for line in lines if line.strip()), str(failure))
+    raise TFLiteError(f"TensorFlow Lite Micro cannot run the model ({detail})", source,
+                      f"its ops: {', '.join(sorted(set(op_names(content))))}") from failure
+
+
+def _quantize(x: np.ndarray, details: dict[str, Any]) -> np.ndarray:
+    dtype = details["dtype"]
+    if dtype == np.float32:
+        return x.astype(np.float32)
+    scale, zero_point = details["quantization_parameters"]["scales"][0], \
+        details["quantization_parameters"]["zero_points"][0]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def _dequantize(y: np.ndarray, details: dict[str, Any]) -> np.ndarray:
+    if details["dtype"] == np.float32:
+        return y
+    scale, zero_point = details["quantization_parameters"]["scales"][0], \
+        details["quantization_parameters"]["zero_points"][0]
+    return (y.astype(np.float32) - zero_point) * scale
+
+
+def micro_figures(path: Path, x: np.ndarray | Stream, labels: np.ndarray,
+                  litert_outputs: np.ndarray | None = None,
+                  progress: Any = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Everything the report says about a model on TFLM — accuracy over `x`, agreement with
+    LiteRT's outputs (per sample, in quantization steps of the output), the ops, the arena,
+    the activations alive at each op, the flash the file takes — and TFLM's outputs."""
+    content = Path(path).read_bytes()
+    runner = MicroRunner(content, str(path))
+    outputs = runner.predict(x, progress=progress)
+    ops = op_names(content)
+    figures: dict[str, Any] = {
+        "runtime": f"tflite-micro {_compat.tflm().__version__}",
+        "accuracy": float(np.mean(outputs.argmax(1) == labels)),
+        "test_samples": len(labels),
+        "ops": {op: ops.count(op) for op in sorted(set(ops))},
+        **board_memory(runner),
+        "activations": [op.to_dict() for op in activation_memory(content)],
+    }
+    if litert_outputs is not None:
+        figures["agreement"] = agreement_with(outputs, litert_outputs, output_step(content))
+    return figures, outputs
+
+
+def board_memory(runner: MicroRunner) -> dict[str, Any]:
+    """The RAM and flash a board needs for the runner's model: TFLM's arena, the file (and
+    the file without names), and the op with the most activation bytes alive."""
+    content = runner.content
+    return {"arena": runner.arena().to_dict(),
+            "flash": {"file_bytes": len(content), "stripped_bytes": len(strip_names(content))},
+            "peak_activations": max(activation_memory(content),
+                                    key=lambda op: op.live_bytes).to_dict()}
+
+
+def agreement_with(micro: np.ndarray, litert: np.ndarray, step: float | None) -> dict[str, Any]:
+    """Top-1 agreement of TFLM with LiteRT, and how far their outputs are apart: in steps of
+    the output's quantization (`within_one_step`: the share of samples whose every output is
+    at most one step off) or, for a float output, as an absolute difference."""
+    worst = np.max(np.abs(micro - litert), axis=1)
+    figures: dict[str, Any] = {"top1": float(np.mean(micro.argmax(1) == litert.argmax(1))),
+                               "max_abs_diff": float(worst.max())}
+    if step:
+        steps = worst / step
+        figures.update(step=step, max_steps=round(float(steps.max()), 4),
+                       within_one_step=float(np.mean(steps <= 1.001)))  # float32 rounding
+    return figures
