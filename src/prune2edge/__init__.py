@@ -25,6 +25,7 @@ from .errors import (
     RecipeError,
     TFLiteError,
 )
+from .keras.keras3 import register_keras3_translation
 from .keras.schedules import ConstantSparsity, PolynomialDecay
 from .progress import Reporter
 from .recipe import Recipe, build, load_recipe
@@ -47,5 +48,5 @@ __all__ = [
     "Convert", "DataError", "Dataset", "Fact", "FineTune", "Measure", "ModelError",
     "OutputError", "Pipeline", "PolynomialDecay", "Prune", "Prune2EdgeError", "Quantize",
     "Recipe", "RecipeError", "Reporter", "Stage", "Strip", "Structural", "TFLiteError", "Train",
-    "Validate", "build", "load_recipe", "register_stage",
+    "Validate", "build", "load_recipe", "register_keras3_translation", "register_stage",
 ]

@@ -66,6 +66,8 @@ def load(source: str, base_dir: Path, safe_mode: bool = True) -> LoadedModel:
         model = call_function(source, base_dir, ModelError)
         kind = "factory"
         details["executes_user_code"] = True
+        if keras3.is_keras3_model(model):  # e.g. with layers of its own, translations registered
+            model, details["translation"] = keras3.translate_model(model)
     else:
         path = resolve_path(source, base_dir)
         kind = _file_kind(path)

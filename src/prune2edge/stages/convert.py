@@ -68,8 +68,11 @@ class Convert(Stage):
         if plan is not None and plan.mode == "int8" and (
                 self.layer_errors or plan.float_layers or plan.control):
             int8 = plan_int8(ctx.model, plan, ctx.work_dir, ctx.reporter)
-        files = {name: (int8 and int8.file(flag)) or to_tflite(ctx.model, plan, flag)
-                 for name, flag in encodings.items()}
+        # The input model unchanged and in float: its dense file is the baseline's.
+        unchanged = ctx.model is ctx.baseline_model and (plan is None or plan.mode == "none")
+        files = {name: (int8 and int8.file(flag)) or (
+            baseline.read_bytes() if unchanged and not flag else to_tflite(ctx.model, plan, flag))
+            for name, flag in encodings.items()}
         if self.strip_names:
             files = {name: strip_names(content) for name, content in files.items()}
         sizes = {name: Size.of(content) for name, content in files.items()}

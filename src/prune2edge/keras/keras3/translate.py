@@ -14,12 +14,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ... import _compat
+from ...errors import ModelError, first_line
+from .layers import translation_for
+from .ops import Unsupported, activation, builder
+from .verify import VERIFY_SAMPLES, verify
 
-from .. import _compat
-from ..errors import ModelError, first_line
-
-VERIFY_SAMPLES = 16
 # Layer arguments every tf_keras layer takes through **kwargs.
 BASE_KWARGS = {"name", "trainable", "dtype", "dynamic", "input_dim", "input_shape",
                "batch_input_shape", "batch_size", "activity_regularizer", "autocast"}
@@ -54,13 +54,28 @@ def load_and_translate(path: Path, safe_mode: bool = True) -> tuple[Any, dict[st
         else:
             fix = "check that the file is complete and was saved with model.save()"
         raise ModelError(f"Keras 3 cannot load the model ({message})", str(path), fix) from exc
+    return translate_model(source)
+
+
+def is_keras3_model(value: Any) -> bool:
+    """Whether `value` is a Keras 3 model (e.g. what a factory returned)."""
+    keras3 = _compat.keras3()
+    return keras3 is not None and isinstance(value, keras3.Model)
+
+
+def translate_model(source: Any) -> tuple[Any, dict[str, Any]]:
+    """(tf_keras model, translation report) for a Keras 3 model, verified on seeded inputs."""
+    keras3 = _compat.keras3()
+    assert keras3 is not None, "a Keras 3 model means Keras 3 is installed"
     translator = _Translator(keras3)
     model = translator.model(source)
-    difference = _verify(source, model)
+    difference = verify(source, model, translator.pairs)
     return model, {
         "from": f"keras {keras3.__version__}",
         "to": f"tf_keras {_compat.keras().__version__}",
         "layers": translator.count,
+        "operations": translator.operations,
+        "registered_translations": translator.custom,
         "dropped_options": translator.dropped,
         "verified_samples": VERIFY_SAMPLES,
         "max_abs_diff": difference,
@@ -73,31 +88,61 @@ class _Translator:
         self.functional = _compat.keras3_functional_class()
         self.keras = _compat.keras()
         self.count = 0
+        self.operations = 0
+        self.custom: list[str] = []
         self.dropped: list[str] = []
+        self._translated: dict[int, Any] = {}
+        self.pairs: list[tuple[Any, Any]] = []  # (Keras 3 tensor, tf_keras tensor), top level
+        self._depth = 0  # functional models being translated (nested ones inside the first)
 
     def model(self, source: Any) -> Any:
-        untranslatable = [f"{op.name} ({type(op).__name__})"
-                          for op in getattr(source, "operations", [])
-                          if not isinstance(op, self.keras3.layers.Layer)]
-        if untranslatable:
-            raise ModelError(
-                f"Keras 3 operations without a layer cannot be translated: "
-                f"{', '.join(untranslatable)}", source.name,
-                "use the layer equivalents (e.g. keras.layers.Add instead of keras.ops.add)")
+        self._refuse_untranslatable(source)
         if isinstance(source, self.keras3.Sequential):
-            layers = [self.layer(layer) for layer in source.layers]
-            model = self.keras.Sequential([self.keras.Input(source.input_shape[1:]), *layers],
-                                          name=source.name)
-            for old, new in zip(source.layers, layers, strict=True):
-                self._copy_weights(old, new)
-            return model
+            return self._sequential(source)
         if not isinstance(source, self.functional):
             raise ModelError("subclassed Keras 3 models cannot be translated", source.name,
                              "their call() is Python code prune2edge cannot rebuild: build the "
                              "model with the functional API or Sequential")
         return self._functional(source)
 
+    def _refuse_untranslatable(self, source: Any) -> None:
+        """One error naming every operation without a tf_keras translation, and why."""
+        refused = []
+        for op in getattr(source, "operations", []):
+            if isinstance(op, self.keras3.layers.Layer):
+                continue
+            for args, kwargs, _ in _compat.keras3_calls(op):
+                try:
+                    if kwargs:
+                        raise Unsupported(f"is called with keyword arguments {sorted(kwargs)}")
+                    builder(op, args, self._is_source_tensor)
+                except Unsupported as reason:
+                    refused.append(f"{op.name} ({type(op).__name__}: {reason})")
+        if refused:
+            raise ModelError(f"Keras 3 operations without a tf_keras translation: "
+                             f"{'; '.join(refused)}", source.name,
+                             "use layers (e.g. keras.layers.Multiply for two tensors) or the "
+                             "operations prune2edge translates (see the README)")
+
+    def _is_source_tensor(self, value: Any) -> bool:
+        return isinstance(value, self.keras3.KerasTensor)
+
+    def _sequential(self, source: Any) -> Any:
+        if not any(translation_for(layer) for layer in source.layers):
+            layers = [self.layer(layer) for layer in source.layers]
+            model = self.keras.Sequential([self.keras.Input(source.input_shape[1:]), *layers],
+                                          name=source.name)
+            for old, new in zip(source.layers, layers, strict=True):
+                self._copy_weights(old, new)
+            return model
+        inputs = x = self.keras.Input(source.input_shape[1:])
+        for layer in source.layers:
+            x = self._call_layer(layer, x)
+        return self.keras.Model(inputs, x, name=source.name)
+
     def _functional(self, source: Any) -> Any:
+        top_level = self._depth == 0
+        self._depth += 1
         tensors: dict[int, Any] = {}
         inputs = []
         for tensor in source.inputs:
@@ -105,26 +150,60 @@ class _Translator:
             new = self.keras.Input(tuple(tensor.shape[1:]), dtype=tensor.dtype, name=layer.name)
             tensors[id(tensor)] = new
             inputs.append(new)
-        for layer in source.layers:
-            if isinstance(layer, self.keras3.layers.InputLayer):
+        for op in source.operations:  # in the graph's order: inputs before their users
+            if isinstance(op, self.keras3.layers.InputLayer):
                 continue
-            translated = self.layer(layer)
-            for args, kwargs, output_tensors in _compat.keras3_calls(layer):
-                extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
-                if len(args) != 1 or extra:
-                    raise ModelError(f"layer {layer.name!r} is called with extra arguments",
-                                     source.name, "call each layer on its inputs only")
-                outputs = translated(self._map(args[0], tensors, layer))
+            is_layer = isinstance(op, self.keras3.layers.Layer)
+            for args, kwargs, output_tensors in _compat.keras3_calls(op):
+                if is_layer:
+                    extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
+                    if len(args) != 1 or extra:
+                        raise ModelError(f"layer {op.name!r} is called with extra arguments",
+                                         source.name, "call each layer on its inputs only")
+                    outputs = self._call_layer(op, self._map(args[0], tensors, op))
+                else:
+                    mapped = [self._map(a, tensors, op, constants=True) for a in args]
+                    outputs = builder(op, args, self._is_source_tensor)(mapped, self.keras)
+                    self.operations += 1
                 for old, new in zip(output_tensors, self._flat(outputs), strict=True):
                     tensors[id(old)] = new
-            self._copy_weights(layer, translated)
+                    if top_level:
+                        self.pairs.append((old, new))
         outputs = [tensors[id(t)] for t in source.outputs]
+        self._depth -= 1
         return self.keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0],
                                 name=source.name)
 
-    def _map(self, structure: Any, tensors: dict[int, Any], layer: Any) -> Any:
+    def _call_layer(self, layer: Any, inputs: Any) -> Any:
+        """`layer` applied to translated inputs: through a registered translation, or as the
+        tf_keras layer of the same class with the weights copied (a layer called twice in the
+        graph is translated once)."""
+        custom = translation_for(layer)
+        if custom is not None:
+            self.count += 1
+            self.custom.append(f"{layer.name} ({type(layer).__name__})")
+            return custom(layer, inputs, self.keras)
+        composite = activation(str(layer.get_config().get("activation")))
+        if composite is not None and type(layer).__name__ == "Activation":
+            return composite(self.keras, inputs, layer.name)
+        translated = self._translated.get(id(layer))
+        first_call = translated is None
+        if translated is None:
+            linear = {"activation": "linear"} if composite is not None else {}
+            translated = self._translated[id(layer)] = self.layer(layer, linear)
+        outputs = translated(inputs)
+        if first_call:
+            self._copy_weights(layer, translated)
+        if composite is not None:  # the activation tf_keras lacks, after the linear layer
+            return composite(self.keras, outputs, f"{layer.name}_activation")
+        return outputs
+
+    def _map(self, structure: Any, tensors: dict[int, Any], layer: Any,
+             constants: bool = False) -> Any:
         if isinstance(structure, list | tuple):
-            return [self._map(item, tensors, layer) for item in structure]
+            return [self._map(item, tensors, layer, constants) for item in structure]
+        if constants and not self._is_source_tensor(structure):
+            return structure
         if id(structure) not in tensors:
             raise ModelError(f"layer {layer.name!r} reads a tensor from outside the graph",
                              layer.name, "rebuild the model with the functional API")
@@ -134,8 +213,9 @@ class _Translator:
     def _flat(outputs: Any) -> list[Any]:
         return list(outputs) if isinstance(outputs, list | tuple) else [outputs]
 
-    def layer(self, layer: Any) -> Any:
-        """The tf_keras layer with the same class and options (weights copied after build)."""
+    def layer(self, layer: Any, overrides: dict[str, Any] | None = None) -> Any:
+        """The tf_keras layer with the same class and options (weights copied after build),
+        `overrides` replacing options."""
         if isinstance(layer, self.keras3.Model):
             self.count += 1
             return self.model(layer)
@@ -143,9 +223,10 @@ class _Translator:
         cls = getattr(self.keras.layers, name, None)
         if cls is None or type(layer).__module__.split(".")[0] != "keras":
             raise ModelError(f"layer {layer.name!r} ({name}) has no tf_keras equivalent",
-                             layer.name, "replace it with built-in layers, or save the model "
-                             "with tf_keras instead of Keras 3")
-        config = self._config(layer, cls)
+                             layer.name, "register a translation for it "
+                             "(prune2edge.register_keras3_translation), replace it with "
+                             "built-in layers, or save the model with tf_keras")
+        config = {**self._config(layer, cls), **(overrides or {})}
         try:
             translated = cls.from_config(config)
         except Exception as exc:  # a config tf_keras cannot take
@@ -195,17 +276,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_plain(v) for v in value)
     return value
-
-
-def _verify(source: Any, model: Any) -> float:
-    """Largest absolute output difference on seeded random inputs; raises if not equivalent."""
-    rng = np.random.default_rng(0)
-    shape = (VERIFY_SAMPLES, *model.input_shape[1:])
-    x = rng.uniform(0.0, 1.0, size=shape).astype(np.float32)
-    expected = np.asarray(source(x, training=False))
-    got = np.asarray(model(x, training=False))
-    difference = float(np.max(np.abs(expected - got)))
-    if difference > 1e-4 * max(1.0, float(np.max(np.abs(expected)))):
-        raise ModelError(f"the translated model's outputs differ by {difference:.3g}",
-                         source.name, "report this model; save it with tf_keras meanwhile")
-    return difference
