@@ -55,6 +55,7 @@ bench: $(STAMP)  ## benchmarks, each measured side by side in one run
 	$(BIN)/python scripts/bench_validator.py
 	$(BIN)/python scripts/bench_streaming.py
 	$(BIN)/python scripts/bench_jobs.py
+	$(BIN)/python scripts/bench_micro.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

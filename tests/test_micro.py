@@ -96,6 +96,29 @@ def test_tflm_refuses_the_sparse_encoding_in_one_line(tiny_files):
     assert len(lines) == 1 and "TensorFlow Lite Micro has no kernel for DENSIFY" in lines[0]
 
 
+def test_a_model_tflm_crashes_on_is_refused_in_one_line(tmp_path):
+    """TFLM's int8 softmax aborts the process on this MobileNet head (random weights); the
+    model is opened in a child process first, so the user gets one line, not a dead build."""
+    import numpy as np
+
+    from prune2edge import _compat
+    from prune2edge.keras.converter import QuantizationPlan, to_tflite
+
+    keras = _compat.keras()
+    keras.utils.set_random_seed(0)
+    base = keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None,
+                                        include_top=False, pooling="avg")
+    model = keras.Model(base.input, keras.layers.Dense(10, activation="softmax")(base.output))
+    samples = np.random.default_rng(0).uniform(0, 1, (20, 32, 32, 3)).astype(np.float32)
+    path = tmp_path / "mobilenet.tflite"
+    path.write_bytes(to_tflite(model, QuantizationPlan("int8", samples=samples), sparse=False))
+    result = runner.invoke(app(), ["validate", str(path), "--runtime", "tflm"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TensorFlow Lite Micro crashed running the model" in lines[0]
+    assert "SOFTMAX" in lines[0]  # the ops are listed
+
+
 def test_agreement_counts_output_steps():
     litert = [[0.0, 0.5, 1.0], [1.0, 0.0, 0.0]]
     micro = [[0.0, 0.75, 1.0], [1.0, 0.0, 0.5]]  # one step off, then two

@@ -6,10 +6,13 @@ Needs only tflite-micro and NumPy (no TensorFlow)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -92,9 +95,7 @@ class MicroRunner:
 def smallest_arena(content: bytes, recorded: int) -> int:
     """The least `arena_size` TFLM's interpreter accepts for `content`, by bisection near the
     recorded total (the arena's start is aligned, so it can differ by a few bytes)."""
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "model.tflite"
-        path.write_bytes(content)
+    with _model_file(content) as path:
         high = recorded
         while not _fits(path, high):
             high += max(64, high // 8)
@@ -110,39 +111,63 @@ def smallest_arena(content: bytes, recorded: int) -> int:
     return high
 
 
-# TFLM's interpreter can crash (not raise) when an arena is too small, so each size is tried
-# in a child process.
-_FITS_PROBE = """
-import sys
+# TFLM's interpreter can crash (abort, segfault) rather than fail, on a too-small arena or an
+# op it mishandles, so a model is first opened (and run once) in a child process.
+_PROBE = """
+import sys, numpy as np
 from tflite_micro import runtime
-runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2]))
+interpreter = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(),
+                                             arena_size=int(sys.argv[2]))
+if sys.argv[3] == "invoke":
+    details = interpreter.get_input_details(0)
+    interpreter.set_input(np.zeros(details["shape"], details["dtype"]), 0)
+    interpreter.invoke()
 """
 
 
+@contextlib.contextmanager
+def _model_file(content: bytes) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "model.tflite"
+        path.write_bytes(content)
+        yield path
+
+
+def _probe(path: Path, arena_size: int, invoke: bool = False) -> Any:
+    return subprocess.run([sys.executable, "-c", _PROBE, str(path), str(arena_size),
+                           "invoke" if invoke else "open"],
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
 def _fits(path: Path, arena_size: int) -> bool:
-    probe = subprocess.run([sys.executable, "-c", _FITS_PROBE, str(path), str(arena_size)],
-                           capture_output=True, timeout=120, check=False)
-    return probe.returncode == 0
+    return _probe(path, arena_size).returncode == 0
 
 
 def _open(content: bytes, source: str, arena_size: int) -> Any:
-    """The interpreter, or one clear error naming the op TFLM has no kernel for."""
-    runtime = _compat.tflm().runtime
-    with native_log.collected() as lines:
-        try:
-            return runtime.Interpreter.from_bytes(content, arena_size=arena_size)
-        except (RuntimeError, ValueError) as exc:
-            failure = exc
-    missing = [m.group(1) for line in lines if (m := _MISSING_OP.search(line))]
-    if missing:
-        raise TFLiteError(f"TensorFlow Lite Micro has no kernel for {missing[0]}", source,
-                          "DENSIFY comes from the sparse encoding: convert with sparse = "
-                          '"off" (a validate stage with runtime = "both" does that)'
-                          if missing[0] == "DENSIFY" else
-                          "replace the layer that becomes this op, or keep the model on LiteRT")
-    detail = next((line.strip() for line in lines if line.strip()), str(failure))
-    raise TFLiteError(f"TensorFlow Lite Micro cannot run the model ({detail})", source,
-                      f"its ops: {', '.join(sorted(set(op_names(content))))}") from failure
+    """The interpreter, once a child process has opened and run the model; otherwise one clear
+    error naming the op TFLM has no kernel for, or saying that it crashed."""
+    with _model_file(content) as path:
+        probe = _probe(path, arena_size, invoke=True)
+    if probe.returncode != 0:
+        lines = probe.stderr.splitlines()
+        missing = [m.group(1) for line in lines if (m := _MISSING_OP.search(line))]
+        if missing:
+            raise TFLiteError(f"TensorFlow Lite Micro has no kernel for {missing[0]}", source,
+                              "DENSIFY comes from the sparse encoding: convert with sparse = "
+                              '"off" (a validate stage with runtime = "both" does that)'
+                              if missing[0] == "DENSIFY" else "replace the layer that becomes "
+                              "this op, or keep the model on LiteRT")
+        ops = ", ".join(sorted(set(op_names(content))))
+        if probe.returncode < 0:
+            raise TFLiteError("TensorFlow Lite Micro crashed running the model (signal "
+                              f"{signal.Signals(-probe.returncode).name})", source,
+                              f"one of its ops is not supported there: {ops}")
+        detail = next((line.strip() for line in lines if line.strip()
+                       and not line.startswith(("Traceback", "  "))), "no message")
+        raise TFLiteError(f"TensorFlow Lite Micro cannot run the model ({detail})", source,
+                          f"its ops: {ops}")
+    with native_log.discarded():
+        return _compat.tflm().runtime.Interpreter.from_bytes(content, arena_size=arena_size)
 
 
 def _quantize(x: np.ndarray, details: dict[str, Any]) -> np.ndarray:
