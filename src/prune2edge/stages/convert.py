@@ -33,9 +33,10 @@ SPEED_RUNS = 50  # enough to tell a 5% difference at batch 1 on these model size
 @dataclass(frozen=True, kw_only=True)
 class Convert(Stage):
     """TFLite conversion with the quantization plan; `sparse = "auto"` converts with and
-    without the sparse encoding and keeps the smaller file by gzip size. `strip_names` drops
-    the strings the file does not need to run (`tflite.strip`). int8 builds report each op's
-    quantization error (`layer_errors`) and keep the plan's float layers in float."""
+    without the sparse encoding and keeps the smaller file by gzip size, or the dense one when
+    a validate stage runs it on TensorFlow Lite Micro (no DENSIFY kernel there). `strip_names`
+    drops the strings the file does not need to run (`tflite.strip`). int8 builds report each
+    op's quantization error (`layer_errors`) and keep the plan's float layers in float."""
 
     kind: ClassVar[str] = "convert"
     requires = frozenset({Fact.KERAS})
