@@ -9,11 +9,14 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from prune2edge.cli import app
 from prune2edge.tflite.graph import activation_memory
-from prune2edge.tflite.micro import MicroRunner, agreement_with
+from prune2edge.tflite.micro import MicroRunner
+from prune2edge.tflite.validator import agreement_with
 
 pytest.importorskip("tflite_micro")
 runner = CliRunner()
@@ -74,8 +77,8 @@ def test_the_arena_is_what_tflm_prints_and_the_smallest_it_accepts(tiny_files, n
 
 def test_validate_runs_tflm_next_to_litert(tiny_files):
     path = tiny_files.files["int8_dense_int8_io"]
-    result = runner.invoke(app(), ["validate", str(path), "--runtime", "both", "--runs", "5",
-                                   "--json"])
+    result = runner.invoke(app, ["validate", str(path), "--runtime", "both", "--runs", "5",
+                                 "--json"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     micro = figures["micro"]
@@ -83,14 +86,14 @@ def test_validate_runs_tflm_next_to_litert(tiny_files):
     assert abs(micro["accuracy"] - figures["accuracy"]) <= 0.01
     assert micro["ops"]["FULLY_CONNECTED"] == 2 and micro["arena"]["total"] > 0
     assert micro["flash"]["file_bytes"] == path.stat().st_size
-    alone = json.loads(runner.invoke(app(), ["validate", str(path), "--runtime", "tflm",
-                                             "--json"]).stdout)
+    alone = json.loads(runner.invoke(app, ["validate", str(path), "--runtime", "tflm",
+                                           "--json"]).stdout)
     assert "latency_ms" not in alone and alone["micro"]["arena"] == micro["arena"]
 
 
 def test_tflm_refuses_the_sparse_encoding_in_one_line(tiny_files):
-    result = runner.invoke(app(), ["validate", str(tiny_files.files["float_sparse"]),
-                                   "--runtime", "tflm"])
+    result = runner.invoke(app, ["validate", str(tiny_files.files["float_sparse"]),
+                                 "--runtime", "tflm"])
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "TensorFlow Lite Micro has no kernel for DENSIFY" in lines[0]
@@ -99,8 +102,6 @@ def test_tflm_refuses_the_sparse_encoding_in_one_line(tiny_files):
 def test_a_model_tflm_crashes_on_is_refused_in_one_line(tmp_path):
     """TFLM's int8 softmax aborts the process on this MobileNet head (random weights); the
     model is opened in a child process first, so the user gets one line, not a dead build."""
-    import numpy as np
-
     from prune2edge import _compat
     from prune2edge.keras.converter import QuantizationPlan, to_tflite
 
@@ -112,7 +113,7 @@ def test_a_model_tflm_crashes_on_is_refused_in_one_line(tmp_path):
     samples = np.random.default_rng(0).uniform(0, 1, (20, 32, 32, 3)).astype(np.float32)
     path = tmp_path / "mobilenet.tflite"
     path.write_bytes(to_tflite(model, QuantizationPlan("int8", samples=samples), sparse=False))
-    result = runner.invoke(app(), ["validate", str(path), "--runtime", "tflm"])
+    result = runner.invoke(app, ["validate", str(path), "--runtime", "tflm"])
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "TensorFlow Lite Micro crashed running the model" in lines[0]
@@ -122,8 +123,6 @@ def test_a_model_tflm_crashes_on_is_refused_in_one_line(tmp_path):
 def test_agreement_counts_output_steps():
     litert = [[0.0, 0.5, 1.0], [1.0, 0.0, 0.0]]
     micro = [[0.0, 0.75, 1.0], [1.0, 0.0, 0.5]]  # one step off, then two
-    import numpy as np
-
     agree = agreement_with(np.array(micro), np.array(litert), step=0.25)
     assert agree == {"top1": 1.0, "max_abs_diff": 0.5, "step": 0.25, "max_steps": 2.0,
                      "within_one_step": 0.5}
@@ -132,7 +131,7 @@ def test_agreement_counts_output_steps():
 def test_a_build_for_tflm_is_dense_reports_the_arena_and_check_gates_it(write_recipe, tmp_path):
     out = tmp_path / "out"
     recipe = write_recipe(STAGES.format(convert=""), model="tiny_models:cnn")
-    built = runner.invoke(app(), ["build", str(recipe), "--out", str(out), "--quiet"])
+    built = runner.invoke(app, ["build", str(recipe), "--out", str(out), "--quiet"])
     assert built.exit_code == 0, built.output
     report = json.loads((out / "report.json").read_text())
     assert report["conversion"]["encoding"] == "dense"
@@ -144,7 +143,7 @@ def test_a_build_for_tflm_is_dense_reports_the_arena_and_check_gates_it(write_re
     arena = micro["arena"]["total"]
 
     def check(*budgets):
-        return runner.invoke(app(), ["check", str(out), *(f"--budget={b}" for b in budgets)])
+        return runner.invoke(app, ["check", str(out), *(f"--budget={b}" for b in budgets)])
 
     assert check(f"max_arena_bytes={arena - 1}").exit_code == 3
     assert check(f"max_arena_bytes={arena}").exit_code == 0
@@ -155,12 +154,6 @@ def test_a_build_for_tflm_is_dense_reports_the_arena_and_check_gates_it(write_re
 
 def test_sparse_on_cannot_be_validated_on_tflm(write_recipe, tmp_path):
     recipe = write_recipe(STAGES.format(convert='sparse = "on"'), model="tiny_models:cnn")
-    result = runner.invoke(app(), ["build", str(recipe), "--out", str(tmp_path / "out")])
+    result = runner.invoke(app, ["build", str(recipe), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert 'sparse = "on" cannot run on TensorFlow Lite Micro' in result.stderr
-
-
-def app():
-    from prune2edge.cli import app as cli
-
-    return cli

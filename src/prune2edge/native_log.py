@@ -41,7 +41,7 @@ def captured(path: Path | None) -> Iterator[None]:
 @contextlib.contextmanager
 def discarded() -> Iterator[None]:
     """Drop native output (e.g. LiteRT's "Created XNNPACK delegate" line)."""
-    with tempfile.TemporaryFile() as sink, _redirected(sink):
+    with collected():
         yield
 
 

@@ -47,9 +47,10 @@ def _micro(path: Path) -> dict[str, Any]:
     """What a microcontroller needs for the file: activations per op (from the file), and
     TFLM's arena and the flash when tflite-micro is installed and can run it."""
     content = path.read_bytes()
-    found: dict[str, Any] = {"activations": [op.to_dict() for op in activation_memory(content)]}
+    activations = activation_memory(content)
+    found: dict[str, Any] = {"activations": [op.to_dict() for op in activations]}
     try:
-        found.update(board_memory(MicroRunner(content, str(path))))
+        found.update(board_memory(MicroRunner(content, str(path)), activations))
     except (DependencyError, TFLiteError) as exc:
         found["unavailable"] = exc.what
     return found

@@ -4,16 +4,13 @@ accuracy control) and the per-layer error of the file that results, as the repor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..errors import RecipeError
+from ..errors import BuildFailed, RecipeError
 from ..keras.converter import QuantizationPlan
 from ..keras.model import all_layers, predict
 from ..progress import Reporter
-from ..tflite.runner import TFLiteRunner
+from ..tflite.runner import TFLiteRunner, model_file
 from .calibrated import Calibrated
 from .control import Attempt, Outcome, accuracy_control, judge
 from .layers import LayerError, layer_errors
@@ -29,18 +26,14 @@ class Int8:
     float_nodes: tuple[str, ...]
     outputs: dict[str, Any]
 
-    def file(self, sparse: bool) -> bytes | None:
-        """The int8 file with `float_nodes` in float; None when all ops are int8 (the
-        converter's own run gives that file)."""
-        return self.calibrated.quantize(self.float_nodes, sparse) if self.float_nodes else None
 
-
-def plan_int8(model: Any, plan: QuantizationPlan, work_dir: Path,
-              reporter: Reporter | None = None) -> Int8:
+def plan_int8(model: Any, plan: QuantizationPlan, reporter: Reporter | None = None) -> Int8:
     """Calibrate `model` once, measure its per-layer errors, keep `plan.float_layers` in float
     and, with `plan.control`, the worst ops until int8 agrees with Keras."""
     reporter = reporter or Reporter()
-    assert plan.check is not None, "the quantize stage draws the check samples for int8"
+    if plan.check is None:
+        raise BuildFailed("the int8 plan has no held-out samples to measure errors on",
+                          "quantization int8", "make the plan with the quantize stage")
     calibrated = Calibrated.of(model, plan)
     x, labels = plan.check
     names = [layer.name for layer in all_layers(model)]
@@ -57,7 +50,8 @@ def plan_int8(model: Any, plan: QuantizationPlan, work_dir: Path,
 
         def attempt(nodes: tuple[str, ...]) -> Attempt:
             content = calibrated.quantize(nodes)
-            outputs = _run(content, x, work_dir / ".accuracy-control.tflite")
+            with model_file(content) as path:
+                outputs = TFLiteRunner(path).predict(x)
             return judge(keras_out, outputs, labels, tuple(labels_of[n] for n in nodes),
                          len(content))
 
@@ -82,14 +76,6 @@ def _nodes_of(layers: tuple[str, ...], errors: list[LayerError]) -> tuple[str, .
                               "float_layers", f"name layers of the model: {', '.join(known)}")
         nodes.update(dict.fromkeys(found))
     return tuple(nodes)
-
-
-def _run(content: bytes, x: np.ndarray, path: Path) -> np.ndarray:
-    path.write_bytes(content)
-    try:
-        return TFLiteRunner(path).predict(x)
-    finally:
-        path.unlink()
 
 
 def _describe(outcome: Outcome, all_int8: list[LayerError], plan: QuantizationPlan,

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from ..tflite.runner import dequantize
 from .calibrated import Calibrated
 
 FIXED_RANGE = frozenset({"SOFTMAX", "LOGISTIC", "TANH", "LOG_SOFTMAX"})
@@ -78,7 +79,7 @@ def channel_error(float_out: np.ndarray, quant_out: np.ndarray, scale: float,
                   zero_point: int) -> float:
     """RMS error over RMS float value, per channel (the last axis), averaged over the channels
     that carry a signal; NaN when none does."""
-    error = _dequantize(quant_out, scale, zero_point) - float_out
+    error = dequantize(quant_out, quant_out.dtype, scale, zero_point) - float_out
     channels = float_out.shape[-1] if float_out.ndim else 1
     signal = np.sqrt(np.mean(np.square(float_out.reshape(-1, channels)), axis=0))
     noise = np.sqrt(np.mean(np.square(error.reshape(-1, channels)), axis=0))
@@ -89,7 +90,7 @@ def channel_error(float_out: np.ndarray, quant_out: np.ndarray, scale: float,
 def tensor_error(float_out: np.ndarray, quant_out: np.ndarray, scale: float,
                  zero_point: int) -> float:
     """RMS error over RMS float value of the whole tensor."""
-    error = _dequantize(quant_out, scale, zero_point) - float_out
+    error = dequantize(quant_out, quant_out.dtype, scale, zero_point) - float_out
     signal = np.sqrt(np.mean(np.square(float_out)))
     return float(np.sqrt(np.mean(np.square(error))) / signal) if signal > 0 else math.nan
 
@@ -97,12 +98,8 @@ def tensor_error(float_out: np.ndarray, quant_out: np.ndarray, scale: float,
 def error_steps(float_out: np.ndarray, quant_out: np.ndarray, scale: float,
                 zero_point: int) -> float:
     """RMS error in units of the tensor's quantization step."""
-    error = _dequantize(quant_out, scale, zero_point) - float_out
+    error = dequantize(quant_out, quant_out.dtype, scale, zero_point) - float_out
     return float(np.sqrt(np.mean(np.square(error))) / scale) if scale else math.nan
-
-
-def _dequantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return (values.astype(np.float32) - zero_point) * scale
 
 
 def _layers_of(node: str, names: set[str]) -> tuple[str, ...]:

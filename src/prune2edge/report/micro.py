@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..sizes import ratio
 from .format import fmt_bytes, fmt_pct, fmt_ratio, table
 
 SHOWN = 5  # ops with the most live activation bytes
@@ -41,8 +42,8 @@ def micro_markdown(micro: dict[str, Any]) -> list[str]:
     baseline = micro.get("baseline")
     compared = [] if not baseline else [
         f"The baseline (dense float32) needs {memory_sentence(baseline)}: the final model's "
-        f"arena is {ratio(baseline['arena']['total'], micro['arena']['total'])} and its flash "
-        f"{ratio(baseline['flash']['file_bytes'], micro['flash']['file_bytes'])} smaller.", ""]
+        f"arena is {_smaller(baseline, micro, 'arena', 'total')} and its flash "
+        f"{_smaller(baseline, micro, 'flash', 'file_bytes')} smaller.", ""]
     return ["## TensorFlow Lite Micro", "",
             f"The final model on {micro['runtime']} (its reference kernels, on this CPU): "
             f"accuracy {fmt_pct(micro['accuracy'])} on {micro['test_samples']:,} test "
@@ -53,8 +54,8 @@ def micro_markdown(micro: dict[str, Any]) -> list[str]:
             table(["op #", "op", "output", "live bytes"], rows), ""]
 
 
-def ratio(before: int, after: int) -> str:
-    return fmt_ratio(before / after) if after else "–"
+def _smaller(baseline: dict[str, Any], micro: dict[str, Any], part: str, key: str) -> str:
+    return fmt_ratio(ratio(baseline[part][key], micro[part][key]))
 
 
 def short(name: str) -> str:

@@ -19,7 +19,7 @@ from ..quantization.int8 import Int8, plan_int8
 from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
 from ..report.quantization import int8_markdown
 from ..sizes import Size
-from ..tflite.runner import TFLiteRunner
+from ..tflite.runner import TFLiteRunner, model_file
 from ..tflite.strip import strip_names
 from .validate import Validate
 
@@ -68,12 +68,8 @@ class Convert(Stage):
         int8 = None
         if plan is not None and plan.mode == "int8" and (
                 self.layer_errors or plan.float_layers or plan.control):
-            int8 = plan_int8(ctx.model, plan, ctx.work_dir, ctx.reporter)
-        # The input model unchanged and in float: its dense file is the baseline's.
-        unchanged = ctx.model is ctx.baseline_model and (plan is None or plan.mode == "none")
-        files = {name: (int8 and int8.file(flag)) or (
-            baseline.read_bytes() if unchanged and not flag else to_tflite(ctx.model, plan, flag))
-            for name, flag in encodings.items()}
+            int8 = plan_int8(ctx.model, plan, ctx.reporter)
+        files = {name: _encoded(ctx, int8, baseline, flag) for name, flag in encodings.items()}
         if self.strip_names:
             files = {name: strip_names(content) for name, content in files.items()}
         sizes = {name: Size.of(content) for name, content in files.items()}
@@ -86,9 +82,9 @@ class Convert(Stage):
         final.write_bytes(files[chosen])
         candidates = {name: size.to_dict() for name, size in sizes.items()}
         note = self._compare_speed(ctx, files, candidates, chosen) if len(files) > 1 else ""
-        extra = {}
+        extra: dict[str, Any] = {}
         if int8 is not None:
-            extra["int8"] = int8.outputs
+            extra["int8"] = dict(int8.outputs)  # a copy: the float ops' cost joins it
             if int8.float_nodes:
                 extra["int8"]["float_cost"] = self._float_cost(ctx, int8, files[chosen],
                                                                chosen == "sparse")
@@ -132,7 +128,7 @@ class Convert(Stage):
                        candidates: dict[str, dict], chosen: str) -> str:
         """Time both encodings (batch 1), for the report's table, and call out a chosen
         sparse file that is smaller but slower."""
-        for name, p50 in _p50s(ctx.work_dir, files).items():
+        for name, p50 in _p50s(files).items():
             candidates[name]["p50_ms"] = p50
         slower = candidates["sparse"]["p50_ms"] / candidates["dense"]["p50_ms"]
         if chosen != "sparse" or slower <= 1.05:
@@ -151,24 +147,31 @@ class Convert(Stage):
         files = {"all_int8": int8.calibrated.quantize((), sparse), "with_float": chosen}
         if self.strip_names:
             files["all_int8"] = strip_names(files["all_int8"])
-        p50 = _p50s(ctx.work_dir, files)
+        p50 = _p50s(files)
         return {role: {**Size.of(content).to_dict(), "p50_ms": p50[role]}
                 for role, content in files.items()}
 
 
-def _p50s(work_dir: Path, files: dict[str, bytes]) -> dict[str, float]:
+def _p50s(files: dict[str, bytes]) -> dict[str, float]:
     """Batch-1 p50 (ms) of each file, timed in turn."""
     p50 = {}
     for name, content in files.items():
-        path = work_dir / f".candidate-{name}.tflite"
-        path.write_bytes(content)
-        try:
+        with model_file(content) as path:
             runner = TFLiteRunner(path)
             sample = np.zeros((1, *runner.input_shape), np.float32)
             p50[name] = runner.latency(sample, runs=SPEED_RUNS, warmup=5).p50
-        finally:
-            path.unlink()
     return p50
+
+
+def _encoded(ctx: BuildContext, int8: Int8 | None, baseline: Path, sparse: bool) -> bytes:
+    """The final model in one encoding: quantized from the calibration with ops kept float,
+    the baseline's file when the input model is unchanged and float, or the converter's."""
+    plan = ctx.quantization
+    if int8 is not None and int8.float_nodes:
+        return int8.calibrated.quantize(int8.float_nodes, sparse)
+    if not sparse and ctx.model is ctx.baseline_model and (plan is None or plan.mode == "none"):
+        return baseline.read_bytes()
+    return to_tflite(ctx.model, plan, sparse)
 
 
 def _for_micro(ctx: BuildContext) -> bool:

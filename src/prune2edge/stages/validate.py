@@ -18,8 +18,8 @@ from ..report.format import fmt_bytes, fmt_ms, table
 from ..report.micro import micro_markdown
 from ..report.stats import Paired, interval
 from ..sizes import ratio
-from ..tflite.micro import MicroRunner, board_memory, micro_figures
-from ..tflite.validator import agreement, evaluate
+from ..tflite.micro import MicroRunner, board_memory
+from ..tflite.validator import agreement, evaluate, micro_figures
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport

@@ -6,13 +6,10 @@ Needs only tflite-micro and NumPy (no TensorFlow)."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,8 @@ import numpy as np
 from .. import _compat, native_log
 from ..data.stream import Stream, batches
 from ..errors import TFLiteError
-from .graph import activation_memory, op_names, output_step
+from .graph import OpMemory, activation_memory, op_names
+from .runner import dequantize, model_file, quantize
 from .strip import strip_names
 
 ARENA_OFFERED = 64 << 20  # bytes offered while measuring; the allocator records what it used
@@ -69,9 +67,9 @@ class MicroRunner:
         outputs = []
         for chunk in batches(x, batch_size):
             for sample in chunk:
-                self.interpreter.set_input(_quantize(sample[None], self.input), 0)
+                self.interpreter.set_input(quantize(sample[None], *_params(self.input)), 0)
                 self.interpreter.invoke()
-                outputs.append(_dequantize(self.interpreter.get_output(0), self.output)[0])
+                outputs.append(dequantize(self.interpreter.get_output(0), *_params(self.output))[0])
             if progress is not None:
                 progress.advance(len(chunk))
         return np.asarray(outputs, np.float32)
@@ -80,7 +78,7 @@ class MicroRunner:
         """What the recording allocator used (after one invocation), and the smallest arena
         the interpreter accepts, found by bisection."""
         sample = np.zeros((1, *self.input_shape), np.float32)
-        self.interpreter.set_input(_quantize(sample, self.input), 0)
+        self.interpreter.set_input(quantize(sample, *_params(self.input)), 0)
         self.interpreter.invoke()
         with native_log.collected() as lines:
             self.interpreter.print_allocations()
@@ -95,7 +93,7 @@ class MicroRunner:
 def smallest_arena(content: bytes, recorded: int) -> int:
     """The least `arena_size` TFLM's interpreter accepts for `content`, by bisection near the
     recorded total (the arena's start is aligned, so it can differ by a few bytes)."""
-    with _model_file(content) as path:
+    with model_file(content) as path:
         high = recorded
         while not _fits(path, high):
             high += max(64, high // 8)
@@ -125,14 +123,6 @@ if sys.argv[3] == "invoke":
 """
 
 
-@contextlib.contextmanager
-def _model_file(content: bytes) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "model.tflite"
-        path.write_bytes(content)
-        yield path
-
-
 def _probe(path: Path, arena_size: int, invoke: bool = False) -> Any:
     return subprocess.run([sys.executable, "-c", _PROBE, str(path), str(arena_size),
                            "invoke" if invoke else "open"],
@@ -146,7 +136,7 @@ def _fits(path: Path, arena_size: int) -> bool:
 def _open(content: bytes, source: str, arena_size: int) -> Any:
     """The interpreter, once a child process has opened and run the model; otherwise one clear
     error naming the op TFLM has no kernel for, or saying that it crashed."""
-    with _model_file(content) as path:
+    with model_file(content) as path:
         probe = _probe(path, arena_size, invoke=True)
     if probe.returncode != 0:
         lines = probe.stderr.splitlines()
@@ -170,66 +160,21 @@ def _open(content: bytes, source: str, arena_size: int) -> Any:
         return _compat.tflm().runtime.Interpreter.from_bytes(content, arena_size=arena_size)
 
 
-def _quantize(x: np.ndarray, details: dict[str, Any]) -> np.ndarray:
-    dtype = details["dtype"]
-    if dtype == np.float32:
-        return x.astype(np.float32)
-    scale, zero_point = details["quantization_parameters"]["scales"][0], \
-        details["quantization_parameters"]["zero_points"][0]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+def _params(details: dict[str, Any]) -> tuple[Any, float, int]:
+    """(dtype, scale, zero point) of a TFLM tensor (scale 0 when it is not quantized)."""
+    params = details["quantization_parameters"]
+    scales, zero_points = params["scales"], params["zero_points"]
+    return (details["dtype"], float(scales[0]) if len(scales) else 0.0,
+            int(zero_points[0]) if len(zero_points) else 0)
 
 
-def _dequantize(y: np.ndarray, details: dict[str, Any]) -> np.ndarray:
-    if details["dtype"] == np.float32:
-        return y
-    scale, zero_point = details["quantization_parameters"]["scales"][0], \
-        details["quantization_parameters"]["zero_points"][0]
-    return (y.astype(np.float32) - zero_point) * scale
-
-
-def micro_figures(path: Path, x: np.ndarray | Stream, labels: np.ndarray,
-                  litert_outputs: np.ndarray | None = None,
-                  progress: Any = None) -> tuple[dict[str, Any], np.ndarray]:
-    """Everything the report says about a model on TFLM — accuracy over `x`, agreement with
-    LiteRT's outputs (per sample, in quantization steps of the output), the ops, the arena,
-    the activations alive at each op, the flash the file takes — and TFLM's outputs."""
-    content = Path(path).read_bytes()
-    runner = MicroRunner(content, str(path))
-    outputs = runner.predict(x, progress=progress)
-    ops = op_names(content)
-    figures: dict[str, Any] = {
-        "runtime": f"tflite-micro {_compat.tflm().__version__}",
-        "accuracy": float(np.mean(outputs.argmax(1) == labels)),
-        "test_samples": len(labels),
-        "ops": {op: ops.count(op) for op in sorted(set(ops))},
-        **board_memory(runner),
-        "activations": [op.to_dict() for op in activation_memory(content)],
-    }
-    if litert_outputs is not None:
-        figures["agreement"] = agreement_with(outputs, litert_outputs, output_step(content))
-    return figures, outputs
-
-
-def board_memory(runner: MicroRunner) -> dict[str, Any]:
+def board_memory(runner: MicroRunner,
+                 activations: list[OpMemory] | None = None) -> dict[str, Any]:
     """The RAM and flash a board needs for the runner's model: TFLM's arena, the file (and
-    the file without names), and the op with the most activation bytes alive."""
+    the file without names), and the op with the most activation bytes alive (from
+    `activations`, the model's `activation_memory`, when already read)."""
     content = runner.content
+    activations = activations if activations is not None else activation_memory(content)
     return {"arena": runner.arena().to_dict(),
             "flash": {"file_bytes": len(content), "stripped_bytes": len(strip_names(content))},
-            "peak_activations": max(activation_memory(content),
-                                    key=lambda op: op.live_bytes).to_dict()}
-
-
-def agreement_with(micro: np.ndarray, litert: np.ndarray, step: float | None) -> dict[str, Any]:
-    """Top-1 agreement of TFLM with LiteRT, and how far their outputs are apart: in steps of
-    the output's quantization (`within_one_step`: the share of samples whose every output is
-    at most one step off) or, for a float output, as an absolute difference."""
-    worst = np.max(np.abs(micro - litert), axis=1)
-    figures: dict[str, Any] = {"top1": float(np.mean(micro.argmax(1) == litert.argmax(1))),
-                               "max_abs_diff": float(worst.max())}
-    if step:
-        steps = worst / step
-        figures.update(step=step, max_steps=round(float(steps.max()), 4),
-                       within_one_step=float(np.mean(steps <= 1.001)))  # float32 rounding
-    return figures
+            "peak_activations": max(activations, key=lambda op: op.live_bytes).to_dict()}

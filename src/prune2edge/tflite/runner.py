@@ -5,7 +5,10 @@ Needs only ai-edge-litert and NumPy (no TensorFlow), so it runs on the target de
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -155,18 +158,34 @@ class TFLiteRunner:
         return times
 
     def _quantize(self, x: np.ndarray) -> np.ndarray:
-        dtype = self.input["dtype"]
-        if dtype == np.float32:
-            return x
-        scale, zero_point = self.input["quantization"]
-        info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+        return quantize(x, self.input["dtype"], *self.input["quantization"])
 
     def _dequantize(self, y: np.ndarray) -> np.ndarray:
-        if self.output["dtype"] == np.float32:
-            return y
-        scale, zero_point = self.output["quantization"]
-        return (y.astype(np.float32) - zero_point) * scale
+        return dequantize(y, self.output["dtype"], *self.output["quantization"])
+
+
+@contextlib.contextmanager
+def model_file(content: bytes) -> Iterator[Path]:
+    """`content` as a .tflite file in a temporary folder, for the runtimes that read files."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "model.tflite"
+        path.write_bytes(content)
+        yield path
+
+
+def quantize(x: np.ndarray, dtype: Any, scale: float, zero_point: int) -> np.ndarray:
+    """Float values as an integer input tensor holds them (unchanged for a float tensor)."""
+    if dtype == np.float32:
+        return np.asarray(x, np.float32)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def dequantize(y: np.ndarray, dtype: Any, scale: float, zero_point: int) -> np.ndarray:
+    """The float values an integer tensor stands for (unchanged for a float tensor)."""
+    if dtype == np.float32:
+        return y
+    return (y.astype(np.float32) - zero_point) * scale
 
 
 def measure_latency(runners: list[TFLiteRunner], sample: np.ndarray, runs: int = 200,

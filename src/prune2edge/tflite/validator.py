@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import _compat
 from ..data import Dataset, DataSpec, fit_to_model, load
 from ..data.stream import Stream
 from ..progress import Reporter
-from .micro import micro_figures
+from .graph import activation_memory, op_names, output_step
+from .micro import MicroRunner, board_memory
 from .runner import Latency, TFLiteRunner, measure_latency
 
 # Resident memory (not the peak: a forked child inherits its parent's peak) before and after
@@ -82,6 +84,42 @@ def agreement(keras_outputs: np.ndarray, tflite_outputs: np.ndarray) -> dict[str
     keras_outputs = np.asarray(keras_outputs, np.float32)
     return {"top1": float(np.mean(keras_outputs.argmax(1) == tflite_outputs.argmax(1))),
             "max_abs_diff": float(np.max(np.abs(keras_outputs - tflite_outputs)))}
+
+
+def micro_figures(path: Path, x: np.ndarray | Stream, labels: np.ndarray,
+                  litert_outputs: np.ndarray | None = None,
+                  progress: Any = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Everything the report says about a model on TFLM — accuracy over `x`, agreement with
+    LiteRT's outputs (per sample, in quantization steps of the output), the ops, the arena,
+    the activations alive at each op, the flash the file takes — and TFLM's outputs."""
+    content = Path(path).read_bytes()
+    runner = MicroRunner(content, str(path))
+    outputs = runner.predict(x, progress=progress)
+    ops = op_names(content)
+    activations = activation_memory(content)
+    figures: dict[str, Any] = {
+        "runtime": f"tflite-micro {_compat.tflm().__version__}",
+        "accuracy": float(np.mean(outputs.argmax(1) == labels)),
+        "test_samples": len(labels),
+        "ops": {op: ops.count(op) for op in sorted(set(ops))},
+        **board_memory(runner, activations),
+        "activations": [op.to_dict() for op in activations],
+    }
+    if litert_outputs is not None:
+        figures["agreement"] = agreement_with(outputs, litert_outputs, output_step(content))
+    return figures, outputs
+
+
+def agreement_with(micro: np.ndarray, litert: np.ndarray, step: float | None) -> dict[str, Any]:
+    """`agreement` of TFLM with LiteRT, and how far their outputs are apart in steps of the
+    output's quantization (`within_one_step`: the share of samples whose every output is at
+    most one step off); a float output has no step."""
+    figures: dict[str, Any] = agreement(litert, micro)
+    if step:
+        steps = np.max(np.abs(micro - litert), axis=1) / step
+        figures.update(step=step, max_steps=round(float(steps.max()), 4),
+                       within_one_step=float(np.mean(steps <= 1.001)))  # float32 rounding
+    return figures
 
 
 def rss_growth_kb(path: Path, threads: int = 1) -> int | None:

@@ -66,10 +66,12 @@ def is_keras3_model(value: Any) -> bool:
 def translate_model(source: Any) -> tuple[Any, dict[str, Any]]:
     """(tf_keras model, translation report) for a Keras 3 model, verified on seeded inputs."""
     keras3 = _compat.keras3()
-    assert keras3 is not None, "a Keras 3 model means Keras 3 is installed"
+    if keras3 is None:
+        raise ModelError("the model is a Keras 3 model, but Keras 3 is not installed",
+                         getattr(source, "name", None), "pip install keras>=3")
     translator = _Translator(keras3)
     model = translator.model(source)
-    difference = verify(source, model, translator.pairs)
+    difference = verify(source, model, translator.pairs, keras3)
     return model, {
         "from": f"keras {keras3.__version__}",
         "to": f"tf_keras {_compat.keras().__version__}",

@@ -14,12 +14,11 @@ VERIFY_SAMPLES = 16
 PROBES = 12  # tensors inside the graph compared as well as the outputs
 
 
-def verify(source: Any, model: Any, pairs: list[tuple[Any, Any]]) -> float:
+def verify(source: Any, model: Any, pairs: list[tuple[Any, Any]], keras3: Any) -> float:
     """Largest absolute difference between the two models on seeded random inputs, at their
     outputs and at up to `PROBES` tensors spread through the graph (a random-weights model can
     output a constant, which would prove nothing); raises if they are not equivalent."""
-    keras3, keras = _compat.keras3(), _compat.keras()
-    assert keras3 is not None
+    keras = _compat.keras()
     step = max(1, len(pairs) // PROBES)
     probes = pairs[step - 1::step][:PROBES]
     expected_model, got_model = source, model
