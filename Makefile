@@ -23,10 +23,10 @@ demo: $(STAMP)  ## build the MNIST CNN example offline into build/demo
 	$(BIN)/prune2edge build models/mnist_cnn.toml --out build/demo --force
 
 test: lint  ## lint and type-check, then every test (the slow end-to-end builds included)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 test-fast: $(STAMP)  ## unit tests only (seconds)
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n auto --dist worksteal -m "not slow"
 
 lint: $(STAMP)  ## ruff, and mypy over the package (tests/test_layers.py holds the import order)
 	$(BIN)/ruff check .

@@ -51,12 +51,12 @@ def test_build_writes_every_output(write_recipe, standard_stages, tmp_path):
     assert "[1/7] train" in result.stdout and "[7/7] validate" in result.stdout
     assert "gzip size (bytes)" in result.stdout
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["baseline.tflite", "build.log", "model.tflite", "report.json", "report.md",
-                     "sizes.png", "sparsity.png"]
+    assert names == ["baseline.tflite", "build.log", "model.keras", "model.tflite", "report.json",
+                     "report.md", "sizes.png", "sparsity.png"]
     report = json.loads((out / "report.json").read_text())
     assert set(report) >= REPORT_KEYS and report["schema"] == "prune2edge.report/1"
-    assert set(report["artifacts"]) == {"baseline.tflite", "model.tflite", "sizes.png",
-                                        "sparsity.png"}
+    assert set(report["artifacts"]) == {"baseline.tflite", "model.keras", "model.tflite",
+                                        "sizes.png", "sparsity.png"}
     assert report["plots"] == ["sparsity.png", "sizes.png"]
     assert report["sizes"]["final"]["bytes"] == (out / "model.tflite").stat().st_size
     assert report["sparsity"]["overall"] == pytest.approx(0.6, abs=0.01)
@@ -71,7 +71,8 @@ def test_set_until_and_only(write_recipe, standard_stages, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "a" / "report.json").read_text())
     assert [s["kind"] for s in report["stages"]] == ["train", "prune", "finetune", "strip"]
-    assert report["sizes"]["final"] is None and list(report["artifacts"]) == ["sparsity.png"]
+    assert report["sizes"]["final"] is None
+    assert list(report["artifacts"]) == ["model.keras", "sparsity.png"]
     assert report["sparsity"]["overall"] == pytest.approx(0.3, abs=0.01)
     assert report["recipe"]["overrides"] == ["stages.prune.schedule.target_sparsity=0.3"]
     result = invoke("build", recipe, "--out", tmp_path / "b", "--only", "convert", "--quiet")
@@ -97,7 +98,7 @@ def test_non_empty_out_needs_force(write_recipe, tmp_path):
     ("[[stages]]\nkind = \"convert\"\n", "tiny_models:not_a_model", "",
      "the source gave a str, not a tf_keras Model"),
     ("[[stages]]\nkind = \"convert\"\n", "tiny_models:nope", "",
-     "module 'tiny_models' has no function 'nope'"),
+     "tiny_models has no function 'nope'"),
     ("[[stages]]\nkind = \"convert\"\n", "no_such_module:f", "",
      "cannot import module 'no_such_module'"),
     ("[[stages]]\nkind = \"finetune\"\nbatch_size = 1000\n", "tiny_models:mlp", "",
@@ -124,3 +125,80 @@ def test_recipes_lists_the_bundled_examples():
     assert result.exit_code == 0
     for name in ("seed_mlp", "mnist_mlp", "mnist_cnn"):
         assert name in result.stdout
+
+
+@pytest.mark.parametrize("args", [["build"], ["bild", "x"], ["build", "x", "--runs", "3"]])
+def test_usage_errors_exit_1_like_every_other_mistake(args):
+    result = invoke(*args)
+    assert result.exit_code == 1, result.output
+
+
+@pytest.mark.parametrize("args", [["-h"], ["build", "-h"], ["check", "-h"]])
+def test_h_is_help(args):
+    result = invoke(*args)
+    assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+def test_a_log_gets_a_line_per_epoch_and_what_was_done_to_the_data(write_recipe, tmp_path,
+                                                                    tiny_npz):
+    """Not a terminal (a CI log): no bars, but every epoch's figures on a line of its own;
+    the data's adaptations (resize, gray to RGB, scaling) are printed and listed in
+    report.md; a fresh build never says "resumed"; the accuracy change has one sign."""
+    recipe = write_recipe("""
+[[stages]]
+kind = "train"
+epochs = 2
+
+[[stages]]
+kind = "convert"
+
+[[stages]]
+kind = "validate"
+runs = 5
+warmup = 1
+memory = false
+""", model="tiny_models:rgb_cnn")
+    out = tmp_path / "out"
+    result = invoke("build", recipe, "--out", out)
+    assert result.exit_code == 0, result.output
+    epochs = [line.strip() for line in result.stdout.splitlines() if ": epoch " in line]
+    assert [line.split(":")[1].strip() for line in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert all("loss" in line and "val_accuracy" in line and "%" in line for line in epochs)
+    assert "resumed" not in result.stdout
+    adapted = ("resized 28x28 -> 20x20 (bilinear)", "gray -> RGB (channel repeated)",
+               "scaled uint8 [0, 255] to float32 [0, 1]")
+    note = next(line for line in result.stdout.splitlines() if "data fitted to the model" in line)
+    assert all(step in note for step in adapted)
+    markdown = (out / "report.md").read_text()
+    assert "## Data" in markdown and all(f"- {step}" in markdown for step in adapted)
+    report = json.loads((out / "report.json").read_text())
+    accuracy = report["accuracy"]
+    change = round((accuracy["tflite"] - accuracy["baseline"]) * 100, 4)
+    assert accuracy["change_pt"] == change and "drop_pt" not in accuracy
+    shown = f"{change:+.2f} pt"
+    assert shown in result.stdout and shown in markdown
+    validated = invoke("validate", out / "model.tflite", "--data", tiny_npz)
+    assert validated.exit_code == 0, validated.output
+    text = " ".join(validated.stdout.split())
+    assert all(step in text for step in adapted[:2])
+
+
+def test_a_baseline_near_chance_is_a_loud_warning(write_recipe, tmp_path):
+    recipe = write_recipe("""
+[[stages]]
+kind = "convert"
+
+[[stages]]
+kind = "validate"
+runs = 5
+warmup = 1
+memory = false
+""")  # nothing trains the model: it guesses
+    out = tmp_path / "out"
+    result = invoke("build", recipe, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "warning: the baseline's accuracy" in result.stderr
+    assert "is near chance for 10 classes" in result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["warnings"] and "near chance" in report["warnings"][0]
+    assert "**Warning: the baseline's accuracy" in (out / "report.md").read_text()

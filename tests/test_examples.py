@@ -1,8 +1,15 @@
-"""The bundled example recipes, built for real (slow: about a minute each on 2 cores)."""
+"""The bundled example recipes, built for real (slow: about a minute each on 2 cores), and
+every command the README and docs/ show, run as written on the first build they describe."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -10,14 +17,26 @@ from typer.testing import CliRunner
 from prune2edge.cli import app
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Commands cheap enough to run from every page: they read a build, they do not make one.
+CHEAP = {"recipes", "inspect", "validate", "check", "structure"}
 
 
-@pytest.mark.parametrize("recipe", ["models/seed_mlp.toml", "models/mnist_cnn.toml"])
-def test_example_builds_with_faithful_tflite(recipe, tmp_path):
-    out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["build", recipe, "--out", str(out), "--quiet"])
+@pytest.fixture(scope="module")
+def mnist_cnn(tmp_path_factory):
+    """The README's first command, `prune2edge build mnist_cnn --out build/mnist_cnn`, run in
+    a folder that looks like the repository (models/ beside build/)."""
+    root = tmp_path_factory.mktemp("repository")
+    (root / "models").symlink_to(ROOT / "models")
+    result = CliRunner().invoke(app, ["build", "mnist_cnn", "--out",
+                                      str(root / "build" / "mnist_cnn"), "--quiet"])
     assert result.exit_code == 0, result.output
-    for name in ("baseline.tflite", "model.tflite", "report.json", "report.md"):
+    return root
+
+
+def _checks(out, sparsity):
+    for name in ("baseline.tflite", "model.tflite", "model.keras", "report.json", "report.md"):
         assert (out / name).is_file()
     report = json.loads((out / "report.json").read_text())
     accuracy = report["accuracy"]
@@ -25,24 +44,31 @@ def test_example_builds_with_faithful_tflite(recipe, tmp_path):
     assert accuracy["tflite"] > 0.93
     assert report["agreement"]["top1"] > 0.98
     assert report["sizes"]["gzip_ratio"] > 1.5
-    expected = {"models/seed_mlp.toml": 0.5, "models/mnist_cnn.toml": 0.8}[recipe]
-    pruned = [layer for layer in report["sparsity"]["layers"]]
-    assert all(layer["sparsity"] == pytest.approx(expected, abs=0.01) for layer in pruned)
+    assert all(layer["sparsity"] == pytest.approx(sparsity, abs=0.01)
+               for layer in report["sparsity"]["layers"])
 
 
-def test_validate_on_the_cnn_build_matches_a_sample_by_sample_loop(tmp_path):
-    """The int8 CNN: validate reports percentiles and kernels, and counts every hit right."""
+def test_the_cnn_example_builds_with_a_faithful_tflite(mnist_cnn):
+    _checks(mnist_cnn / "build" / "mnist_cnn", 0.8)
+
+
+def test_the_seed_mlp_example_builds_with_a_faithful_tflite(tmp_path):
     out = tmp_path / "out"
-    assert CliRunner().invoke(app, ["build", "mnist_cnn", "--out", str(out), "--quiet",
-                                    "--set", "stages.train.epochs=1",
-                                    "--set", "stages.finetune.epochs=1"]).exit_code == 0
+    result = CliRunner().invoke(app, ["build", "seed_mlp", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    _checks(out, 0.5)
+
+
+def test_validate_on_the_cnn_build_matches_a_sample_by_sample_loop(mnist_cnn):
+    """The int8 CNN: validate reports percentiles and kernels, and counts every hit right."""
+    out = mnist_cnn / "build" / "mnist_cnn"
     result = CliRunner().invoke(app, ["validate", str(out / "model.tflite"), "--json"])
     doc = json.loads(result.stdout)
     assert {"p50", "p90", "p99", "mean", "stdev"} <= set(doc["latency_ms"])
     assert doc["kernels"].startswith("xnnpack")
     from prune2edge import _compat, data
 
-    arrays = data.load(data.DataSpec(), tmp_path, (28, 28)).arrays
+    arrays = data.load(data.DataSpec(), mnist_cnn, (28, 28)).arrays
     interpreter_cls, _ = _compat.litert()
     interpreter = interpreter_cls(model_path=str(out / "model.tflite"))
     interpreter.allocate_tensors()
@@ -53,6 +79,39 @@ def test_validate_on_the_cnn_build_matches_a_sample_by_sample_loop(tmp_path):
         interpreter.invoke()
         hits += int(interpreter.get_tensor(outp["index"]).argmax() == label)
     assert doc["accuracy"] == hits / len(arrays["y_test"])
+
+
+def shell_lines() -> list[tuple[str, str]]:
+    """(page, command) for every prune2edge command in a ```sh block of the docs."""
+    found = []
+    for page in DOCS:
+        for block in re.findall(r"```sh\n(.*?)```", page.read_text(), re.S):
+            for line in block.splitlines():
+                command = line.split(" #")[0].strip()
+                if command.startswith("prune2edge"):
+                    found.append((page.name, command))
+    return found
+
+
+def test_the_docs_show_commands():
+    pages = {page for page, _ in shell_lines()}
+    assert "README.md" in pages and len(shell_lines()) > 20
+
+
+def cheap(command: str) -> bool:
+    words = shlex.split(command)
+    return bool({"--help", "-h"} & set(words)) or (len(words) > 1 and words[1] in CHEAP)
+
+
+@pytest.mark.parametrize(("page", "command"), [line for line in shell_lines() if cheap(line[1])])
+def test_every_cheap_command_in_the_docs_runs_as_written(mnist_cnn, page, command):
+    """Exit 0 (or 3 for a check whose budget does not hold): never a usage or input error."""
+    env = {**os.environ, "COLUMNS": "200"}
+    args = shlex.split(command)[1:]
+    done = subprocess.run([sys.executable, "-m", "prune2edge", *args], cwd=mnist_cnn,
+                          capture_output=True, text=True, env=env, timeout=600)
+    allowed = (0, 3) if args[0] == "check" else (0,)
+    assert done.returncode in allowed, f"{page}: {command}\n{done.stderr[-2000:]}"
 
 
 def test_mnist_mlp_recipe_trains_then_prunes(tmp_path):

@@ -46,7 +46,7 @@ def test_the_new_stage_trains_with_its_teacher_checkpointed_and_resumed(make_ctx
     from toy_distill import ToyDistill
 
     pipeline = Pipeline([Train(epochs=1), ToyDistill(epochs=2), Convert(sparse="off")])
-    checkpoints = Checkpointer(tmp_path, "fingerprint")
+    checkpoints = Checkpointer(tmp_path, {"recipe": "r", "data": "d", "model": "m"})
     ctx, records = pipeline.execute(make_ctx(), checkpoints)
     teacher = ctx.models["teacher"]
     assert teacher is ctx.baseline_model and ctx.model is not teacher

@@ -47,5 +47,5 @@ def test_paired_figures_from_per_sample_correctness():
     doc = paired.to_dict()
     assert doc["mcnemar_p"] == pytest.approx(2 * 5 / 16)  # (C(4,0) + C(4,1)) / 2^4, doubled
     assert doc["verdict"].startswith("the difference is within noise")
-    low, high = doc["drop_pt_95"]
-    assert low < 20.0 < high  # the point drop: (3 - 1) / 10
+    low, high = doc["change_pt_95"]
+    assert low < -20.0 < high  # the point change: (1 - 3) / 10

@@ -125,7 +125,7 @@ def test_finalists_run_the_recipes_stages_after_the_structural_one(write_recipe)
 
 
 def test_greedy_steps_one_group_uniform_steps_all():
-    from prune2edge.tune.search import next_steps
+    from prune2edge.tune.greedy import next_steps
     greedy = TuneSpec(ratios=(0.25, 0.5))
     assert next_steps(greedy, {"a": 0.0, "b": 0.25}) == [{"a": 0.25, "b": 0.25},
                                                          {"a": 0.0, "b": 0.5}]
@@ -167,12 +167,12 @@ class _InterruptAt(Reporter):
     def __init__(self, trials: int):
         self.trials = trials
 
-    def task(self, description, total):
+    def task(self, description, total, unit="steps"):
         reporter = self
 
         class Interrupting(Task):
             def advance(self, steps=1, status=""):
-                if description == "tune: trials":
+                if description == "tune":
                     reporter.trials -= 1
                     if reporter.trials == 0:
                         raise KeyboardInterrupt
@@ -181,33 +181,92 @@ class _InterruptAt(Reporter):
         return nullcontext(Interrupting())
 
 
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory, tiny_npz):
+    """An uninterrupted tune of each objective, and its recipe."""
+    root = tmp_path_factory.mktemp("tuned")
+    results = {}
+    for objective in ("latency", "size"):
+        stages = STAGES if objective == "latency" else SIZE_STAGES  # size: unstructured too
+        path = root / f"{objective}.toml"
+        path.write_text(f'version = 1\nname = "tiny"\n[model]\nsource = "tiny_models:cnn"\n'
+                        f'[data]\nsource = "{tiny_npz}"\n{stages}'
+                        + TUNE.format(objective=objective))
+        results[objective] = path, tune(path, root / f"{objective}-tune")
+    return results
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["latency", "size"])
-def test_tune_end_to_end_and_rebuild_byte_identical(write_recipe, tmp_path, objective):
-    stages = STAGES if objective == "latency" else SIZE_STAGES  # size: unstructured too
-    path = write_recipe(stages + TUNE.format(objective=objective), model="tiny_models:cnn")
-    result = tune(path, tmp_path / "tune")
-    doc = json.loads((tmp_path / "tune" / "tune.json").read_text())
+def test_tune_end_to_end_and_rebuild_byte_identical(tuned, tmp_path, objective):
+    _, result = tuned[objective]
+    doc = json.loads((result.out / "tune.json").read_text())
     assert 1 <= len(doc["trials"]) <= 4 and not doc["interrupted"]
     assert doc["winner"]["within_budget"] and doc["final"]["test_accuracy"] is not None
-    assert (tmp_path / "tune" / "pareto.png").stat().st_size > 0
-    tuned = tmp_path / "tune" / "tuned.toml"
-    assert tomllib.loads(tuned.read_text())["stages"][1]["ratios"] == doc["winner"]["ratios"]
-    again = build(tuned, tmp_path / "again")
+    assert (result.out / "pareto.png").stat().st_size > 0
+    assert not (result.out / ".prune2edge-resume").exists()
+    tuned_toml = result.out / "tuned.toml"
+    assert tomllib.loads(tuned_toml.read_text())["stages"][1]["ratios"] == \
+        doc["winner"]["ratios"]
+    again = build(tuned_toml, tmp_path / "again")
     assert (tmp_path / "again" / "model.tflite").read_bytes() == \
-        (tmp_path / "tune" / "build" / "model.tflite").read_bytes()
-    assert result.report is not None and again.accuracy == result.report.accuracy
+        (result.out / "build" / "model.tflite").read_bytes()
+    assert again.accuracy == result.report.accuracy
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_what_was_found(write_recipe, tmp_path):
-    path = write_recipe(STAGES + TUNE.format(objective="latency"), model="tiny_models:cnn")
-    with pytest.raises(KeyboardInterrupt):
-        tune(path, tmp_path / "tune", reporter=_InterruptAt(2))
-    doc = json.loads((tmp_path / "tune" / "tune.json").read_text())
-    assert doc["interrupted"] and len(doc["trials"]) == 2
-    assert (tmp_path / "tune" / "tuned.toml").is_file()
-    assert not (tmp_path / "tune" / "build").exists()
+def test_an_interrupted_tune_claims_no_winner_and_resumes_to_the_same_one(tuned, tmp_path):
+    from prune2edge.errors import Interrupted
+
+    path, whole = tuned["size"]  # its winner does not hang on timings
+    out = tmp_path / "tune"
+    with pytest.raises(Interrupted) as stopped:
+        tune(path, out, reporter=_InterruptAt(2))
+    assert "no tuned.toml was written" in str(stopped.value)
+    assert str(stopped.value).endswith("run the same command with --resume to go on from there")
+    doc = json.loads((out / "tune.json").read_text())
+    assert doc["interrupted"] and len(doc["trials"]) == 2 and doc["winner"] is None
+    assert not (out / "tuned.toml").exists() and (out / "pareto.png").stat().st_size > 0
+    assert not (out / "build").exists()
+
+    resumed = tune(path, out, resume=True)
+    again = json.loads((out / "tune.json").read_text())
+    kept = [t["seconds"] for t in doc["trials"]]
+    assert [t["seconds"] for t in again["trials"][:2]] == kept  # read back, not scored again
+    first = json.loads((whole.out / "tune.json").read_text())
+    assert [t["validation_accuracy_one_shot"] for t in again["trials"]] == \
+        [t["validation_accuracy_one_shot"] for t in first["trials"]]
+    assert [f["validation_accuracy"] for f in again["finalists"]] == \
+        [f["validation_accuracy"] for f in first["finalists"]]
+    assert (out / "tuned.toml").read_text() == (whole.out / "tuned.toml").read_text()
+    assert (out / "build" / "model.tflite").read_bytes() == \
+        (whole.out / "build" / "model.tflite").read_bytes()
+    assert resumed.search.winner["ratios"] == whole.search.winner["ratios"]
+    assert not (out / ".prune2edge-resume").exists()
+
+
+def test_a_panel_with_nothing_to_draw_says_why():
+    from prune2edge.tune.findings import Search
+    from prune2edge.tune.measure import Candidate
+    from prune2edge.tune.output import figure
+
+    search = Search(TuneSpec(), Candidate({}, 0.9, 1000, 100), interrupted=True)
+    fig = figure(search, "tiny")
+    for axes in fig.axes:
+        texts = [t.get_text() for t in axes.texts]
+        assert any("interrupted before any candidate got here" in t for t in texts)
+
+
+def test_the_size_target_compares_gzip_bytes():
+    from prune2edge.tune.findings import Search
+    from prune2edge.tune.greedy import _reached
+    from prune2edge.tune.measure import Candidate
+
+    search = Search(TuneSpec(objective="size", max_gzip_bytes=5000),
+                    Candidate({}, 0.9, 10_000, 50_000))
+    small = Candidate({"conv": 0.5}, 0.9, 1000, 200_000)  # many parameters, a small file
+    assert _reached(search, small, lambda candidate: 4_000)
+    assert not _reached(search, small, lambda candidate: 6_000)
 
 
 def test_cli_errors_are_one_line(write_recipe, tmp_path):

@@ -41,3 +41,26 @@ def mobile():
 
 def not_a_model():
     return "a string"
+
+
+def dropout_cnn():
+    keras = _compat.keras()
+    return keras.Sequential([
+        keras.layers.Input((28, 28, 1)),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+        keras.layers.BatchNormalization(),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(10),
+    ], name="tiny_dropout_cnn")
+
+
+def rgb_cnn():
+    """Takes 20x20 colour images: MNIST reaches it resized and turned to RGB."""
+    keras = _compat.keras()
+    return keras.Sequential([
+        keras.layers.Input((20, 20, 3)),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10),
+    ], name="tiny_rgb_cnn")

@@ -122,6 +122,19 @@ def tfmot_weight_names(layer: Any) -> list[str] | None:
     return ["kernel"] if registry.supports(layer) else None
 
 
+def random_generators(model: Any) -> list[Any]:
+    """The `tf.random.Generator` of every layer of `model` that draws random numbers (dropout,
+    noise), in layer order; layers made before `enable_tf_random_generator` have none.
+
+    Private: `BaseRandomLayer._random_generator._generator`, checked against tf-keras 2.21."""
+    found = []
+    for layer in model.submodules:
+        generator = getattr(getattr(layer, "_random_generator", None), "_generator", None)
+        if generator is not None:
+            found.append(generator)
+    return found
+
+
 def is_prunable_layer(layer: Any) -> bool:
     """Whether `layer` implements tfmot's `PrunableLayer` (it lists its own weights)."""
     return isinstance(layer, tfmot_sparsity().PrunableLayer)

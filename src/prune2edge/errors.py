@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -86,3 +88,9 @@ def first_line(exc: BaseException) -> str:
     """The first line of a library's exception message, for a one-line error."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def nearest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest spelling of `word` among `choices`, if any is close (for "did you mean")."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None

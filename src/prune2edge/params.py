@@ -7,26 +7,20 @@ Value checks (ranges, relations) live in each dataclass's `__post_init__`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
+import math
 import sys
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
-from .errors import RecipeError
+from .errors import RecipeError, nearest
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-def nearest(word: str, choices: typing.Iterable[str]) -> str | None:
-    """The closest spelling of `word` among `choices`, if any is close."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 def unknown_key_error(key: str, allowed: typing.Iterable[str], where: str) -> RecipeError:
@@ -129,6 +123,9 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
             return value
     elif hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise RecipeError(f"expected a finite number, got {value!r}", where,
+                                  f"write {_type_example(hint)}")
             return float(value)
     elif hint is str:
         if isinstance(value, str):

@@ -15,6 +15,10 @@ class Task:
     def advance(self, steps: int = 1, status: str = "") -> None:
         """Record `steps` more done; `status` is a short live note such as the current loss."""
 
+    def log(self, line: str) -> None:
+        """A milestone worth a line of its own where progress goes to a log (an epoch's loss
+        and accuracy); a live display may show it as the status instead."""
+
 
 class Reporter:
     """Receives progress from a build. Subclass and override what you want to show."""
@@ -27,9 +31,12 @@ class Reporter:
         """Stage `index` ended after `seconds`."""
 
     @contextlib.contextmanager
-    def task(self, description: str, total: int) -> Iterator[Task]:
-        """Track long work of `total` steps inside the running stage."""
+    def task(self, description: str, total: int, unit: str = "steps") -> Iterator[Task]:
+        """Track long work of `total` steps (counted in `unit`) inside the running stage."""
         yield Task()
 
     def note(self, message: str) -> None:
         """Something the user should know (a choice made, a fallback taken)."""
+
+    def warning(self, message: str) -> None:
+        """Something that makes the build's figures doubtful, shown so it is not missed."""

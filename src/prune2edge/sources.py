@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import Prune2EdgeError
+from .errors import Prune2EdgeError, nearest
 
 MODULE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 FILE = re.compile(r"^(?P<path>.+\.py):(?P<name>[A-Za-z_]\w*)$")
@@ -47,8 +47,15 @@ def resolve_function(source: str, base_dir: Path,
                         "check the module name and that it is importable (PYTHONPATH)") from exc
     function = getattr(module, name, None)
     if not callable(function):
-        raise error(f"module {module.__name__!r} has no function {name!r}", source,
-                    "name a function defined in that module")
+        where = str(path) if match else module.__name__
+        defined = [n for n, value in vars(module).items()
+                   if callable(value) and not n.startswith("_")
+                   and getattr(value, "__module__", None) == module.__name__]
+        guess = nearest(name, defined)
+        hint = f"did you mean {guess!r}? " if guess else ""
+        raise error(f"{where} has no function {name!r}", source,
+                    f"{hint}name a function defined there"
+                    + (f" ({', '.join(sorted(defined)[:8])})" if defined and not guess else ""))
     return function
 
 

@@ -5,18 +5,49 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import Prune2EdgeError
+from ..storage import is_no_space, no_space
+
+# Click's UsageError (Typer vendors Click in recent releases; BadParameter derives from it).
+_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__
+                                    if c.__name__ == "UsageError")
+
+
+@contextlib.contextmanager
+def _usage_exits_one() -> Iterator[None]:
+    try:
+        yield
+    except _UsageError as exc:
+        exc.exit_code = 1  # type: ignore[attr-defined]
+        raise
+
+
+class _Commands(TyperGroup):
+    """The command group: usage errors exit 1, as every other mistake a user can make does
+    (Click's own code for them is 2)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_exits_one():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _usage_exits_one():
+            return super().invoke(ctx)
+
 
 app = typer.Typer(
-    help="Prune, quantize and convert Keras models to small, fast .tflite files.",
-    no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+    cls=_Commands, help="Prune, quantize and convert Keras models to small, fast .tflite files.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]})
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -50,6 +81,13 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("[bold red]error:[/] interrupted")
         raise typer.Exit(130) from None
+    except Exception as exc:  # a full disk, wherever it struck
+        if not is_no_space(exc):
+            raise
+        where = getattr(exc, "filename", None) or "."
+        error = no_space(Path(where).parent, Path(where).name)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(error.exit_code) from None
 
 
 @contextlib.contextmanager

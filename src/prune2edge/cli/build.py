@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from .app import (
     EXIT_CODES,
@@ -13,6 +14,7 @@ from .app import (
     QuietOption,
     RecipeArg,
     app,
+    err_console,
     out_console,
     sigterm_as_interrupt,
     user_errors,
@@ -44,7 +46,7 @@ def build(
     from ..progress import Reporter
     from ..recipe.build import build as run_build
     from .check import gate
-    from .render import RichReporter, summary_table
+    from .render import RichReporter, budget_line, summary_table
 
     reporter = Reporter() if quiet else RichReporter(out_console)
     with user_errors(), sigterm_as_interrupt():
@@ -54,5 +56,9 @@ def build(
         out_console.print(summary_table(report))
     files = ", ".join(report.artifacts) or "no artifacts"
     out_console.print(f"wrote {report.out_dir}: {files}, report.json, report.md", markup=False)
+    for warning in report.warnings:
+        err_console.print(f"[bold red]warning:[/] [bold]{escape(warning)}[/]", soft_wrap=True)
     if check or baseline:
         gate(report, baseline, (), None)
+    elif report.budgets:
+        out_console.print(budget_line(report.budgets), markup=False)

@@ -76,8 +76,10 @@ def _update_baseline(report, baseline: Path | None) -> None:
     if report.status != "ok":
         raise ReportError(f"the build's status is {report.status}", report.name,
                           "record a baseline only from a successful build")
-    new = make_baseline(report)
-    old = load_baseline(baseline)["figures"] if baseline.exists() else {}
+    previous = load_baseline(baseline) if baseline.exists() else None
+    # the tolerances are the file's own: a recorded baseline keeps what was set in it
+    new = make_baseline(report, previous["tolerances"] if previous else None)
+    old = previous["figures"] if previous else {}
     write_baseline(baseline, new)
     for key, value in new["figures"].items():
         before = old.get(key)

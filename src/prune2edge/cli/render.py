@@ -8,7 +8,14 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +41,19 @@ class _RichTask(Task):
     def advance(self, steps: int = 1, status: str = "") -> None:
         self.progress.update(self.task_id, advance=steps, status=status)
 
+    def log(self, line: str) -> None:
+        self.progress.update(self.task_id, status=line)
+
+
+class _LogTask(Task):
+    """Progress for a log (CI): no bar, a line per milestone."""
+
+    def __init__(self, console: Console, description: str):
+        self.console, self.description = console, description
+
+    def log(self, line: str) -> None:
+        self.console.print(f"      {escape(self.description)}: {escape(line)}", soft_wrap=True)
+
 
 class RichReporter(Reporter):
     """Prints `[i/n] stage` lines, a live bar for long work, and notes."""
@@ -52,17 +72,21 @@ class RichReporter(Reporter):
                            + (f"  [dim]{escape(', '.join(figures))}[/]" if figures else ""))
 
     @contextlib.contextmanager
-    def task(self, description: str, total: int) -> Iterator[Task]:
-        if not self.console.is_terminal:  # a log (CI) gets the stage lines, not live bars
-            yield Task()
+    def task(self, description: str, total: int, unit: str = "steps") -> Iterator[Task]:
+        if not self.console.is_terminal:  # a log (CI): stage lines and milestones, no bars
+            yield _LogTask(self.console, description)
             return
         columns = (TextColumn("      {task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
+                   TextColumn(escape(unit)), TimeElapsedColumn(), TextColumn("eta"),
+                   TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
         with Progress(*columns, console=self.console, transient=True) as progress:
             yield _RichTask(progress, progress.add_task(description, total=total, status=""))
 
     def note(self, message: str) -> None:
-        self.console.print(f"      [yellow]note:[/] {escape(message)}")
+        self.console.print(f"      [yellow]note:[/] {escape(message)}", soft_wrap=True)
+
+    def warning(self, message: str) -> None:
+        self.console.print(f"[bold red]warning:[/] [bold]{escape(message)}[/]", soft_wrap=True)
 
 
 def _short(value: Any) -> str:
@@ -87,6 +111,14 @@ def summary_table(report: BuildReport) -> Table:
     return table
 
 
+def budget_line(budgets: Mapping[str, Any]) -> str:
+    """The recipe's budgets in one line, for a build that does not gate on them."""
+    shown = {True: "ok", False: "OVER", None: "not measured"}
+    verdicts = ", ".join(f"{v['check']} {shown[v['ok']]}" for v in budgets["verdicts"])
+    return (f"budgets: {verdicts} (not gated: pass --check, or run prune2edge check, to fail "
+            "on them)")
+
+
 def validation_table(result: Mapping[str, Any]) -> Table:
     """`prune2edge validate` as a two-column table: LiteRT's figures, TFLM's, or both."""
     table = Table(title=escape(result["path"]), title_justify="left", show_header=False)
@@ -101,6 +133,9 @@ def validation_table(result: Mapping[str, Any]) -> Table:
                           + (f"; {agreement}" if agreement else "")),
                  ("tflm memory", memory_sentence(micro)),
                  ("tflm ops", ", ".join(f"{op} ×{n}" for op, n in micro["ops"].items()))]
+    steps = result["data"]["preprocessing"]
+    rows.append(("data", f"{result['data']['source']}: "
+                         + ("; ".join(steps) if steps else "used as stored")))
     if "agreement" in result:
         agree = result["agreement"]
         rows.append(("keras", f"accuracy {result['keras_accuracy']:.2%}; top-1 agreement "

@@ -28,6 +28,9 @@ def tune(
                    help="Directory [default: build/<recipe name>-tune].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier tune in --out.")]
     = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Go on with an interrupted tune in --out from what it found.")]
+    = False,
     set_: OverridesOption = None,
     jobs: JobsOption = None,
     quiet: QuietOption = False,
@@ -40,8 +43,8 @@ def tune(
 
     reporter = Reporter() if quiet else RichReporter(out_console)
     with user_errors(), sigterm_as_interrupt(), native_log.discarded():
-        result = run_tune(recipe, out, force=force, overrides=tuple(set_ or ()), jobs=jobs,
-                          reporter=reporter)
+        result = run_tune(recipe, out, force=force, resume=resume, overrides=tuple(set_ or ()),
+                          jobs=jobs, reporter=reporter)
     search = result.search
     table = Table("candidate", "val. accuracy", "p50 ms", "predicted", "gzip B", "in budget",
                   title=f"tune ({search.spec.objective}): finalists, validation split")
@@ -54,7 +57,7 @@ def tune(
                       "–" if predicted is None else f"{predicted:.4f}",
                       f"{row['gzip_bytes']:,}", "yes" if row["within_budget"] else "no")
     out_console.print(table)
-    if result.report is not None and not quiet:
+    if not quiet:
         out_console.print(summary_table(result.report))
     out_console.print(f"wrote {result.out}: tune.json, pareto.png, tuned.toml, build/ "
                       f"({len(search.trials)} trials, {search.seconds:.0f} s search)",

@@ -3,6 +3,7 @@ streams read from disk as needed."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,19 @@ class Dataset:
             "executes_user_code": self.executes_user_code,
         }
 
+    def digest(self) -> str:
+        """A hash of the samples and labels as the model takes them (a stream's: of its files,
+        see `Stream.digest`), so that changed data is noticed."""
+        digest = hashlib.sha256()
+        for part in (self.x_train, self.y_train, self.x_test, self.y_test):
+            if isinstance(part, Stream):
+                digest.update(part.digest().encode())
+            else:
+                array = np.ascontiguousarray(part)
+                digest.update(f"{array.dtype}{array.shape}".encode())
+                digest.update(array.data)
+        return digest.hexdigest()
+
     def representative(self, count: int, seed: int) -> np.ndarray:
         """`count` training samples drawn without replacement, the same for the same seed."""
         return self.x_train[self._draw(count, seed)]
@@ -69,6 +83,9 @@ class RawData:
 def split(x: np.ndarray, y: np.ndarray, test_split: float, seed: int) -> dict[str, np.ndarray]:
     """A seeded shuffle, then the last `test_split` of it held out for testing."""
     x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0:
+        raise DataError("x and y must be arrays with one row per sample, not single values",
+                        "data", "return or store arrays of samples and labels")
     if len(x) != len(y):
         raise DataError(f"x has {len(x)} samples but y has {len(y)}", "data",
                         "give one label per sample")

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import _compat
-from ..errors import DataError
+from ..errors import DataError, first_line
 from .dataset import Dataset, RawData
 from .spec import DataSpec
 from .stream import Reader, Stream
@@ -28,6 +28,10 @@ def fit_to_model(raw: RawData, input_shape: tuple[int, ...], num_classes: int,
         arrays, xs = _streams(raw, raw.reader, input_shape, spec, steps)
     for split_name in ("train", "test"):
         x, y = np.asarray(arrays[f"x_{split_name}"]), np.asarray(arrays[f"y_{split_name}"])
+        for name, array in ((f"x_{split_name}", x), (f"y_{split_name}", y)):
+            if array.ndim == 0:
+                raise DataError(f"{name} is a single value, not an array of samples",
+                                raw.source, f"give {name} one row per sample")
         if len(x) == 0:
             raise DataError(f"the {split_name} split is empty", raw.source,
                             f"x_{split_name} needs at least one sample")
@@ -48,7 +52,7 @@ def _streams(raw: RawData, reader: Reader, input_shape: tuple[int, ...], spec: D
     """Streams of the reader's images as the model takes them; the labels in their order."""
     geometry = image_geometry(input_shape)
     height, width, channels = geometry
-    have = _compat.tf().io.decode_image(reader.first(), expand_animations=False).shape
+    have = _first_image_shape(reader)
     if have[-1] != channels:
         if spec.channels == "keep":
             raise DataError(f"images have {have[-1]} channels but the model expects {channels}",
@@ -76,6 +80,17 @@ def _streams(raw: RawData, reader: Reader, input_shape: tuple[int, ...], spec: D
                                None if scale is None else float(scale))
     steps.append("read as needed, not held in memory")
     return arrays, streams
+
+
+def _first_image_shape(reader: Reader) -> tuple[int, ...]:
+    """The first sample's image shape (height, width, channels), read from its file."""
+    tf = _compat.tf()
+    where, content = next(reader.encoded(np.zeros(1, np.int64)))
+    try:
+        return tuple(tf.io.decode_image(content, expand_animations=False).shape)
+    except tf.errors.OpError as exc:
+        raise DataError(f"cannot decode the image ({first_line(exc.message)})", where,
+                        "replace the file with a readable image, or remove it") from exc
 
 
 def image_geometry(input_shape: tuple[int, ...]) -> tuple[int, int, int]:

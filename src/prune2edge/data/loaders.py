@@ -5,6 +5,7 @@ listed so that their images are streamed (`stream.Stream`)."""
 
 from __future__ import annotations
 
+import math
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
-from ..errors import DataError
+from ..errors import DataError, first_line
 from ..sources import call_function, is_callable_source, resolve_path
 from .dataset import KEYS, RawData, split
 from .spec import BUILTIN, DataSpec, check_source, is_builtin, record_files
@@ -42,18 +43,44 @@ def load(spec: DataSpec, base_dir: Path, input_shape: tuple[int, ...], seed: int
 
 
 def _read_npz(path: Path, spec: DataSpec, seed: int) -> dict[str, np.ndarray]:
+    fix = "save it with numpy.savez(path, x_train=..., y_train=..., ...)"
     try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n.removesuffix(".npy") for n in archive.namelist() if n.endswith(".npy")]
+            keys = KEYS if all(k in names for k in KEYS) else ("x", "y")
+            if not set(keys) <= set(names):
+                raise DataError(f"missing arrays: it has {', '.join(names) or 'none'}",
+                                str(path), f"an .npz needs {', '.join(KEYS)} (the Keras "
+                                "layout), or x and y plus [data] test_split")
+            for key in keys:
+                _check_header(archive, key, path)
         with np.load(path, allow_pickle=False) as npz:
-            if all(k in npz.files for k in KEYS):
-                return {k: npz[k] for k in KEYS}
-            if {"x", "y"} <= set(npz.files):
-                return split(npz["x"], npz["y"], spec.test_split, seed)
-            raise DataError(f"missing arrays: it has {', '.join(npz.files) or 'none'}", str(path),
-                            f"an .npz needs {', '.join(KEYS)} (the Keras layout), or x and y "
-                            "plus [data] test_split")
+            arrays = {k: npz[k] for k in keys}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"cannot read the data file ({exc})", str(path),
-                        "save it with numpy.savez(path, x_train=..., y_train=..., ...)") from exc
+        raise DataError(f"cannot read the data file ({first_line(exc)})", str(path), fix) from exc
+    return arrays if keys == KEYS else split(arrays["x"], arrays["y"], spec.test_split, seed)
+
+
+def _check_header(archive: zipfile.ZipFile, key: str, path: Path) -> None:
+    """Refuse an array that is a scalar or whose header declares more data than the file
+    holds (a damaged or hand-made file), before NumPy allocates it."""
+    member = archive.getinfo(f"{key}.npy")
+    with archive.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(stream)
+    if not shape:
+        raise DataError(f"{key} is a single number, not an array of samples", str(path),
+                        f"store one row per sample in {key}")
+    if dtype.hasobject:
+        raise DataError(f"{key} holds Python objects, which only unpickling could read",
+                        str(path), f"store {key} as a numeric array")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > member.file_size:
+        raise DataError(f"{key} declares shape {shape} of {dtype} ({declared:,} bytes) but the "
+                        f"file holds {member.file_size:,}", str(path),
+                        "the file is damaged: save the arrays again")
 
 
 def _from_function(result: Any, spec: DataSpec, seed: int, input_shape: tuple[int, ...],
@@ -133,15 +160,20 @@ def _records(files: list[Path], spec: DataSpec, seed: int, source: str) -> RawDa
     feature = {spec.label_key: tf.io.FixedLenFeature([], tf.int64),
                spec.image_key: tf.io.FixedLenFeature([], tf.string)}
     names = [str(f) for f in files]
-    try:
-        labels = [batch for batch in tf.data.TFRecordDataset(names).map(
-            lambda r: tf.io.parse_single_example(r, feature)[spec.label_key]).batch(
-            4096).as_numpy_iterator()]
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as exc:
-        raise DataError(f"cannot read the TFRecords ({exc.message.splitlines()[0]})", source,
-                        f"write tf.train.Examples with a bytes feature {spec.image_key!r} "
-                        f"(an encoded PNG/JPEG) and an int64 feature {spec.label_key!r}, or "
-                        "set [data] image_key / label_key") from exc
+    labels = []
+    for name in names:  # one file at a time, so that an error names the file
+        try:
+            labels += list(tf.data.TFRecordDataset(name).map(
+                lambda r: tf.io.parse_single_example(r, feature)[spec.label_key]).batch(
+                4096).as_numpy_iterator())
+        except tf.errors.DataLossError as exc:
+            raise DataError(f"the TFRecord file is damaged ({first_line(exc.message)})", name,
+                            "write the file again, or leave it out of the pattern") from exc
+        except tf.errors.InvalidArgumentError as exc:
+            raise DataError(f"cannot read the TFRecords ({first_line(exc.message)})", name,
+                            f"write tf.train.Examples with a bytes feature {spec.image_key!r} "
+                            f"(an encoded PNG/JPEG) and an int64 feature {spec.label_key!r}, "
+                            "or set [data] image_key / label_key") from exc
     y = np.concatenate(labels) if labels else np.zeros(0, np.int64)
     if len(y) == 0:
         raise DataError("the TFRecord files hold no records", source, "write some examples")

@@ -1,35 +1,49 @@
 """Per-epoch checkpoints of a build, so an interrupted one resumes instead of starting over.
 
 They live in OUT/.prune2edge-resume/ while a build runs or after it was interrupted, and are
-removed when a build commits. Every file is written under a temporary name and renamed, with
-state.json last, so a checkpoint is either whole or absent.
+removed when a build commits. Each checkpoint is a folder of models written under a temporary
+name and renamed whole; state.json, replaced last, names the folder and every file's sha256
+and carries a digest of itself, so a checkpoint is whole, or refused as damaged when read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import OutputError
+from .. import storage
+from ..errors import OutputError, first_line
 from ..keras.files import load_own
+from ..sizes import sha256
 
 if TYPE_CHECKING:
     from .context import BuildContext, StageRecord
 
 RESUME_DIR = ".prune2edge-resume"
 STATE = "state.json"
+FORMAT = 2  # the layout of a checkpoint; an older one is refused, not misread
+START_OVER = "pass --force to start over (the checkpoint is discarded)"
+# What a checkpoint must match, and what the refusal says when it does not.
+MISMATCH = {
+    "recipe": ("the checkpoint belongs to a build with another recipe, overrides or seed",
+               "resume with the same command, or pass --force to start over"),
+    "data": ("the data changed since the build was interrupted (its samples, labels or files "
+             "differ)", "resume on the same data, or pass --force to start over"),
+    "model": ("the input model changed since the build was interrupted",
+              "resume from the same model, or pass --force to start over"),
+}
 
 
-def fingerprint(recipe: dict[str, Any], seed: int) -> str:
-    """What must match for a checkpoint to belong to a build (the recipe as run, the seed)."""
+def fingerprint(recipe: dict[str, Any], seed: int, data: str, model: str) -> dict[str, str]:
+    """What must match for a checkpoint to belong to a build: the recipe as run and the seed,
+    the data's content (`Dataset.digest`) and the input model's (`keras.model.digest`)."""
     doc = {k: v for k, v in recipe.items() if k != "path"}
     text = json.dumps({"recipe": doc, "seed": seed}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return {"recipe": hashlib.sha256(text.encode()).hexdigest(), "data": data, "model": model}
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,7 +55,7 @@ class ResumePoint:
     epoch_logs: list[dict[str, float]]  # the finished epochs' logs of that stage
     records: list[dict[str, Any]]  # the stages finished before it
     model: Any
-    baseline_model: Any
+    baseline_model: Any  # the very same object as `model` when the build had them so
     models: Mapping[str, Any] = field(default_factory=dict)  # the context's further models
 
     def describe(self) -> dict[str, Any]:
@@ -50,56 +64,93 @@ class ResumePoint:
 
 
 class Checkpointer:
-    def __init__(self, out_dir: Path, fingerprint: str):
+    def __init__(self, out_dir: Path, fingerprint: dict[str, str]):
         self.directory = Path(out_dir) / RESUME_DIR
         self.fingerprint = fingerprint
 
     def save(self, *, stage_index: int, epochs_done: int, epoch_logs: list[dict[str, float]],
              records: list[dict[str, Any]], model: Any, baseline_model: Any,
              models: Mapping[str, Any] | None = None) -> None:
+        """Write a checkpoint beside the last one, then switch state.json to it: a failure
+        (a full disk, a kill) leaves the last one whole."""
+        name = f"stage{stage_index}-epoch{epochs_done}"
+        roles = {"model": model, **({} if baseline_model is model else
+                                    {"baseline": baseline_model}),
+                 **{f"model-{role}": m for role, m in sorted((models or {}).items())}}
+        first = not self.directory.exists()
         self.directory.mkdir(exist_ok=True)
-        self._save_model(model, "model.keras")
-        self._save_model(baseline_model, "baseline.keras")
-        models = dict(models or {})
-        roles = sorted(models)
-        for role in roles:
-            self._save_model(models[role], _model_file(role))
-        state = {"fingerprint": self.fingerprint, "stage_index": stage_index,
-                 "epochs_done": epochs_done, "epoch_logs": epoch_logs, "records": records,
-                 "models": roles}
-        self._replace(STATE, lambda path: path.write_text(json.dumps(state, indent=1)))
-
-    def _save_model(self, model: Any, name: str) -> None:
-        self._replace(name, model.save)  # the .keras format keeps the optimizer state
-
-    def _replace(self, name: str, write: Any) -> None:
-        temporary = self.directory / f".tmp-{name}"
-        write(temporary)
-        os.replace(temporary, self.directory / name)
-
-    def state(self) -> dict[str, Any] | None:
+        storage.remove(self.directory / name)
         try:
-            return json.loads((self.directory / STATE).read_text())
-        except (OSError, ValueError):
-            return None
+            with storage.temporary_path(self.directory / name, directory=True) as folder:
+                for role, saved in roles.items():
+                    saved.save(folder / f"{role}.keras")  # .keras keeps the optimizer state
+                files = {role: sha256(folder / f"{role}.keras") for role in roles}
+        except BaseException:
+            if first:  # no checkpoint rather than an empty one
+                storage.remove(self.directory)
+            raise
+        state = {"format": FORMAT, "fingerprint": self.fingerprint, "stage_index": stage_index,
+                 "epochs_done": epochs_done, "epoch_logs": epoch_logs, "records": records,
+                 "folder": name, "files": files, "roles": sorted(models or {})}
+        storage.write_bytes(self.directory / STATE, json.dumps(_sealed(state), indent=1))
+        for old in self.directory.iterdir():
+            if old.name not in (name, STATE):
+                storage.remove(old)
 
     def load(self) -> ResumePoint:
-        state = self.state()
-        if state is None:
-            raise OutputError("there is no checkpoint to resume", str(self.directory.parent),
-                              "run the build without --resume")
-        if state["fingerprint"] != self.fingerprint:
-            raise OutputError("the checkpoint belongs to a build with another recipe, "
-                              "overrides or seed", str(self.directory.parent),
-                              "resume with the same command, or pass --force to start over")
+        """The checkpoint, checked whole and against this build's fingerprint."""
+        state = read_state(self.directory)
+        for part, (what, fix) in MISMATCH.items():
+            if state["fingerprint"].get(part) != self.fingerprint[part]:
+                raise OutputError(what, str(self.directory.parent), fix)
+        folder = self.directory / state["folder"]
+        loaded = {role: self._load(folder / f"{role}.keras", digest)
+                  for role, digest in state["files"].items()}
+        model = loaded["model"]
         return ResumePoint(state["stage_index"], state["epochs_done"], state["epoch_logs"],
-                           state["records"], self._load_model("model.keras"),
-                           self._load_model("baseline.keras"),
-                           {role: self._load_model(_model_file(role))
-                            for role in state.get("models", [])})
+                           state["records"], model, loaded.get("baseline", model),
+                           {role: loaded[f"model-{role}"] for role in state["roles"]})
 
-    def _load_model(self, name: str) -> Any:
-        return load_own(self.directory / name)
+    @staticmethod
+    def _load(path: Path, digest: str) -> Any:
+        try:
+            intact = sha256(path) == digest
+        except OSError as exc:
+            raise damaged(path, f"cannot read it: {exc.strerror}") from exc
+        if not intact:
+            raise damaged(path, "its content is not what was saved (truncated or altered)")
+        try:
+            return load_own(path)
+        except Exception as exc:  # Keras raises many types for unreadable files
+            raise damaged(path, first_line(exc)) from exc
+
+
+def read_state(directory: Path) -> dict[str, Any]:
+    """A checkpoint's state.json, whole and of this format, or OutputError (damaged)."""
+    path = directory / STATE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise damaged(path, "it is missing") from exc
+    except (OSError, ValueError) as exc:
+        raise damaged(path, first_line(exc)) from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise damaged(path, "it was written by another version of prune2edge")
+    if state.get("digest") != _sealed(state)["digest"]:
+        raise damaged(path, "its content is not what was saved (truncated or altered)")
+    return state
+
+
+def damaged(path: Path, why: str) -> OutputError:
+    return OutputError(f"the interrupted build's checkpoint is damaged: {path.name}: {why}",
+                       str(path.parent), START_OVER)
+
+
+def _sealed(state: dict[str, Any]) -> dict[str, Any]:
+    """`state` with a digest of everything else in it."""
+    body = {k: v for k, v in state.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True)
+    return {**body, "digest": hashlib.sha256(text.encode()).hexdigest()}
 
 
 class EpochSaver:
@@ -124,14 +175,10 @@ class EpochSaver:
                               baseline_model=ctx.baseline_model, models=ctx.models)
 
 
-def _model_file(role: str) -> str:
-    return f"model-{role}.keras"
-
-
 def describe_checkpoint(out_dir: Path) -> str | None:
-    """'stage 3, epoch 5' for the checkpoint in `out_dir`, if there is one."""
+    """'stage 3 after epoch 5' for a whole checkpoint in `out_dir`, if there is one."""
     try:
-        state = json.loads((Path(out_dir) / RESUME_DIR / STATE).read_text())
-    except (OSError, ValueError):
+        state = read_state(Path(out_dir) / RESUME_DIR)
+    except OutputError:
         return None
     return f"stage {state['stage_index']} after epoch {state['epochs_done']}"

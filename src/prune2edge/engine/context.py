@@ -42,8 +42,10 @@ class BuildContext:
     outputs: Mapping[str, Any] = field(default_factory=dict)  # what the running stage reports
     failure: str | None = None  # set by a stage whose result must not be trusted
     strategy: Any = None  # the tf.distribute strategy training stages run under, if any
-    # Checkpointing, set by the pipeline for the running stage: the logs of epochs a resumed
-    # build already ran, and a hook to call with (model, logs so far) after every epoch.
+    # Set by the pipeline for the running stage: its place in the pipeline (1-based, 0 when a
+    # stage runs alone), the logs of epochs a resumed build already ran, and a hook to call
+    # with (model, logs so far) after every epoch (checkpointing).
+    stage_index: int = 0
     resume_logs: tuple[dict[str, float], ...] = ()
     on_epoch_end: EpochHook | None = None
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .. import _compat
-from ..errors import BuildFailed, RecipeError
+from ..errors import BuildFailed, DependencyError, RecipeError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +84,8 @@ def strategy_for(spec: DistributeSpec) -> Any | None:
     if spec.strategy == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     devices = list(spec.devices) or None
+    for device in devices or ():
+        _check_present(tf, device)
     if spec.cpu_devices:
         cpu = tf.config.list_physical_devices("CPU")[0]
         logical = [tf.config.LogicalDeviceConfiguration()] * spec.cpu_devices
@@ -96,6 +98,24 @@ def strategy_for(spec: DistributeSpec) -> Any | None:
                                   "build in a fresh process (the prune2edge command)") from exc
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def _check_present(tf: Any, device: str) -> None:
+    """Refuse a device this machine does not have, before any work (a GPU, say)."""
+    try:
+        wanted = tf.DeviceSpec.from_string(device)
+    except ValueError as exc:
+        raise RecipeError(f"{device!r} is not a device name", "distribute.devices",
+                          'write e.g. devices = ["/gpu:0", "/gpu:1"]') from exc
+    kind = (wanted.device_type or "").upper()
+    have = [tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices(kind)]
+    if not any(d.device_index == (wanted.device_index or 0) for d in have):
+        seen = ", ".join(d.name for d in tf.config.list_logical_devices()) or "none"
+        raise DependencyError(
+            f"this machine has no {device} (TensorFlow sees {seen})", "distribute.devices",
+            "for GPUs install a TensorFlow build that sees them (pip install "
+            "'tensorflow[and-cuda]' on Linux), or leave devices out, or mirror over CPU "
+            "cores with cpu_devices = 2")
 
 
 def describe_strategy(strategy: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -11,8 +10,9 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+from .. import storage
 from ..errors import OutputError
-from .checkpoint import RESUME_DIR
+from .checkpoint import RESUME_DIR, describe_checkpoint
 
 LOCK_NAME = ".prune2edge.lock"
 STAGING_PREFIX = ".staging-"
@@ -46,13 +46,11 @@ class BuildDir:
         except OSError as exc:
             raise OutputError(f"cannot write to the output directory ({exc.strerror})", str(out),
                               "choose a directory you can write to with --out") from exc
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+        if not storage.lock(self._lock):
             self._lock.close()
             self._lock = None
             raise OutputError("another build is writing to this directory", str(out),
-                              "wait for it to finish, or choose another --out") from exc
+                              "wait for it to finish, or choose another --out")
         try:
             self._check_empty()
             self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
@@ -92,8 +90,9 @@ class BuildDir:
             raise OutputError(f"the output directory is not empty ({shown})", str(self.out),
                               "pass --force to replace the build in it, or choose another --out")
 
-    def commit(self) -> None:
-        """Move everything staged into the output directory, replacing an earlier build."""
+    def commit(self, keep_checkpoint: bool = False) -> None:
+        """Move everything staged into the output directory, replacing an earlier build; the
+        checkpoint goes too, unless `keep_checkpoint` (the work goes on later)."""
         report = self.out / REPORT_NAME
         for name in _previous_artifacts(report):
             _remove(self.out / name)
@@ -106,13 +105,26 @@ class BuildDir:
             os.replace(entry, target)
         self.staging.rmdir()
         self._staging = None
-        shutil.rmtree(self.out / RESUME_DIR, ignore_errors=True)
+        if not keep_checkpoint:
+            shutil.rmtree(self.out / RESUME_DIR, ignore_errors=True)
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        full = self._no_space() if storage.is_no_space(exc) else None
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
         self._release()
+        if full is not None:
+            raise full from exc
+
+    def _no_space(self) -> OutputError:
+        """The error for a full disk: what the build had written, and that again, is a fair
+        estimate of the room it needs (the next checkpoint, then the commit)."""
+        written = sum(storage.footprint(path) for path in (self._staging, self.out / RESUME_DIR)
+                      if path is not None)
+        then = (", then run the same command with --resume" if describe_checkpoint(self.out)
+                else "")
+        return storage.no_space(self.out, "the build", 2 * written + storage.MB, then)
 
     def _release(self) -> None:
         if self._lock is not None:

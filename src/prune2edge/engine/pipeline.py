@@ -9,9 +9,13 @@ from typing import Any
 
 from .. import native_log
 from ..errors import BuildFailed, Interrupted, Prune2EdgeError, RecipeError
+from ..keras.files import hand_back
+from ..keras.model import digest
 from ..progress import Reporter
 from ..report.assemble import assemble
 from ..report.schema import BuildReport
+from ..requirements import BUILD, Requirement
+from ..requirements import check as check_installed
 from .checkpoint import Checkpointer, EpochSaver, ResumePoint, describe_checkpoint, fingerprint
 from .context import BuildContext, StageRecord
 from .distribute import DistributeSpec, strategy_for
@@ -58,6 +62,13 @@ class Pipeline:
                               f"use one of: {', '.join(sorted(present))}")
         return Pipeline(s for s in self.stages if s.kind in wanted)
 
+    def requirements(self) -> list[tuple[Requirement, str | None]]:
+        """What running this pipeline needs installed, and for whom."""
+        needed: list[tuple[Requirement, str | None]] = [(r, None) for r in BUILD]
+        for index, stage in enumerate(self.stages, 1):
+            needed += [(r, f"stage {index} ({stage.kind})") for r in stage.requirements()]
+        return needed
+
     def before_pruning(self) -> Pipeline | None:
         """The stages before the first one that prunes (None when that is the first)."""
         first = next((i for i, s in enumerate(self.stages) if s.prunes), len(self.stages))
@@ -95,12 +106,13 @@ class Pipeline:
                 if checkpoints is not None and stage.trains else None
             ctx.reporter.stage_started(index, total, stage.kind, stage.summary())
             started = time.perf_counter()
-            ctx = stage.run(ctx.evolve(resume_logs=resumed, on_epoch_end=saver))
+            ctx = stage.run(ctx.evolve(stage_index=index, resume_logs=resumed,
+                                      on_epoch_end=saver))
             seconds = time.perf_counter() - started
             records.append(StageRecord(_record_name(stage.kind, records), stage.kind, seconds,
                                        stage.params(), dict(ctx.outputs)))
             ctx.reporter.stage_finished(index, total, stage.kind, seconds, ctx.outputs)
-            ctx = ctx.evolve(resume_logs=(), on_epoch_end=None)
+            ctx = ctx.evolve(stage_index=0, resume_logs=(), on_epoch_end=None)
             if ctx.failure:
                 break
             if saver is not None:  # resume after this stage rather than inside it
@@ -121,6 +133,7 @@ class Pipeline:
         .tflite disagree) still writes its report, marked failed, then raises BuildFailed.
         Training stages run under the `distribute` strategy (default: none).
         """
+        check_installed(self.requirements())
         base_dir = Path(base_dir or Path.cwd())
         reporter = reporter or Reporter()
         recipe = recipe or {"stages": [s.params() for s in self]}
@@ -148,14 +161,16 @@ class Pipeline:
                distribute: DistributeSpec) -> BuildReport:
         with BuildDir(out, force, resume) as build_dir:
             staging = build_dir.staging
-            checkpoints = Checkpointer(build_dir.out, fingerprint(recipe, seed))
             with native_log.captured(staging / "build.log" if log_native else None):
                 strategy = strategy_for(distribute)  # before any other TensorFlow work
                 seed_everything(seed)
-                point = checkpoints.load() if resume else None
                 loaded, ctx = prepare(model, data_source, base_dir=base_dir, seed=seed,
                                       work_dir=staging, reporter=reporter)
+                checkpoints = Checkpointer(build_dir.out, fingerprint(
+                    recipe, seed, ctx.data.digest(), digest(loaded.model)))
+                point = checkpoints.load() if resume else None
                 ctx, records = self.execute(ctx.evolve(strategy=strategy), checkpoints, point)
+                hand_back(ctx.model, staging, h5=loaded.kind == "h5")
                 report = assemble(ctx, records, self.stages, name=name, seed=seed,
                                   model=loaded, recipe=recipe,
                                   seconds=time.perf_counter() - started,

@@ -18,15 +18,20 @@ def prepare(model: Any, data_source: Any, *, base_dir: Path, seed: int, work_dir
     """Load the model and the data fitted to it: the context the first stage starts from."""
     loaded = _load_model(model, base_dir)
     dataset = _load_data(data_source, loaded.model, base_dir, seed)
+    if dataset.preprocessing:
+        reporter.note(f"data fitted to the model: {'; '.join(dataset.preprocessing)}")
     return loaded, BuildContext(work_dir=work_dir, data=dataset, model=loaded.model,
                                 baseline_model=loaded.model, seed=seed, reporter=reporter)
 
 
 def seed_everything(seed: int) -> None:
     """Start from a clean Keras session (so layer names do not depend on earlier models), seed
-    Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
+    Python, NumPy and TensorFlow, and make TensorFlow ops deterministic. Layers with randomness
+    (dropout, noise) made from now on draw from `tf.random.Generator`s, which training reseeds
+    every epoch (`stages.training`), so a resumed build draws what an uninterrupted one does."""
     keras = _compat.keras()
     keras.backend.clear_session()
+    keras.backend.experimental.enable_tf_random_generator()
     keras.utils.set_random_seed(seed)
     _compat.tf().config.experimental.enable_op_determinism()
 

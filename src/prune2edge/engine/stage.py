@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..params import from_mapping, to_mapping
+from ..requirements import TENSORFLOW, TF_KERAS, Requirement
 from .context import BuildContext, StageRecord
 from .facts import Fact, Facts
 
@@ -35,6 +36,8 @@ class Stage:
     provides: ClassVar[Facts] = frozenset()
     removes: ClassVar[Facts] = frozenset()
     forbids: ClassVar[Facts] = frozenset()
+
+    needs: ClassVar[tuple[Requirement, ...]] = (TENSORFLOW, TF_KERAS)  # installed packages
 
     trains: ClassVar[bool] = False  # trains the model: checkpointed after every epoch
     applies_masks: ClassVar[bool] = False  # a prune schedule advances during its training
@@ -65,6 +68,11 @@ class Stage:
     def summary(self) -> str:
         """A few words for progress lines, e.g. 'epochs=10'."""
         return ""
+
+    def requirements(self) -> tuple[Requirement, ...]:
+        """What this stage, with these parameters, needs installed (by default `needs`);
+        a build checks every stage's before any work."""
+        return self.needs
 
     def check_neighbours(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
         """Raise RecipeError if this stage cannot work with the stages around it."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .. import _compat
-from ..data.stream import Stream, keras_input
+from ..data.stream import Stream, keras_input, reading
 from ..errors import ModelError
 
 
@@ -18,6 +19,16 @@ def clone(model: Any) -> Any:
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def digest(model: Any) -> str:
+    """A hash of a model's architecture and weights."""
+    found = hashlib.sha256(model.to_json().encode())
+    for weights in model.get_weights():
+        array = np.ascontiguousarray(weights)
+        found.update(f"{array.dtype}{array.shape}".encode())
+        found.update(array.data)
+    return found.hexdigest()
 
 
 def input_shape(model: Any) -> tuple[int, ...]:
@@ -90,8 +101,9 @@ def accuracy(model: Any, x: np.ndarray | Stream, y: np.ndarray, batch_size: int 
 
 def predict(model: Any, x: np.ndarray | Stream, batch_size: int = 256) -> np.ndarray:
     """`model`'s outputs on `x` (an array or a stream), predicted in batches."""
-    return np.asarray(model.predict(keras_input(x, batch_size), batch_size=None
-                                    if isinstance(x, Stream) else batch_size, verbose=0))
+    with reading(x):
+        return np.asarray(model.predict(keras_input(x, batch_size), batch_size=None
+                                        if isinstance(x, Stream) else batch_size, verbose=0))
 
 
 def all_layers(model: Any) -> Iterator[Any]:

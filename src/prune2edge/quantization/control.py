@@ -20,12 +20,12 @@ class Attempt:
 
     float_layers: tuple[str, ...]
     agreement: float
-    drop_pt: float
+    change_pt: float  # the file's accuracy minus Keras', in points
     bytes: int
 
     def meets(self, control: Control) -> bool:
         return self.agreement >= control.min_agreement and (
-            control.max_drop is None or self.drop_pt <= control.max_drop)
+            control.max_drop is None or -self.change_pt <= control.max_drop)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "float_layers": list(self.float_layers)}
@@ -41,11 +41,11 @@ class Outcome:
 
 def judge(keras_out: np.ndarray, tflite_out: np.ndarray, labels: np.ndarray,
           float_layers: tuple[str, ...], size: int) -> Attempt:
-    """Agreement of the int8 file with Keras, and its accuracy drop against Keras in points."""
+    """Agreement of the int8 file with Keras, and its accuracy change against Keras in points."""
     keras_pick, tflite_pick = keras_out.argmax(1), tflite_out.argmax(1)
-    drop = (np.mean(keras_pick == labels) - np.mean(tflite_pick == labels)) * 100
+    change = (np.mean(tflite_pick == labels) - np.mean(keras_pick == labels)) * 100
     return Attempt(float_layers, round(float(np.mean(keras_pick == tflite_pick)), 6),
-                   round(float(drop), 4), size)
+                   round(float(change), 4), size)
 
 
 def accuracy_control(control: Control, start: tuple[str, ...], errors: list[LayerError],

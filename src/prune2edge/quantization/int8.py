@@ -58,7 +58,7 @@ def plan_int8(model: Any, plan: QuantizationPlan, reporter: Reporter | None = No
         def progress(tried: Attempt) -> None:
             kept = ", ".join(tried.float_layers) or "none"
             reporter.note(f"accuracy control: float {kept}: agreement {tried.agreement:.2%}, "
-                          f"drop {tried.drop_pt:+.2f} pt")
+                          f"accuracy change {tried.change_pt:+.2f} pt")
 
         outcome = accuracy_control(plan.control, start, outcome.errors, attempt, rank,
                                    progress)

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..engine.distribute import worker_task
 from ..progress import Reporter
 from ..report.schema import BuildReport
+from ..requirements import check as check_installed
 from .load import load_recipe
 from .schema import Recipe
 
@@ -36,6 +37,7 @@ def build(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: 
         pipeline = pipeline.until(until)
     if only:
         pipeline = pipeline.only(only)
+    check_installed(recipe.requirements(pipeline))
     description = recipe.describe() | {"until": until, "only": list(only)}
     out = Path(out or Path("build") / recipe.name)
     worker = worker_task()[0] if recipe.distribute.strategy == "multi_worker" else 0

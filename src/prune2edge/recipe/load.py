@@ -18,10 +18,10 @@ from ..engine.distribute import DistributeSpec
 from ..engine.pipeline import Pipeline
 from ..engine.registry import stages as stage_classes
 from ..engine.stage import Stage
-from ..errors import Prune2EdgeError, RecipeError
+from ..errors import Prune2EdgeError, RecipeError, nearest
 from ..keras import load as keras_load
 from ..keras.load import ModelSpec
-from ..params import from_mapping, nearest, unknown_key_error
+from ..params import from_mapping, unknown_key_error
 from ..report.budgets import Budgets
 from .overrides import TOP_LEVEL, apply_overrides
 from .schema import Recipe
@@ -33,6 +33,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 VERSIONS = (1,)
+MAX_SEED = 2**32 - 1
+MAX_NAME_BYTES = 240  # a folder name (build/<name>, and <name>.workerN) must stay under 255
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
@@ -43,6 +45,10 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     except OSError as exc:
         raise RecipeError(f"cannot read the recipe ({exc.strerror})", str(path),
                           "check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"the recipe is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start})", str(path),
+                          "save it as UTF-8, the encoding TOML requires") from exc
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -89,10 +95,10 @@ def parse_recipe(document: Mapping[str, Any], *, path: Path | None = None,
                           f"this prune2edge reads version = {VERSIONS[-1]}")
     name = document.get("name", path.stem if path else "recipe")
     seed = document.get("seed", 0)
-    if not isinstance(name, str) or not name:
-        raise RecipeError("name must be a non-empty string", "name", 'write name = "my-model"')
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise RecipeError(f"seed must be an integer >= 0, got {seed!r}", "seed", "write seed = 0")
+    check_name(name)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise RecipeError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}", "seed",
+                          "write seed = 0 (NumPy and TensorFlow take 32-bit seeds)")
     for table in ("model", "data"):
         if table not in document:
             raise RecipeError(f"missing [{table}] table", None,
@@ -110,6 +116,19 @@ def parse_recipe(document: Mapping[str, Any], *, path: Path | None = None,
     return Recipe(name=name, model=model, data=data_spec, stages=stages, seed=seed,
                   version=version, budgets=budgets, tune=tune, distribute=distribute,
                   path=path, overrides=overrides)
+
+
+def check_name(name: Any) -> None:
+    """A recipe name is the build folder's default name: one plain file name."""
+    fix = 'write a plain name such as name = "mnist-cnn-80"'
+    if not isinstance(name, str) or not name.strip():
+        raise RecipeError("name must be a non-empty string", "name", fix)
+    if name in (".", "..") or any(c in name for c in "/\\:") or not name.isprintable():
+        raise RecipeError(f"name {name!r} cannot name a folder inside build/", "name",
+                          fix + " (no /, \\, :, '..' or control characters)")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise RecipeError(f"name is {len(name.encode())} bytes long, more than a folder name "
+                          f"may be ({MAX_NAME_BYTES})", "name", "shorten it")
 
 
 def parse_stages(tables: Any) -> tuple[Stage, ...]:

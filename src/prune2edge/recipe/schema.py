@@ -13,6 +13,7 @@ from ..engine.stage import Stage
 from ..keras.load import ModelSpec
 from ..params import to_mapping
 from ..report.budgets import Budgets
+from ..requirements import Requirement
 from .tuning import TuneSpec
 
 
@@ -38,6 +39,12 @@ class Recipe:
     @property
     def pipeline(self) -> Pipeline:
         return Pipeline(self.stages)
+
+    def requirements(self, pipeline: Pipeline | None = None) -> list[tuple[Requirement,
+                                                                              str | None]]:
+        """What running `pipeline` (default: the recipe's own) and measuring the budgets
+        needs installed, and for whom."""
+        return [*(pipeline or self.pipeline).requirements(), *self.budgets.requirements()]
 
     def describe(self) -> dict[str, Any]:
         """The recipe with every default filled in, for the report."""

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..keras.load import LoadedModel
 from ..keras.model import has_pruning_wrappers, weight_sparsity
+from ..params import from_mapping
 from ..sizes import Size, ratio, sha256
+from .budgets import Budgets
+from .gate import budget_verdicts
 from .plots import write_plots
 from .schema import BuildReport
 
@@ -63,10 +66,23 @@ def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Sta
         plots=[],
         environment=environment(seed),
         seconds=round(seconds, 3),
+        warnings=[w for r in records for w in r.outputs.get("warnings", [])],
         **fields,
     )
+    report = dataclasses.replace(report, budgets=_budgets(report))
     plots = write_plots(report, ctx.work_dir)
     return dataclasses.replace(report, plots=plots, artifacts=_artifacts(ctx.work_dir))
+
+
+def _budgets(report: BuildReport) -> dict[str, Any] | None:
+    """Each budget of the recipe against the build's figures (what `check` would say)."""
+    values = report.recipe.get("budgets")
+    if not values:
+        return None
+    verdicts = budget_verdicts(report, from_mapping(Budgets, values, "budgets"),
+                               unmeasured_ok=True)
+    return {"holds": all(v.ok is True for v in verdicts),
+            "verdicts": [v.to_dict() for v in verdicts]}
 
 
 def _ratio(before: dict | None, after: dict | None, key: str) -> float | None:
@@ -105,7 +121,8 @@ def environment(seed: int) -> dict[str, Any]:
                             "recipe, seed, package versions and CPU type",
             "varies_between_runs": ["seconds", "stages[].seconds", "latency_ms", "memory",
                                     "conversion.candidates[].p50_ms", "conversion.speed_note",
-                                    "conversion.int8.float_cost.*.p50_ms"],
+                                    "conversion.int8.float_cost.*.p50_ms",
+                                    "budgets (max_latency_ratio's verdict)"],
         },
     }
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import RecipeError
+from ..requirements import TFLM, Requirement
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +23,13 @@ class Budgets:
     # "point": max_accuracy_drop holds for the measured drop; "confident": for the upper end
     # of its 95% paired interval, i.e. the drop is within budget beyond reasonable doubt
     accuracy_gate: Literal["point", "confident"] = "point"
+
+    def requirements(self) -> list[tuple[Requirement, str]]:
+        """What measuring these budgets needs installed: the arena needs TFLM itself."""
+        if self.max_arena_bytes is None:
+            return []
+        return [(TFLM.without("or drop max_arena_bytes from [budgets]"),
+                 "budgets.max_arena_bytes")]
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_gzip_bytes", "max_accuracy_drop", "max_latency_ratio",

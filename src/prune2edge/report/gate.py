@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import storage
 from ..errors import ReportError
 from ..params import from_mapping, parse_value
 from .budgets import Budgets
@@ -47,12 +46,20 @@ class Figure:
         if self.unit == "%":
             return f"{value:.2%}"
         if self.unit == "pt":
-            return f"{value:.2f} pt"
+            return f"{value:+.2f} pt"
         return f"{value:.3f}x"
 
 
 def _final(key: str) -> Callable[[BuildReport], float | None]:
     return lambda r: (r.sizes.get("final") or {}).get(key)
+
+
+def _change(report: BuildReport) -> float | None:
+    """final - baseline accuracy in points (older reports stored the drop instead)."""
+    if "change_pt" in report.accuracy:
+        return report.accuracy["change_pt"]
+    drop = report.accuracy.get("drop_pt")
+    return None if drop is None else -drop
 
 
 def _latency_ratio(report: BuildReport) -> float | None:
@@ -66,28 +73,30 @@ FIGURES = {
                          "B"),
     "accuracy": Figure(".tflite accuracy", lambda r: r.accuracy.get("tflite"),
                        "a validate stage", "%"),
-    "accuracy_drop_pt": Figure("accuracy drop vs baseline", lambda r: r.accuracy.get("drop_pt"),
-                               "a validate stage", "pt"),
+    "accuracy_change_pt": Figure("accuracy change vs baseline", _change, "a validate stage",
+                                 "pt"),
     "latency_ratio": Figure("p50 latency final/baseline", _latency_ratio, "a validate stage"),
     "arena_bytes": Figure("TFLM tensor arena", lambda r: ((r.micro or {}).get("arena") or {})
                           .get("total"), 'a validate stage with runtime = "both"', "B"),
     "flash_bytes": Figure("flash for the model", lambda r: ((r.micro or {}).get("flash") or {})
                           .get("file_bytes"), 'a validate stage with runtime = "both"', "B"),
-    "accuracy_drop_pt_upper": Figure(
-        "accuracy drop vs baseline, upper end of its 95% interval",
-        lambda r: (r.accuracy.get("paired") or {}).get("drop_pt_95", [None, None])[1],
+    "accuracy_change_pt_lower": Figure(
+        "accuracy change vs baseline, lower end of its 95% interval",
+        lambda r: (r.accuracy.get("paired") or {}).get("change_pt_95", [None, None])[0],
         "a validate stage (rebuild it with this prune2edge)", "pt"),
 }
-# budget key -> (figure, True if the figure must stay at or below the limit)
+# budget key -> (figure, True if the figure must stay at or below the limit, the limit's
+# sign: a drop of at most d points is a change of at least -d)
 BUDGETS = {
-    "max_bytes": ("bytes", True),
-    "max_gzip_bytes": ("gzip_bytes", True),
-    "min_accuracy": ("accuracy", False),
-    "max_accuracy_drop": ("accuracy_drop_pt", True),
-    "max_latency_ratio": ("latency_ratio", True),
-    "max_arena_bytes": ("arena_bytes", True),
-    "max_flash_bytes": ("flash_bytes", True),
+    "max_bytes": ("bytes", True, 1),
+    "max_gzip_bytes": ("gzip_bytes", True, 1),
+    "min_accuracy": ("accuracy", False, 1),
+    "max_accuracy_drop": ("accuracy_change_pt", False, -1),
+    "max_latency_ratio": ("latency_ratio", True, 1),
+    "max_arena_bytes": ("arena_bytes", True, 1),
+    "max_flash_bytes": ("flash_bytes", True, 1),
 }
+GATES = ("point", "confident")  # accuracy_gate, loosest first
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,12 @@ class Verdict:
     check: str
     limit: str
     measured: str
-    ok: bool
+    ok: bool | None  # None: not measured by this build
+    value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "limit": self.limit, "measured": self.measured,
+                "value": self.value, "ok": self.ok}
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,7 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return all(v.ok for v in self.verdicts)
+        return all(v.ok is True for v in self.verdicts)
 
     @property
     def failures(self) -> list[Verdict]:
@@ -120,31 +134,54 @@ class CheckResult:
 
 
 def budgets_of(report: BuildReport, overrides: Iterable[str] = ()) -> Budgets:
-    """The recipe's [budgets] as recorded in the report, with `key=value` overrides."""
-    values = dict(report.recipe.get("budgets") or {})
+    """The recipe's [budgets] as recorded in the report, with `key=value` overrides, which
+    may add a budget or tighten one, never loosen it (CI relies on that)."""
+    recipe = dict(report.recipe.get("budgets") or {})
+    values = dict(recipe)
     for override in overrides:
         key, sep, raw = override.partition("=")
+        key = key.strip()
         if not sep:
             raise ReportError("a budget needs the form KEY=VALUE", f"--budget {override}",
                               "e.g. --budget max_gzip_bytes=90000")
-        values[key.strip()] = parse_value(raw.strip())
+        values[key] = parse_value(raw.strip())
+        if key in recipe and _looser(key, values[key], recipe[key]):
+            raise ReportError(f"--budget {key}={raw.strip()} is looser than the recipe's "
+                              f"{key} = {recipe[key]!r}", f"--budget {override}",
+                              "--budget may only add or tighten a budget: loosen it in the "
+                              "recipe's [budgets] table, where the change is reviewed")
     return from_mapping(Budgets, values, "budgets")
 
 
-def budget_verdicts(report: BuildReport, budgets: Budgets) -> list[Verdict]:
+def _looser(key: str, new: Any, old: Any) -> bool:
+    if key == "accuracy_gate":
+        return new in GATES and old in GATES and GATES.index(new) < GATES.index(old)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (new, old)):
+        return False  # a wrong type is refused when the budgets are checked
+    return new > old if key.startswith("max_") else new < old
+
+
+def budget_verdicts(report: BuildReport, budgets: Budgets,
+                    unmeasured_ok: bool = False) -> list[Verdict]:
+    """Each budget against the report's figure. A figure the build did not measure is a
+    ReportError, or with `unmeasured_ok` a verdict of None that says what it needs."""
     verdicts = []
-    for key, (figure_key, at_most) in BUDGETS.items():
-        limit = getattr(budgets, key)
-        if limit is None:
+    for key, (figure_key, at_most, sign) in BUDGETS.items():
+        budget = getattr(budgets, key)
+        if budget is None:
             continue
-        name = key
+        name, limit = key, sign * budget
         if key == "max_accuracy_drop" and budgets.accuracy_gate == "confident":
-            figure_key, name = "accuracy_drop_pt_upper", f"{key} (95% upper end)"
+            figure_key, name = "accuracy_change_pt_lower", f"{key} (95% lower end)"
         figure = FIGURES[figure_key]
+        shown = f"{'<=' if at_most else '>='} {figure.show(limit)}"
+        value = figure.read(report)
+        if value is None and unmeasured_ok:
+            verdicts.append(Verdict(name, shown, f"not measured (needs {figure.needs})", None))
+            continue
         value = figure.of(report)
         ok = value <= limit if at_most else value >= limit
-        verdicts.append(Verdict(name, f"{'<=' if at_most else '>='} {figure.show(limit)}",
-                                figure.show(value), ok))
+        verdicts.append(Verdict(name, shown, figure.show(value), ok, value))
     return verdicts
 
 
@@ -210,13 +247,8 @@ def load_baseline(path: Path) -> dict[str, Any]:
 
 
 def write_baseline(path: Path, baseline: dict[str, Any]) -> None:
-    """Write atomically: a temporary file beside the target, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as out:
-        out.write(json.dumps(baseline, indent=2) + "\n")
-    os.replace(temporary, path)
+    """Write whole: a temporary file beside the target, then a rename."""
+    storage.write_bytes(Path(path), json.dumps(baseline, indent=2) + "\n")
 
 
 def run_check(report: BuildReport, baseline: Path | None = None,

@@ -17,14 +17,14 @@ def summary_rows(report: BuildReport) -> list[list[str]]:
     sizes, acc, lat = report.sizes, report.accuracy, report.latency_ms
     base, final = sizes.get("baseline") or {}, sizes.get("final") or {}
     base_lat, final_lat = lat.get("baseline") or {}, lat.get("final") or {}
-    drop = acc.get("drop_pt")
+    change = acc.get("change_pt")
     return [
         ["size (bytes)", fmt_bytes(base.get("bytes")), fmt_bytes(final.get("bytes")),
          fmt_ratio(sizes.get("bytes_ratio")) + " smaller"],
         ["gzip size (bytes)", fmt_bytes(base.get("gzip_bytes")), fmt_bytes(final.get("gzip_bytes")),
          fmt_ratio(sizes.get("gzip_ratio")) + " smaller"],
         ["accuracy (.tflite)", _with_interval(acc, "baseline"), _with_interval(acc, "tflite"),
-         "–" if drop is None else f"{-drop:+.2f} pt" + _change_interval(acc)],
+         "–" if change is None else f"{change:+.2f} pt" + _change_interval(acc)],
         ["p50 latency (ms)", fmt_ms(base_lat.get("p50")), fmt_ms(final_lat.get("p50")),
          fmt_ratio(lat.get("speedup_p50")) + " faster"],
     ]
@@ -42,8 +42,8 @@ def _change_interval(acc: dict[str, Any]) -> str:
     paired = acc.get("paired")
     if not paired:
         return ""
-    low, high = paired["drop_pt_95"]
-    return f" ({-high:+.2f} to {-low:+.2f})"
+    low, high = paired["change_pt_95"]
+    return f" ({low:+.2f} to {high:+.2f})"
 
 
 def accuracy_sentence(acc: dict[str, Any]) -> str:
@@ -51,8 +51,9 @@ def accuracy_sentence(acc: dict[str, Any]) -> str:
     paired = acc["paired"]
     return (f"Baseline → final on the same {acc['test_samples']} test samples: only the "
             f"baseline right on {paired['only_baseline_right']}, only the final model on "
-            f"{paired['only_final_right']}; the drop is {acc['drop_pt']:.2f} pt, 95% interval "
-            f"{paired['drop_pt_95'][0]:.2f} to {paired['drop_pt_95'][1]:.2f} pt (paired, "
+            f"{paired['only_final_right']}; the change is {acc['change_pt']:+.2f} pt, 95% "
+            f"interval {paired['change_pt_95'][0]:+.2f} to {paired['change_pt_95'][1]:+.2f} pt "
+            "(paired, "
             f"Newcombe); McNemar exact p = {paired['mcnemar_p']:.3g}: {paired['verdict']}.")
 
 
@@ -69,6 +70,7 @@ def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
     parts = [f"# prune2edge build: {report.name}", "",
              f"Status: **{report.status}** · seed {report.seed} · {report.seconds:.1f} s · "
              f"model `{report.model['source']}` · data `{report.data['source']}`", ""]
+    parts += [f"**Warning: {warning}**" + "\n" for warning in report.warnings]
     parts += ["## Baseline vs final", "",
               _baseline_sentence(report), "",
               table(["", "baseline", "final", "ratio"], summary_rows(report)), ""]
@@ -84,7 +86,7 @@ def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
                   f"max abs output difference {report.agreement['max_abs_diff']:.3g}.", ""]
     for cls in reversed(dict.fromkeys(type(stage) for stage in stages)):  # latest first
         parts += cls.markdown(report)
-    parts += _sparsity(report)
+    parts += _budgets(report) + _sparsity(report) + _data(report)
     parts += ["## Stages", "",
               table(["#", "stage", "seconds", "figures"],
                     [[i, r["name"], f"{r['seconds']:.1f}", figures(r["outputs"])]
@@ -114,3 +116,26 @@ def _sparsity(report: BuildReport) -> list[str]:
     if "sparsity.png" in report.plots:
         parts += ["![weight sparsity per layer](sparsity.png)", ""]
     return parts
+
+
+def _budgets(report: BuildReport) -> list[str]:
+    budgets = report.budgets
+    if not budgets:
+        return []
+    shown = {True: "ok", False: "**over budget**", None: "not measured"}
+    rows = [[v["check"], v["limit"], v["measured"], shown[v["ok"]]] for v in budgets["verdicts"]]
+    verdict = "every budget holds" if budgets["holds"] else "**not every budget holds**"
+    return [f"## Budgets: {verdict}", "",
+            "The recipe's `[budgets]` against this build's figures; `prune2edge check` (or "
+            "`build --check`) fails on them.", "",
+            table(["budget", "limit", "measured", "verdict"], rows), ""]
+
+
+def _data(report: BuildReport) -> list[str]:
+    data = report.data
+    steps = data.get("preprocessing") or []
+    done = "".join(f"\n- {step}" for step in steps) if steps else " none."
+    return ["## Data", "",
+            f"`{data['source']}`: {data['train_samples']:,} training and "
+            f"{data['test_samples']:,} test samples of shape {tuple(data['sample_shape'])}, "
+            f"{data['num_classes']} classes. What was done to fit them to the model:{done}", ""]

@@ -35,6 +35,11 @@ def agreement_sentence(micro: dict[str, Any]) -> str:
 
 
 def micro_markdown(micro: dict[str, Any]) -> list[str]:
+    if "skipped" in micro:
+        flash = micro["flash"]
+        return ["## TensorFlow Lite Micro", "", f"{micro['skipped']}.", "",
+                f"Flash for the model: {fmt_bytes(flash['file_bytes'])} B "
+                f"({fmt_bytes(flash['stripped_bytes'])} B with names stripped).", ""]
     ops = ", ".join(f"{op} ×{count}" for op, count in micro["ops"].items())
     rows = [[op["index"], op["op"], short(op["output"]), fmt_bytes(op["live_bytes"])]
             for op in sorted(micro["activations"], key=lambda o: -o["live_bytes"])[:SHOWN]]

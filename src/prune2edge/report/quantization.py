@@ -62,13 +62,14 @@ def _control_markdown(control: dict[str, Any]) -> list[str]:
     if control["max_drop"] is not None:
         goal += f" and an accuracy drop ≤ {control['max_drop']} pt"
     rows = [[", ".join(a["float_layers"]) or "none", fmt_pct(a["agreement"]),
-             f"{a['drop_pt']:+.2f}", fmt_bytes(a["bytes"])] for a in control["attempts"]]
+             f"{a['change_pt']:+.2f}", fmt_bytes(a["bytes"])] for a in control["attempts"]]
     verdict = ("met" if control["met"] else
                f"**not met** with up to {control['max_float_layers']} more ops in float; the "
                "file keeps only the recipe's float layers")
     return [f"Accuracy control ({goal}, on {control['samples']} held-out training samples): "
             f"{verdict}.", "",
-            table(["kept in float", "agreement", "drop vs Keras (pt)", "bytes"], rows), ""]
+            table(["kept in float", "agreement", "accuracy change vs Keras (pt)", "bytes"],
+                  rows), ""]
 
 
 def _share(value: float | None) -> str:

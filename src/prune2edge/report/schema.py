@@ -44,6 +44,8 @@ class BuildReport:
     failure: str | None = None
     resumed: dict[str, Any] | None = None
     micro: dict[str, Any] | None = None  # the final model on TensorFlow Lite Micro
+    budgets: dict[str, Any] | None = None  # each [budgets] limit's verdict, gated or not
+    warnings: list[str] = field(default_factory=list)  # what the user must not overlook
     schema: str = SCHEMA
     out_dir: Path | None = field(default=None, compare=False)
 

@@ -1,9 +1,10 @@
 """How sure an accuracy figure is: Wilson score intervals for one accuracy, and for the
-baseline -> final drop, measured on the same test samples, a paired interval (Newcombe's
-hybrid score method, 1998, method 10) and McNemar's exact test on the discordant samples.
+baseline -> final change (final minus baseline, in points; negative is a loss), measured on
+the same test samples, a paired interval (Newcombe's hybrid score method, 1998, method 10)
+and McNemar's exact test on the discordant samples.
 
 The paired tools use only the samples where exactly one of the two models is right: b (the
-baseline right, the final wrong) and c (the other way round); the drop is (b - c) / n.
+baseline right, the final wrong) and c (the other way round); the change is (c - b) / n.
 """
 
 from __future__ import annotations
@@ -69,16 +70,17 @@ class Paired:
                    int(np.sum(~base & final)), int(np.sum(~base & ~final)))
 
     def to_dict(self) -> dict[str, Any]:
-        """Report fields: the drop's 95% interval in points, McNemar's p, and a verdict."""
-        low, high = paired_difference(self.both, self.b, self.c, self.neither)
+        """Report fields: the change's 95% interval in points (final minus baseline),
+        McNemar's p, and a verdict."""
+        low, high = paired_difference(self.both, self.b, self.c, self.neither)  # of the drop
         p = mcnemar_exact(self.b, self.c)
-        return {"drop_pt_95": [round(low * 100, 4), round(high * 100, 4)],
+        return {"change_pt_95": [round(-high * 100, 4), round(-low * 100, 4)],
                 "only_baseline_right": self.b, "only_final_right": self.c,
                 "mcnemar_p": round(p, 6), "verdict": verdict(self.b, self.c, p)}
 
 
 def verdict(b: int, c: int, p: float) -> str:
-    """One plain sentence on the drop."""
+    """One plain sentence on the change."""
     if p >= 0.05:
         return "the difference is within noise (McNemar p >= 0.05)"
     worse = "worse" if b > c else "better"

@@ -81,7 +81,7 @@ def scan(recipe: Recipe, *, mode: Mode = "magnitude", criterion: str | None = No
             ctx.model.save(model_file)
         layers = state.layers()
         cells = [(index, ratio) for index in range(len(layers)) for ratio in ratios]
-        with reporter.task("layers x ratios", len(cells)) as task, Jobs(
+        with reporter.task("sensitivity", len(cells), "layer x ratio trials") as task, Jobs(
                 jobs, state, _load_state, (model_file, x, y, mode, criterion, sample)) as pool:
             results = pool.map(_cell, cells, lambda cell, _: task.advance(1, layers[cell[0]]))
     rows = [{**row, "accuracy": results[i * len(ratios):(i + 1) * len(ratios)]}

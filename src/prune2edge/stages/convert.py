@@ -53,7 +53,8 @@ class Convert(Stage):
     def preflight(self, ctx: BuildContext) -> None:
         if self.sparse == "on" and _for_micro(ctx):
             raise RecipeError('sparse = "on" cannot run on TensorFlow Lite Micro, which a '
-                              'validate stage with runtime = "both" runs', "sparse",
+                              'validate stage with runtime = "auto", "both" or "tflm" runs',
+                              "sparse",
                               'use sparse = "auto" or "off" (TFLM has no DENSIFY kernel)')
 
     def run(self, ctx: BuildContext) -> BuildContext:
@@ -176,7 +177,7 @@ def _encoded(ctx: BuildContext, int8: Int8 | None, baseline: Path, sparse: bool)
 
 def _for_micro(ctx: BuildContext) -> bool:
     """Whether a later validate stage runs the file on TensorFlow Lite Micro."""
-    return any(isinstance(s, Validate) and s.runtime == "both" for s in ctx.remaining)
+    return any(isinstance(s, Validate) and s.for_micro for s in ctx.remaining)
 
 
 def _waterfall(ctx: BuildContext, baseline: Path, sizes: dict[str, Size],
@@ -199,8 +200,8 @@ def _decision(sizes: dict[str, Size], chosen: str, mode: str, micro: bool) -> st
         return f"sparse = {mode!r}: {chosen} encoding as asked"
     other = "sparse" if chosen == "dense" else "dense"
     if micro:
-        return (f"dense encoding kept for TensorFlow Lite Micro (validate runtime = \"both\"), "
-                f"which has no DENSIFY kernel: {sizes['dense'].gzip_bytes:,} gzip bytes vs "
+        return ("dense encoding kept for TensorFlow Lite Micro (a validate stage runs it "
+                f"there), which has no DENSIFY kernel: {sizes['dense'].gzip_bytes:,} gzip bytes vs "
                 f"{sizes['sparse'].gzip_bytes:,} sparse")
     saved = 1 - sizes[chosen].gzip_bytes / sizes[other].gzip_bytes
     return (f"{chosen} encoding kept: {sizes[chosen].gzip_bytes:,} gzip bytes vs "

@@ -14,6 +14,7 @@ from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..keras import distill
 from ..keras.model import clone, has_pruning_wrappers
+from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 from .training import TrainingStage
 
 
@@ -25,6 +26,7 @@ class FineTune(TrainingStage):
 
     kind: ClassVar[str] = "finetune"
     requires = frozenset({Fact.KERAS})
+    needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's wrappers, schedules and callbacks
     provides = frozenset({Fact.TRAINED})
     forbids = frozenset({Fact.TFLITE})
     applies_masks = True

@@ -20,6 +20,7 @@ from ..keras.one_shot import prune_once
 from ..keras.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from ..params import to_mapping
 from ..report.format import figures, fmt_pct, table
+from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 from .calibration import check_calibration
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Prune(Stage):
 
     kind: ClassVar[str] = "prune"
     requires = frozenset({Fact.KERAS})
+    needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's wrappers, schedules and callbacks
     provides = frozenset({Fact.WRAPPED, Fact.PRUNED})
     removes = frozenset({Fact.TRAINED})
     forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
@@ -237,7 +239,7 @@ class Prune(Stage):
         target = model if self.criterion != "magnitude" else clone(model)
         sample = (ctx.data.representative(self.calibration_samples, ctx.seed)
                   if self.criterion != "magnitude" else None)
-        with ctx.reporter.task(f"{self.criterion}: layers", len(layers)) as task:
+        with ctx.reporter.task(self.criterion, len(layers), "layers") as task:
             rows = prune_once(target, layers, self.criterion, sample, self.schedule.target,
                               self.damping, self.sparsity_m_by_n, task)
         return accuracy(target, ctx.data.x_test, ctx.data.y_test), rows

@@ -11,6 +11,7 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..keras.model import weight_sparsity
+from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 
 
 @register_stage
@@ -20,6 +21,7 @@ class Strip(Stage):
 
     kind: ClassVar[str] = "strip"
     requires = frozenset({Fact.WRAPPED, Fact.TRAINED})
+    needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's wrappers, schedules and callbacks
     removes = frozenset({Fact.WRAPPED})
 
     def run(self, ctx: BuildContext) -> BuildContext:

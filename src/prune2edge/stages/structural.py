@@ -113,7 +113,7 @@ class Structural(Stage):
         refits = None
         if self._refits:
             removed = accuracy(model, ctx.data.x_test, ctx.data.y_test)
-            with ctx.reporter.task("least-squares refit: layers", refittable(model)) as task:
+            with ctx.reporter.task("least-squares refit", refittable(model), "layers") as task:
                 refits = refit(result.graph, keep, model, sample, self.damping, task)
         before_finetune = accuracy(model, ctx.data.x_test, ctx.data.y_test)
         report = shrink_report(result, model, keep)
@@ -135,7 +135,7 @@ class Structural(Stage):
             return criterion(self.criterion).channel_scores(result.graph.model, producers,
                                                             sample)
         share = max([self.ratio, *self.ratios.values()]) if self.allocation == "uniform" else 1
-        with ctx.reporter.task("OBS channel saliency: groups", len(result.prunable)) as task:
+        with ctx.reporter.task("OBS channel saliency", len(result.prunable), "groups") as task:
             return obs_channel_scores(result, sample, self.damping, share, task)
 
     @classmethod

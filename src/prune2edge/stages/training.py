@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from .. import _compat
-from ..data.stream import Stream
+from ..data.stream import Stream, reading, subset, training
 from ..engine.context import BuildContext
 from ..engine.distribute import describe_strategy
 from ..engine.stage import Stage
@@ -21,6 +21,7 @@ from ..keras.model import accuracy, outputs_probabilities
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 REPLICATED = ".replicated.keras"  # where a model passes into and out of a strategy
+VALIDATION_BATCH = 256  # samples per batch when the held-out share is evaluated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,13 +102,17 @@ class TrainingStage(Stage):
                 ctx.on_epoch_end(model, epoch_logs)
 
         if len(epoch_logs) < self.epochs:
-            with ctx.reporter.task(f"{self.kind} epochs", steps) as task:
-                task.advance(steps * len(epoch_logs) // self.epochs, "resumed")
+            with ctx.reporter.task(self.kind, steps, "steps") as task:
+                if epoch_logs:
+                    task.advance(steps * len(epoch_logs) // self.epochs,
+                                 f"resumed after epoch {len(epoch_logs)}")
                 monitor = _monitor(keras, task, self.epochs, steps // self.epochs, epoch_logs,
                                    checkpoint)
-                model.fit(**self._fit_data(data.x_train, targets, len(epoch_logs), ctx.seed),
-                          epochs=self.epochs, initial_epoch=len(epoch_logs), verbose=0,
-                          callbacks=[*callbacks, monitor])
+                with reading(data.x_train):
+                    model.fit(**self._fit_data(data.x_train, targets, ctx, len(epoch_logs)),
+                              epochs=self.epochs, initial_epoch=len(epoch_logs), verbose=0,
+                              callbacks=[*callbacks, _reseeding(keras, model, ctx.seed,
+                                                                ctx.stage_index), monitor])
             if monitor.bad_epoch is not None:
                 raise BuildFailed(
                     f"the loss became NaN or Inf in epoch {monitor.bad_epoch} of {self.kind}",
@@ -128,25 +133,54 @@ class TrainingStage(Stage):
                        **({} if strategy is None else describe_strategy(strategy))}
 
 
-    def _fit_data(self, x: np.ndarray | Stream, targets: np.ndarray, done: int,
-                  seed: int) -> dict[str, Any]:
-        """Keras `fit` arguments for the data: arrays with Keras' own validation split and
-        shuffle; or a stream with as many samples held out for validation (drawn with the
-        build's seed), shuffled with that seed per epoch, so that a resumed run reads what
-        an uninterrupted one would."""
-        if not isinstance(x, Stream):
-            return {"x": x, "y": targets, "batch_size": self.batch_size,
-                    "validation_split": self.validation_split, "shuffle": True}
+    def _fit_data(self, x: np.ndarray | Stream, targets: np.ndarray, ctx: BuildContext,
+                  done: int) -> dict[str, Any]:
+        """Keras `fit` arguments: `validation_split` of the samples held out (drawn with the
+        build's seed), the rest in a fresh order every epoch that depends only on the seed,
+        the stage's place in the pipeline and the epoch's number, so that a build resumed at
+        epoch k trains on what an uninterrupted one does."""
         cut = self.fit_samples(len(x))
-        order = np.random.default_rng(seed).permutation(len(x))
+        order = np.random.default_rng(ctx.seed).permutation(len(x))
         kept, held = np.sort(order[:cut]), np.sort(order[cut:])
-        args = {"x": x.subset(kept).training(targets[kept], self.batch_size, seed,
-                                             range(done, self.epochs)),
-                "steps_per_epoch": math.ceil(cut / self.batch_size)}
+        seeds = [epoch_seeds(ctx.seed, ctx.stage_index, epoch, 1)[0]
+                 for epoch in range(done, self.epochs)]
+        args: dict[str, Any] = {
+            "x": training(subset(x, kept), targets[kept], self.batch_size, seeds),
+            "steps_per_epoch": math.ceil(cut / self.batch_size)}
         if len(held):
-            args["validation_data"] = x.subset(held).dataset(max(self.batch_size, 256),
-                                                             targets[held])
+            batch = max(self.batch_size, VALIDATION_BATCH)
+            if isinstance(x, Stream):
+                args["validation_data"] = x.subset(held).dataset(batch, targets[held])
+            else:
+                args |= {"validation_data": (x[held], targets[held]),
+                         "validation_batch_size": batch}
         return args
+
+
+def epoch_seeds(seed: int, stage_index: int, epoch: int, count: int) -> list[int]:
+    """`count` seeds for one training epoch: its sample order's, then each random layer's."""
+    state = np.random.SeedSequence((seed, stage_index, epoch)).generate_state(count)
+    return [int(value) for value in state]
+
+
+def _reseeding(keras: Any, model: Any, seed: int, stage_index: int) -> Any:
+    """A callback that reseeds the model's random layers (dropout, noise) at the start of
+    every epoch, from the build's seed, the stage's place and the epoch's number."""
+
+    def reseed(epoch: int, logs: Any = None) -> None:
+        generators = _compat.random_generators(model)
+        for generator, value in zip(generators, epoch_seeds(seed, stage_index, epoch,
+                                                             1 + len(generators))[1:],
+                                    strict=True):
+            generator.reset_from_seed(value)
+
+    return keras.callbacks.LambdaCallback(on_epoch_begin=reseed)
+
+
+def epoch_line(logs: dict[str, float]) -> str:
+    """'loss 0.1234, accuracy 96.10%, val_loss 0.1500, val_accuracy 95.50%'."""
+    return ", ".join(f"{name} {value:.2%}" if "accuracy" in name else f"{name} {value:.4f}"
+                     for name, value in logs.items())
 
 
 def _monitor(keras: Any, task: Any, epochs: int, steps_per_epoch: int,
@@ -172,6 +206,8 @@ def _monitor(keras: Any, task: Any, epochs: int, steps_per_epoch: int,
                 self.model.stop_training = True
             if not task.live:
                 task.advance(steps_per_epoch, f"epoch {self.epoch}/{epochs}")
+            if self.bad_epoch is None:
+                task.log(f"epoch {self.epoch}/{epochs}: {epoch_line(logs)}")
 
     class LiveMonitor(Monitor):
         def on_train_batch_end(self, batch, logs=None):

@@ -17,14 +17,16 @@ from ..keras.model import predict
 from ..report.format import fmt_bytes, fmt_ms, table
 from ..report.micro import micro_markdown
 from ..report.stats import Paired, interval
+from ..requirements import LITERT, TENSORFLOW, TF_KERAS, TFLM, Requirement
 from ..sizes import ratio
-from ..tflite.micro import MicroRunner, board_memory
+from ..tflite.micro import MicroRunner, board_memory, flash
 from ..tflite.validator import agreement, evaluate, micro_figures
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
 
 REPORTED = ("accuracy", "agreement", "latency_ms", "memory", "micro")
+CHANCE_MARGIN = 1.5  # a baseline below 1.5x the accuracy of guessing is near chance
 
 
 @register_stage
@@ -32,12 +34,15 @@ REPORTED = ("accuracy", "agreement", "latency_ms", "memory", "micro")
 class Validate(Stage):
     """Runs both .tflite files on the CPU over the whole test split (batched), times
     single-sample invocations after warm-up, and compares the final one with Keras.
-    `runtime = "both"` also runs the final file on TensorFlow Lite Micro: its accuracy, its
-    agreement with LiteRT, the ops, the tensor arena and the flash it needs (and makes the
-    convert stage keep the dense encoding, which TFLM can run)."""
+    `runtime = "both"` (or `"tflm"`) also runs the final file on TensorFlow Lite Micro: its
+    accuracy, its agreement with LiteRT, the ops, the tensor arena and the flash it needs;
+    `"auto"` does so where tflite-micro is installed and says so where it is not. Every
+    runtime but `"litert"` makes the convert stage keep the dense encoding, which TFLM can
+    run, so the file does not depend on what is installed."""
 
     kind: ClassVar[str] = "validate"
     requires = frozenset({Fact.TFLITE})
+    needs = (TENSORFLOW, TF_KERAS, LITERT)
 
     threads: int = 1
     runs: int = 500  # timed batch-1 invocations, spread over `interpreters` instances
@@ -46,7 +51,8 @@ class Validate(Stage):
     batch_size: int = 256
     memory: bool = True  # resident memory growth, measured in a fresh process per model
     min_agreement: float = 0.98  # share of test samples where Keras and .tflite pick one class
-    runtime: Literal["litert", "both"] = "litert"  # "both": TensorFlow Lite Micro as well
+    # TensorFlow Lite Micro as well: "both" (or "tflm") always, "auto" where it is installed
+    runtime: Literal["litert", "auto", "both", "tflm"] = "litert"
 
     def __post_init__(self) -> None:
         for name in ("threads", "runs", "batch_size", "interpreters"):
@@ -63,6 +69,17 @@ class Validate(Stage):
     def summary(self) -> str:
         return f"{self.runs} timed runs, {self.threads} thread(s)"
 
+    @property
+    def for_micro(self) -> bool:
+        """Whether the file must run on TensorFlow Lite Micro (where it is installed)."""
+        return self.runtime != "litert"
+
+    def requirements(self) -> tuple[Requirement, ...]:
+        if self.runtime in ("both", "tflm"):
+            return (*self.needs, TFLM.without(
+                f'or set runtime = "auto" (now {self.runtime!r}) to run it where installed'))
+        return self.needs
+
     def run(self, ctx: BuildContext) -> BuildContext:
         figures = evaluate(dict(ctx.tflite), ctx.data, threads=self.threads, runs=self.runs,
                            warmup=self.warmup, interpreters=self.interpreters,
@@ -74,7 +91,7 @@ class Validate(Stage):
         labels = ctx.data.y_test
         accuracy = {"baseline": base.accuracy, "keras": keras_accuracy,
                     "tflite": final.accuracy, "test_samples": final.samples,
-                    "drop_pt": round((base.accuracy - final.accuracy) * 100, 4),
+                    "change_pt": round((final.accuracy - base.accuracy) * 100, 4),
                     **{f"{role}_95": interval(value, final.samples) for role, value in (
                         ("baseline", base.accuracy), ("keras", keras_accuracy),
                         ("tflite", final.accuracy))},
@@ -88,10 +105,20 @@ class Validate(Stage):
         agree = agreement(keras_out, final.outputs)
         ctx = ctx.with_outputs(accuracy=accuracy, agreement=agree, latency_ms=latency,
                                memory=memory)
+        chance = near_chance(base.accuracy, ctx.data.num_classes)
+        if chance:
+            ctx.reporter.warning(chance)
+            ctx = ctx.with_outputs(warnings=[chance])
         pairs = [("Keras and the .tflite", agree["top1"])]
-        if self.runtime == "both":
+        if self.runtime == "auto" and not TFLM.installed():
+            skipped = (f"TensorFlow Lite Micro skipped: {TFLM.package} is not installed; "
+                       f"{TFLM.fix()} to run the file on it")
+            ctx.reporter.note(skipped)
+            ctx = ctx.with_outputs(micro={"skipped": skipped,
+                                          "flash": flash(ctx.tflite["final"].read_bytes())})
+        elif self.for_micro:
             with ctx.reporter.task("running model.tflite on TensorFlow Lite Micro",
-                                   len(labels)) as task:
+                                   len(labels), "samples") as task:
                 micro, _ = micro_figures(ctx.tflite["final"], ctx.data.x_test, labels,
                                          final.outputs, task)
             baseline = ctx.tflite["baseline"]
@@ -135,3 +162,14 @@ class Validate(Stage):
                       f"fresh process): baseline {fmt_bytes(memory.get('baseline_rss_growth_kb'))}"
                       f" KiB, final {fmt_bytes(memory['final_rss_growth_kb'])} KiB.", ""]
         return parts + (micro_markdown(report.micro) if report.micro else [])
+
+
+def near_chance(accuracy: float, classes: int) -> str | None:
+    """A warning when the baseline is no better than guessing: every ratio would compare
+    against a model that has not learnt the task (untrained, or fed data it cannot read)."""
+    if accuracy >= CHANCE_MARGIN / classes:
+        return None
+    return (f"the baseline's accuracy, {accuracy:.2%}, is near chance for {classes} classes "
+            f"({1 / classes:.2%}): it has not learnt this data (is it trained? do the data's "
+            "scale and labels match what it was trained on?), so the figures compare against "
+            "a guesser")

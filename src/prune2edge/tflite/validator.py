@@ -19,6 +19,7 @@ from .. import _compat
 from ..data import Dataset, DataSpec, fit_to_model, load
 from ..data.stream import Stream
 from ..progress import Reporter
+from ..requirements import TFLM
 from .graph import activation_memory, op_names, output_step
 from .micro import MicroRunner, board_memory
 from .runner import Latency, TFLiteRunner, measure_latency
@@ -65,7 +66,7 @@ def evaluate(paths: dict[str, Path], data: Dataset, *, threads: int = 1, runs: i
     runners = {role: TFLiteRunner(path, threads) for role, path in paths.items()}
     outputs = {role: runner.predict(data.x_test, batch_size) for role, runner in runners.items()}
     names = " and ".join(Path(p).name for p in paths.values())
-    with reporter.task(f"timing {names}", runs * len(runners)) as task:
+    with reporter.task(f"timing {names}", runs * len(runners), "runs") as task:
         latencies = measure_latency(list(runners.values()), data.x_test[:1], runs, warmup,
                                     interpreters, progress=task)
     figures = {}
@@ -145,10 +146,14 @@ def validate_file(path: Path, data_source: str = "builtin:mnist",
     the same test samples with the source model (e.g. Keras), for accuracy and agreement;
     `runtime` "tflm" or "both" runs TensorFlow Lite Micro (`micro`), "both" LiteRT too."""
     reporter = reporter or Reporter()
+    if runtime != "litert" and not TFLM.installed():
+        raise TFLM.error(f"--runtime {runtime}")
     runner = TFLiteRunner(path, threads)
     classes = int(runner.output["shape"][-1])
     raw = load(DataSpec(source=data_source), Path.cwd(), runner.input_shape)
     data = fit_to_model(raw, runner.input_shape, classes)
+    if data.preprocessing:
+        reporter.note(f"data fitted to the model: {'; '.join(data.preprocessing)}")
     result: dict[str, Any] = {"path": str(path), "data": data.describe()}
     outputs = None
     if runtime != "tflm":
@@ -159,7 +164,7 @@ def validate_file(path: Path, data_source: str = "builtin:mnist",
         outputs = figures.outputs
     if runtime != "litert":
         with reporter.task(f"running {Path(path).name} on TensorFlow Lite Micro",
-                           len(data.y_test)) as task:
+                           len(data.y_test), "samples") as task:
             result["micro"], micro_outputs = micro_figures(Path(path), data.x_test,
                                                            data.y_test, outputs, task)
         outputs = micro_outputs if outputs is None else outputs

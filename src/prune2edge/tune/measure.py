@@ -96,8 +96,8 @@ class _TasksOnly(Reporter):
     def __init__(self, outer: Reporter):
         self.outer = outer
 
-    def task(self, description: str, total: int) -> Any:
-        return self.outer.task(description, total)
+    def task(self, description: str, total: int, unit: str = "steps") -> Any:
+        return self.outer.task(description, total, unit)
 
 
 def run_stages(stages: tuple[Stage, ...], model: Any, ctx: BuildContext,

@@ -16,7 +16,7 @@ from ..recipe.overrides import apply_overrides
 from ..recipe.schema import Recipe
 from ..sources import FILE, MODULE, resolve_path
 from ..stages.structural import Structural
-from .search import Search
+from .findings import Search
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,10 +73,17 @@ def write_json(search: Search, path: Path, final: dict[str, Any] | None = None) 
 
 
 def plot(search: Search, path: Path, name: str) -> None:
+    """pareto.png: see `figure`."""
+    fig = figure(search, name)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    _compat.pyplot().close(fig)
+
+
+def figure(search: Search, name: str) -> Any:
     """Validation accuracy against predicted p50 (every trial, one-shot) and against measured
-    p50 and gzip size (the finalists), the frontier drawn and the winner marked."""
-    plt = _compat.pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    p50 and gzip size (the finalists), the frontier drawn and the winner marked; a panel with
+    nothing to draw yet says why."""
+    fig, axes = _compat.pyplot().subplots(1, 3, figsize=(14, 4.2))
     trials = [t for t in search.trials if t["predicted_p50_ms"] is not None]
     panels = [(axes[0], trials, "predicted_p50_ms", "validation_accuracy_one_shot",
                "predicted p50 (ms), one-shot accuracy"),
@@ -85,6 +92,9 @@ def plot(search: Search, path: Path, name: str) -> None:
               (axes[2], search.finalists, "gzip_bytes", "validation_accuracy",
                "gzip bytes (.tflite)")]
     for ax, rows, x_key, y_key, label in panels:
+        if not rows:
+            _empty(ax, label, search)
+            continue
         xs = [r[x_key] for r in rows]
         ys = [r[y_key] * 100 for r in rows]
         ax.scatter(xs, ys, s=18, color="#8aa7d6", label="candidates")
@@ -102,10 +112,21 @@ def plot(search: Search, path: Path, name: str) -> None:
         ax.set_xlabel(label)
         ax.set_ylabel("validation accuracy (%)")
         ax.legend(fontsize="small")
-    fig.suptitle(f"{name}: tune ({search.spec.objective})")
+    fig.suptitle(f"{name}: tune ({search.spec.objective})"
+                 + (", interrupted" if search.interrupted else ""))
     fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    return fig
+
+
+def _empty(ax: Any, label: str, search: Search) -> None:
+    """A panel with nothing to draw says why instead of showing empty axes."""
+    why = ("the search was interrupted before any candidate got here"
+           if search.interrupted else "no candidate got this far")
+    ax.text(0.5, 0.5, f"nothing to show:\n{why}", ha="center", va="center", wrap=True,
+            transform=ax.transAxes, color="#666666")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(label)
 
 
 def _frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -18,15 +18,18 @@ NetAdapt-style greedy search over the structural stage's per-group ratios.
    the same way) and gzip size — the best one within the budget wins, and is written as a
    plain recipe (`tuned.toml`) whose build — run at the end, on the full training split,
    scored on the test split — is what `prune2edge build tuned.toml` reproduces byte for byte.
+
+Steps 3 and 4 live in `greedy.py` and `finalists.py`; what they find is kept in `memory.py`
+as it is found, so an interrupted tune resumes (`tune --resume`) where it stopped.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from ..engine.checkpoint import fingerprint
 from ..engine.context import BuildContext
 from ..engine.distribute import one_machine, strategy_for
 from ..engine.facts import INITIAL
@@ -34,42 +37,30 @@ from ..engine.prepare import prepare, seed_everything
 from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..jobs import Jobs
+from ..keras.model import digest
 from ..progress import Reporter
 from ..recipe.schema import Recipe
 from ..recipe.tuning import TuneSpec
+from ..sizes import Size
 from ..stages.convert import Convert
 from ..stages.structural import Structural
 from ..stages.training import TrainingStage
+from .finalists import finalists
+from .findings import Search
+from .greedy import greedy
 from .measure import (
     Candidate,
     LatencyModel,
     Scorer,
     carve_validation,
     measure,
-    measure_accuracy,
     run_stages,
     score,
-    score_step,
     scorer,
 )
+from .memory import Memory
 
-NOISE = 0.002  # validation accuracy differences below this are not told apart
 START = "start.keras"  # the model the search starts from, for worker processes
-
-
-@dataclass
-class Search:
-    """Everything the search learnt, in order; what tune.json and the plot are made of."""
-
-    spec: TuneSpec
-    dense: Candidate
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    path: list[Candidate] = field(default_factory=list)  # accepted steps, least pruned first
-    latency: LatencyModel | None = None
-    finalists: list[dict[str, Any]] = field(default_factory=list)
-    winner: dict[str, Any] | None = None
-    interrupted: bool = False
-    seconds: float = 0.0
 
 
 def template_of(recipe: Recipe) -> Structural:
@@ -113,68 +104,82 @@ def format_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
     return tuple(s for s in stages if not (s.trains or s.prunes) and s.requires <= INITIAL)
 
 
-def run_search(recipe: Recipe, work: Path, reporter: Reporter, jobs: int | None = None) -> Search:
+def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
+               jobs: int | None = None, resume: bool = False) -> Search:
     """Steps 1-4 above, the one-shot trials of each greedy step shared among `jobs`
-    processes (default: the `[tune]` table's); Ctrl-C keeps what was found (`interrupted`)."""
+    processes (default: the `[tune]` table's), what is found kept in OUT's memory (read
+    back with `resume`); Ctrl-C keeps what was found (`interrupted`)."""
     spec = recipe.tune or TuneSpec()
     jobs = jobs or spec.jobs
     template = template_of(recipe)
     probe = probe_stages(recipe)
+    formats = format_stages(probe)
     start = time.monotonic()
     strategy = strategy_for(one_machine(recipe.distribute, "tune"))
     seed_everything(recipe.seed)
     _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
                      work_dir=work, reporter=reporter)
-    ctx = ctx.evolve(data=carve_validation(ctx.data, spec.validation_share, recipe.seed),
-                     strategy=strategy)
-    before = recipe.pipeline.before_pruning()
-    if before is not None:
-        ctx, _ = before.execute(ctx)
+    memory = Memory(out, fingerprint(recipe.describe(), recipe.seed, ctx.data.digest(),
+                                     digest(ctx.model)), resume)
+    ctx = _started(recipe, memory, ctx.evolve(
+        data=carve_validation(ctx.data, spec.validation_share, recipe.seed), strategy=strategy))
     plan = template.plan_for(ctx.model)
     groups = [g.members[0] for g in plan.prunable]
     dense = score(template, dict.fromkeys(groups, 0.0), ctx)
     search = Search(spec, replace(dense, model=ctx.model))
+
+    def gzip_of(candidate: Candidate) -> int:
+        """The gzip bytes of the file the recipe's quantize and convert make of it."""
+        settings = candidate.settings()
+        if "gzip_bytes" not in (memory.trial(settings) or {}):
+            model = candidate.model or score(template, candidate.ratios, ctx).model
+            made = run_stages(formats, model, ctx, work / "size").tflite["final"]
+            memory.keep_trial(settings, {"gzip_bytes": Size.of_file(made).gzip_bytes})
+        return int(memory.trial(settings)["gzip_bytes"])  # type: ignore[index]
+
     try:
-        converted = run_stages(format_stages(probe), ctx.model, ctx, work / "dense")
+        converted = run_stages(formats, ctx.model, ctx, work / "dense")
         ctx = ctx.evolve(tflite={"baseline": converted.tflite["baseline"]})
         dense_file = converted.tflite["final"]
-        search.latency = _latency_model(search, template, format_stages(probe), dense_file,
-                                        ctx, work, reporter)
+        search.latency = _latency_model(search, template, formats, dense_file, ctx, work,
+                                        reporter, memory)
         if jobs > 1:
             ctx.model.save(work / START)
         with Jobs(jobs, Scorer(template, ctx, keep_models=True), scorer,
                   (work / START, ctx.data, recipe.seed, template)) as pool:
-            _greedy(search, pool, start, reporter)
-        _finalists(search, recipe, template, probe, dense_file, ctx, work, reporter)
+            greedy(search, pool, start, reporter, memory, gzip_of)
+        finalists(search, recipe, template, probe, dense_file, ctx, work, reporter, memory)
     except KeyboardInterrupt:
         search.interrupted = True
     search.seconds = time.monotonic() - start
     return search
 
 
-def objective(search: Search, candidate: Candidate) -> float:
-    """Predicted p50 (ms) for latency, parameters for size: lower is better."""
-    if search.spec.objective == "size" or search.latency is None:
-        return float(candidate.params)
-    return search.latency.predict(candidate.macs)
-
-
-def budget_floor(recipe: Recipe, dense_accuracy: float) -> float:
-    """The lowest validation accuracy within the recipe's budget."""
-    floors = [dense_accuracy - recipe.budgets.max_accuracy_drop / 100
-              if recipe.budgets.max_accuracy_drop is not None else 0.0,
-              recipe.budgets.min_accuracy or 0.0]
-    return max(floors)
+def _started(recipe: Recipe, memory: Memory, ctx: BuildContext) -> BuildContext:
+    """The context after the recipe's stages before pruning (its training): the model an
+    earlier run of this tune kept, or trained now and kept."""
+    model = memory.start_model()
+    if model is not None:
+        return ctx.evolve(model=model, baseline_model=model)
+    before = recipe.pipeline.before_pruning()
+    if before is not None:
+        ctx, _ = before.execute(ctx)
+    memory.keep_start(ctx.model)
+    return ctx
 
 
 def _latency_model(search: Search, template: Structural, formats: tuple[Stage, ...],
-                   dense_file: Path, ctx: BuildContext, work: Path,
-                   reporter: Reporter) -> LatencyModel:
+                   dense_file: Path, ctx: BuildContext, work: Path, reporter: Reporter,
+                   memory: Memory) -> LatencyModel:
+    """p50 against MACs, from the dense model and two uniformly pruned ones, converted as
+    the recipe converts and timed in turns (or the points an earlier run timed)."""
+    if memory.latency_points is not None:
+        return LatencyModel.fit(memory.latency_points)
     ladder = search.spec.ratios
     uniform = [ladder[len(ladder) // 2], ladder[-1]]
     models = [search.dense]
     files = [dense_file]
-    with reporter.task("tune: timing converted models for the latency model", 3) as task:
+    with reporter.task("tune: timing converted models for the latency model", 3, "models") as task:
         for ratio in uniform:
             models.append(score(template, dict.fromkeys(search.dense.ratios, ratio), ctx))
             files.append(run_stages(formats, models[-1].model, ctx,
@@ -182,119 +187,6 @@ def _latency_model(search: Search, template: Structural, formats: tuple[Stage, .
             task.advance()
         measured = measure(files, ctx.data)
         task.advance()
-    return LatencyModel.fit([(c.macs, m.p50_ms) for c, m in zip(models, measured, strict=True)])
-
-
-def _greedy(search: Search, pool: Jobs, start: float, reporter: Reporter) -> None:
-    spec = search.spec
-    current = search.dense
-    limit = search.dense.accuracy - spec.screen_drop / 100
-    finished: dict[int, tuple[Candidate, float]] = {}  # a step's trials, and when they ended
-    with reporter.task("tune: trials", spec.max_trials) as task:
-
-        def done(step: tuple[int, dict[str, float]], candidate: Candidate) -> None:
-            finished[step[0]] = candidate, time.monotonic() - start
-            best = search.path[-1] if search.path else search.dense
-            task.advance(status=f"best {objective(search, best):.4g}")
-
-        while len(search.trials) < spec.max_trials and not _reached(search, current):
-            if _late(spec, start):
-                return
-            steps = next_steps(spec, current.ratios)[:spec.max_trials - len(search.trials)]
-            finished.clear()
-            try:
-                candidates = pool.map(score_step, list(enumerate(steps)), done)
-            finally:  # the step's finished trials, in order, even when Ctrl-C stops it
-                search.trials += [_trial(search, *finished[i]) for i in sorted(finished)]
-            proposals = [c for c in candidates if c.accuracy >= limit]
-            if not proposals:
-                return
-            current = max(proposals, key=lambda c: _efficiency(search, current, c))
-            search.path.append(current)
-            accepted = next(t for t in reversed(search.trials)
-                            if t["ratios"] == current.settings())
-            accepted["accepted"] = True
-
-
-def next_steps(spec: TuneSpec, ratios: dict[str, float]) -> list[dict[str, float]]:
-    """The settings one rung up the ladder from `ratios`: each group's alone (`search =
-    "greedy"`), or every group's at once (`"uniform"`, one candidate per step)."""
-    up = {group: next((r for r in spec.ratios if r > ratio), None)
-          for group, ratio in ratios.items()}
-    if spec.search == "uniform":
-        raised = {group: ratio for group, ratio in up.items() if ratio is not None}
-        return [raised] if len(raised) == len(up) else []
-    return [{**ratios, group: ratio} for group, ratio in up.items() if ratio is not None]
-
-
-def _efficiency(search: Search, current: Candidate, step: Candidate) -> float:
-    """Objective saved per accuracy lost; losses under a fifth of a point (noise on a
-    validation split of a few thousand samples) count as a fifth of a point, so that a step
-    saving much is not passed over for one saving little at no measured cost."""
-    gain = objective(search, current) - objective(search, step)
-    return gain / max(current.accuracy - step.accuracy, NOISE)
-
-
-def _reached(search: Search, current: Candidate) -> bool:
-    spec = search.spec
-    if spec.objective == "latency" and spec.max_latency_ratio is not None:
-        return objective(search, current) <= spec.max_latency_ratio * objective(
-            search, search.dense)
-    if spec.objective == "size" and spec.max_gzip_bytes is not None:
-        return current.params <= spec.max_gzip_bytes
-    return False
-
-
-def _late(spec: TuneSpec, start: float) -> bool:
-    return spec.time_budget is not None and time.monotonic() - start > spec.time_budget
-
-
-def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, Any]:
-    return {"ratios": candidate.settings(), "accepted": False,
-            "validation_accuracy_one_shot": candidate.accuracy,
-            "macs": candidate.macs, "params": candidate.params,
-            "predicted_p50_ms": None if search.latency is None
-            else round(search.latency.predict(candidate.macs), 5),
-            "seconds": round(seconds, 2)}
-
-
-def _finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple[Stage, ...],
-               dense_file: Path, ctx: BuildContext, work: Path, reporter: Reporter) -> None:
-    """Binary search along the greedy path for its most pruned step that meets the budget
-    after the `probe` stages (the most pruned step first), `finalists` probes at most; the
-    probes are then timed in turns with the dense model."""
-    floor = budget_floor(recipe, search.dense.accuracy)
-    probes: dict[int, tuple[Candidate, Path, float]] = {}
-    low, high = 0, len(search.path) - 1
-    with reporter.task("tune: fine-tuning the finalists", search.spec.finalists) as task:
-        while low <= high and len(probes) < search.spec.finalists:
-            index = high if not probes else (low + high) // 2
-            candidate = search.path[index]
-            model = candidate.model or score(template, candidate.ratios, ctx).model
-            seed_everything(recipe.seed)
-            path = run_stages(probe, model, ctx,
-                              work / f"finalist-{index}").tflite["final"]
-            accuracy = measure_accuracy(path, ctx.data)
-            probes[index] = (candidate, path, accuracy)
-            low, high = (index + 1, high) if accuracy >= floor else (low, index - 1)
-            task.advance(status=f"step {index + 1}/{len(search.path)}: {accuracy:.2%}")
-    ordered = sorted(probes)
-    dense, *measured = measure([dense_file, *(probes[i][1] for i in ordered)], ctx.data)
-    search.finalists.append({"ratios": {}, "macs": search.dense.macs,
-                             "params": search.dense.params, "dense": True,
-                             "validation_accuracy": search.dense.accuracy,
-                             "p50_ms": dense.p50_ms, "gzip_bytes": dense.gzip_bytes,
-                             "within_budget": True})
-    for index, figures in zip(ordered, measured, strict=True):
-        candidate = probes[index][0]
-        predicted = objective(search, candidate) if search.spec.objective == "latency" else None
-        search.finalists.append({
-            "step": index + 1, "ratios": candidate.settings(), "macs": candidate.macs,
-            "params": candidate.params, "validation_accuracy": probes[index][2],
-            "p50_ms": figures.p50_ms, "gzip_bytes": figures.gzip_bytes,
-            "predicted_p50_ms": predicted, "latency_ratio": figures.p50_ms / dense.p50_ms,
-            "gzip_ratio": dense.gzip_bytes / figures.gzip_bytes,
-            "within_budget": probes[index][2] >= floor})
-    key = "p50_ms" if search.spec.objective == "latency" else "gzip_bytes"
-    search.winner = min((f for f in search.finalists if f["within_budget"]),
-                        key=lambda f: f[key])
+    points = [(c.macs, m.p50_ms) for c, m in zip(models, measured, strict=True)]
+    memory.keep_latency_points(points)
+    return LatencyModel.fit(points)

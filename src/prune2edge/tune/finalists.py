@@ -1,0 +1,84 @@
+"""Step 4 of tune: a binary search along the greedy path for its most pruned step that meets
+the accuracy budget once it has run the recipe's own stages after the structural one; the
+probes are then measured beside the dense model, and the best one within the budget wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..engine.context import BuildContext
+from ..engine.prepare import seed_everything
+from ..engine.stage import Stage
+from ..progress import Reporter
+from ..recipe.schema import Recipe
+from ..stages.structural import Structural
+from .findings import Search, objective
+from .measure import Candidate, Measured, measure, measure_accuracy, run_stages, score
+from .memory import Memory
+
+
+def budget_floor(recipe: Recipe, dense_accuracy: float) -> float:
+    """The lowest validation accuracy within the recipe's budget."""
+    floors = [dense_accuracy - recipe.budgets.max_accuracy_drop / 100
+              if recipe.budgets.max_accuracy_drop is not None else 0.0,
+              recipe.budgets.min_accuracy or 0.0]
+    return max(floors)
+
+
+def finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple[Stage, ...],
+              dense_file: Path, ctx: BuildContext, work: Path, reporter: Reporter,
+              memory: Memory) -> None:
+    """Binary search along the greedy path for its most pruned step that meets the budget
+    after the `probe` stages (the most pruned step first), `finalists` probes at most; the
+    probes are then timed in turns with the dense model. A probe an interrupted tune made is
+    taken from its memory."""
+    floor = budget_floor(recipe, search.dense.accuracy)
+    probes: dict[int, tuple[Candidate, Path, float]] = {}
+    low, high = 0, len(search.path) - 1
+    with reporter.task("tune: fine-tuning", search.spec.finalists, "finalists") as task:
+        while low <= high and len(probes) < search.spec.finalists:
+            index = high if not probes else (low + high) // 2
+            candidate = search.path[index]
+            kept = memory.finalist(index)
+            if kept is None:
+                model = candidate.model or score(template, candidate.ratios, ctx).model
+                seed_everything(recipe.seed)
+                made = run_stages(probe, model, ctx, work / f"finalist-{index}").tflite["final"]
+                accuracy = measure_accuracy(made, ctx.data)
+                kept = memory.keep_finalist(index, made, accuracy), accuracy
+            path, accuracy = kept
+            probes[index] = (candidate, path, accuracy)
+            low, high = (index + 1, high) if accuracy >= floor else (low, index - 1)
+            task.advance(status=f"step {index + 1}/{len(search.path)}: {accuracy:.2%}")
+    ordered = sorted(probes)
+    dense, *measured = _measured(memory, [dense_file, *(probes[i][1] for i in ordered)], ctx)
+    search.finalists.append({"ratios": {}, "macs": search.dense.macs,
+                             "params": search.dense.params, "dense": True,
+                             "validation_accuracy": search.dense.accuracy,
+                             "p50_ms": dense.p50_ms, "gzip_bytes": dense.gzip_bytes,
+                             "within_budget": True})
+    for index, figures in zip(ordered, measured, strict=True):
+        candidate = probes[index][0]
+        predicted = objective(search, candidate) if search.spec.objective == "latency" else None
+        search.finalists.append({
+            "step": index + 1, "ratios": candidate.settings(), "macs": candidate.macs,
+            "params": candidate.params, "validation_accuracy": probes[index][2],
+            "p50_ms": figures.p50_ms, "gzip_bytes": figures.gzip_bytes,
+            "predicted_p50_ms": predicted, "latency_ratio": figures.p50_ms / dense.p50_ms,
+            "gzip_ratio": dense.gzip_bytes / figures.gzip_bytes,
+            "within_budget": probes[index][2] >= floor})
+    key = "p50_ms" if search.spec.objective == "latency" else "gzip_bytes"
+    search.winner = min((f for f in search.finalists if f["within_budget"]),
+                        key=lambda f: f[key])
+
+
+def _measured(memory: Memory, files: list[Path], ctx: BuildContext) -> list[Measured]:
+    """The files' p50 and gzip size, timed in turns (or as an earlier run of this tune timed
+    them: timings vary, and the winner must not change when a tune resumes)."""
+    names = [file.name for file in files]
+    known = memory.measured(names)
+    if known is None:
+        measured = measure(files, ctx.data)
+        memory.keep_measured(names, [(m.p50_ms, m.gzip_bytes) for m in measured])
+        return measured
+    return [Measured(p50, gzip) for p50, gzip in known]

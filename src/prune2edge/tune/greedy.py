@@ -1,0 +1,119 @@
+"""Step 3 of tune: from nothing removed, every group tries the next ratio of the ladder, each
+candidate scored one-shot; the step with the most objective saved per validation point lost
+wins, while the one-shot loss stays within `screen_drop`. Until no step qualifies, a target
+is reached, or trials or time run out. Trials an interrupted tune already scored are read
+from its memory instead of scored again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..jobs import Jobs
+from ..progress import Reporter
+from ..recipe.tuning import TuneSpec
+from .findings import Search, objective, objective_text
+from .measure import Candidate, score_step
+from .memory import Memory
+
+NOISE = 0.002  # validation accuracy differences below this are not told apart
+
+
+def greedy(search: Search, pool: Jobs, start: float, reporter: Reporter, memory: Memory,
+           gzip_of: Callable[[Candidate], int]) -> None:
+    """Climb the ladder; `gzip_of` gives a candidate's file size (for `max_gzip_bytes`)."""
+    spec = search.spec
+    current = search.dense
+    limit = search.dense.accuracy - spec.screen_drop / 100
+    finished: dict[int, tuple[Candidate, float]] = {}  # a step's trials, and when they ended
+    with reporter.task("tune", spec.max_trials, "trials") as task:
+
+        def done(step: tuple[int, dict[str, float]], candidate: Candidate,
+                 seconds: float | None = None) -> None:
+            if seconds is None:
+                seconds = time.monotonic() - start
+                memory.keep_trial(candidate.settings(), {
+                    "accuracy": candidate.accuracy, "macs": candidate.macs,
+                    "params": candidate.params, "seconds": seconds})
+            finished[step[0]] = candidate, seconds
+            best = search.path[-1] if search.path else search.dense
+            task.advance(status=f"best {objective_text(search, best)}")
+
+        while len(search.trials) < spec.max_trials and not _reached(search, current, gzip_of):
+            if _late(spec, start):
+                return
+            steps = next_steps(spec, current.ratios)[:spec.max_trials - len(search.trials)]
+            finished.clear()
+            try:
+                candidates = _scored(pool, list(enumerate(steps)), done, memory)
+            finally:  # the step's finished trials, in order, even when Ctrl-C stops it
+                search.trials += [_trial(search, *finished[i]) for i in sorted(finished)]
+            proposals = [c for c in candidates if c.accuracy >= limit]
+            if not proposals:
+                return
+            current = max(proposals, key=lambda c: _efficiency(search, current, c))
+            search.path.append(current)
+            accepted = next(t for t in reversed(search.trials)
+                            if t["ratios"] == current.settings())
+            accepted["accepted"] = True
+
+
+def _scored(pool: Jobs, steps: list[tuple[int, dict[str, float]]], done: Any,
+            memory: Memory) -> list[Candidate]:
+    """The steps' candidates: those an earlier run scored from its memory, the rest scored
+    (by the pool's processes); `done` hears of each."""
+    known: dict[int, Candidate] = {}
+    for index, ratios in steps:
+        figures = memory.trial({k: v for k, v in ratios.items() if v})
+        if figures is not None:
+            known[index] = Candidate(dict(ratios), figures["accuracy"], figures["macs"],
+                                     figures["params"])
+            done((index, ratios), known[index], figures["seconds"])
+    todo = [step for step in steps if step[0] not in known]
+    known.update(zip((i for i, _ in todo), pool.map(score_step, todo, done), strict=True))
+    return [known[index] for index, _ in steps]
+
+
+def next_steps(spec: TuneSpec, ratios: dict[str, float]) -> list[dict[str, float]]:
+    """The settings one rung up the ladder from `ratios`: each group's alone (`search =
+    "greedy"`), or every group's at once (`"uniform"`, one candidate per step)."""
+    up = {group: next((r for r in spec.ratios if r > ratio), None)
+          for group, ratio in ratios.items()}
+    if spec.search == "uniform":
+        raised = {group: ratio for group, ratio in up.items() if ratio is not None}
+        return [raised] if len(raised) == len(up) else []
+    return [{**ratios, group: ratio} for group, ratio in up.items() if ratio is not None]
+
+
+def _efficiency(search: Search, current: Candidate, step: Candidate) -> float:
+    """Objective saved per accuracy lost; losses under a fifth of a point (noise on a
+    validation split of a few thousand samples) count as a fifth of a point, so that a step
+    saving much is not passed over for one saving little at no measured cost."""
+    gain = objective(search, current) - objective(search, step)
+    return gain / max(current.accuracy - step.accuracy, NOISE)
+
+
+def _reached(search: Search, current: Candidate, gzip_of: Callable[[Candidate], int]) -> bool:
+    """Whether the target is met: the predicted latency ratio, or the gzip bytes of the file
+    the recipe's quantize and convert stages make of the candidate."""
+    spec = search.spec
+    if spec.objective == "latency" and spec.max_latency_ratio is not None:
+        return objective(search, current) <= spec.max_latency_ratio * objective(
+            search, search.dense)
+    if spec.objective == "size" and spec.max_gzip_bytes is not None:
+        return gzip_of(current) <= spec.max_gzip_bytes
+    return False
+
+
+def _late(spec: TuneSpec, start: float) -> bool:
+    return spec.time_budget is not None and time.monotonic() - start > spec.time_budget
+
+
+def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, Any]:
+    return {"ratios": candidate.settings(), "accepted": False,
+            "validation_accuracy_one_shot": candidate.accuracy,
+            "macs": candidate.macs, "params": candidate.params,
+            "predicted_p50_ms": None if search.latency is None
+            else round(search.latency.predict(candidate.macs), 5),
+            "seconds": round(seconds, 2)}
