@@ -1,5 +1,5 @@
 """The error catalogue: every bad input a user can give gets one clear line, its exit code,
-and leaves nothing behind in the output directory. The README lists the same catalogue."""
+and leaves nothing behind in the output directory. docs/errors.md lists the same catalogue."""
 
 from __future__ import annotations
 

@@ -77,9 +77,10 @@ FIGURES = {
                                  "pt"),
     "latency_ratio": Figure("p50 latency final/baseline", _latency_ratio, "a validate stage"),
     "arena_bytes": Figure("TFLM tensor arena", lambda r: ((r.micro or {}).get("arena") or {})
-                          .get("total"), 'a validate stage with runtime = "both"', "B"),
+                          .get("total"), 'a validate stage with runtime = "both" or "tflm"', "B"),
     "flash_bytes": Figure("flash for the model", lambda r: ((r.micro or {}).get("flash") or {})
-                          .get("file_bytes"), 'a validate stage with runtime = "both"', "B"),
+                          .get("file_bytes"),
+                          'a validate stage with runtime = "auto", "both" or "tflm"', "B"),
     "accuracy_change_pt_lower": Figure(
         "accuracy change vs baseline, lower end of its 95% interval",
         lambda r: (r.accuracy.get("paired") or {}).get("change_pt_95", [None, None])[0],

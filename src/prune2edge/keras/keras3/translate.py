@@ -124,7 +124,7 @@ class _Translator:
             raise ModelError(f"Keras 3 operations without a tf_keras translation: "
                              f"{'; '.join(refused)}", source.name,
                              "use layers (e.g. keras.layers.Multiply for two tensors) or the "
-                             "operations prune2edge translates (see the README)")
+                             "operations prune2edge translates (docs/keras3.md)")
 
     def _is_source_tensor(self, value: Any) -> bool:
         return isinstance(value, self.keras3.KerasTensor)
