@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,24 @@ def tiny_arrays() -> dict[str, np.ndarray]:
     arrays = data_mod.load(data_mod.DataSpec(), Path.cwd(), (28, 28)).arrays
     return {"x_train": arrays["x_train"][:TRAIN], "y_train": arrays["y_train"][:TRAIN],
             "x_test": arrays["x_test"][:TEST], "y_test": arrays["y_test"][:TEST]}
+
+
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder `make` fills once per test session, shared by every xdist worker (a costly
+    fixture is otherwise made again on each worker that runs one of its tests). Tests must
+    not change what is in it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's folder, above the workers' own
+    root = base / f"shared-{name}"
+    with open(base / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other workers wait for the first to finish
+        if not (root / ".made").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            make(root)
+            (root / ".made").touch()
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,7 @@
-"""Same recipe, same seed: byte-identical .tflite files and identical figures (timings aside)."""
+"""Same recipe, same seed: byte-identical .tflite files and identical figures (timings aside).
+
+The example recipe runs whole (every stage, int8, sparse candidates, plots) on the tests' MNIST
+subset, for one and two epochs, so two builds fit in a test."""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ pytestmark = pytest.mark.slow
 TIMED = {"seconds", "latency_ms", "memory"}
 
 
-def _build(out):
+def _build(out, data):
     subprocess.run([sys.executable, "-m", "prune2edge", "build", "models/mnist_cnn.toml",
-                    "--out", str(out), "--quiet", "--set", "stages.train.epochs=1",
-                    "--set", "stages.finetune.epochs=1"], check=True, capture_output=True)
+                    "--out", str(out), "--quiet", "--set", f"data.source={data}",
+                    "--set", "stages.train.epochs=1", "--set", "stages.finetune.epochs=2",
+                    "--set", "stages.prune.schedule.frequency=4",
+                    "--set", "stages.validate.runs=50"], check=True, capture_output=True)
     return json.loads((out / "report.json").read_text())
 
 
@@ -35,8 +40,8 @@ def _untimed(report):
     return doc
 
 
-def test_two_builds_in_fresh_processes_are_identical(tmp_path):
-    first, second = _build(tmp_path / "a"), _build(tmp_path / "b")
+def test_two_builds_in_fresh_processes_are_identical(tmp_path, tiny_npz):
+    first, second = _build(tmp_path / "a", tiny_npz), _build(tmp_path / "b", tiny_npz)
     assert first["artifacts"]["model.tflite"]["sha256"] == \
         second["artifacts"]["model.tflite"]["sha256"]
     assert first["artifacts"] == second["artifacts"]  # every file, plots included

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import made_once
 from prune2edge.cli import app
 
 pytestmark = pytest.mark.slow
@@ -25,14 +26,17 @@ CHEAP = {"recipes", "inspect", "validate", "check", "structure"}
 
 @pytest.fixture(scope="module")
 def mnist_cnn(tmp_path_factory):
-    """The README's first command, `prune2edge build mnist_cnn --out build/mnist_cnn`, run in
-    a folder that looks like the repository (models/ beside build/)."""
-    root = tmp_path_factory.mktemp("repository")
-    (root / "models").symlink_to(ROOT / "models")
-    result = CliRunner().invoke(app, ["build", "mnist_cnn", "--out",
-                                      str(root / "build" / "mnist_cnn"), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return root
+    """The README's first command, `prune2edge build mnist_cnn --out build/mnist_cnn`, run as
+    written (the docs' `check --baseline` compares it with the committed baseline) in a folder
+    that looks like the repository (models/ beside build/), once for every worker."""
+
+    def make(root):
+        (root / "models").symlink_to(ROOT / "models")
+        result = CliRunner().invoke(app, ["build", "mnist_cnn", "--out",
+                                          str(root / "build" / "mnist_cnn"), "--quiet"])
+        assert result.exit_code == 0, result.output
+
+    return made_once(tmp_path_factory, "repository", make)
 
 
 def _checks(out, sparsity):

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import made_once
+
 pytestmark = pytest.mark.slow
 
 # The smallest member of each family, and the smallest input it accepts.
@@ -45,13 +47,14 @@ STRUCTURAL = ('[[stages]]\nkind = "structural"\nratio = 0.5\n'
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    root = tmp_path_factory.mktemp("applications")
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    args = [str(part) for item in FAMILIES.items() for part in item]
-    out = subprocess.run([sys.executable, "-c", WRITE, str(root), *args], env=env,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return root
+    def make(root):
+        env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+        args = [str(part) for item in FAMILIES.items() for part in item]
+        out = subprocess.run([sys.executable, "-c", WRITE, str(root), *args], env=env,
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-3000:]
+
+    return made_once(tmp_path_factory, "keras3-applications", make)
 
 
 def build(root, name, data, stages=MEASURE):

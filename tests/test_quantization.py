@@ -111,7 +111,8 @@ def test_accuracy_control_keeps_the_outlier_path_in_float_and_the_build_passes(
         plain.stderr
     report = json.loads((out / "report.json").read_text())
     errors = report["conversion"]["int8"]["layer_errors"]
-    assert errors[0]["layers"] == ["head"] and errors[1]["layers"] == ["conv2"]  # worst first
+    worst = {tuple(e["layers"]) for e in errors[:2]}  # the outlier path, in either order
+    assert worst == {("head",), ("conv2",)}
     assert errors[1]["error"] > 0.5 and all(e["error"] < 0.05 for e in errors[2:])
 
     controlled, out = build(write_recipe, tmp_path, outlier_model,

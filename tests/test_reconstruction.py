@@ -80,7 +80,7 @@ def test_structural_obs_with_depthwise_refit(make_ctx):
     rows = {r["layer"]: r for r in outputs["reconstruction"]}
     assert set(rows) == {"depthwise_conv2d", "conv2d_1", "dense"}
     # the depthwise layer's kept channels see the inputs they saw: nothing to make up for
-    assert rows["depthwise_conv2d"]["output_error_before"] == 0.0
+    assert rows["depthwise_conv2d"]["output_error_before"] < 1e-12  # zero up to rounding
     assert rows["depthwise_conv2d"]["output_error_after"] < 1e-9
     assert all(rows[name]["output_error_after"] < rows[name]["output_error_before"]
                for name in ("conv2d_1", "dense"))
