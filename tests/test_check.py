@@ -203,3 +203,65 @@ def test_a_build_without_check_prints_its_budgets_and_exits_0_when_one_fails(tin
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["budgets"]["holds"] is False
     assert "**over budget**" in (tmp_path / "out" / "report.md").read_text()
+
+
+def _on_cpu(build_dir, tmp_path, cpu, **budgets):
+    """The fixture's report as if measured on `cpu`, with `budgets` added to its recipe's."""
+    report = json.loads((build_dir / "report.json").read_text())
+    report["environment"]["cpu"] = cpu
+    report["recipe"]["budgets"].update(budgets)
+    edited = tmp_path / "report.json"
+    edited.write_text(json.dumps(report))
+    return edited
+
+
+def test_latency_is_gated_only_on_the_cpu_classes_its_budget_names(build_dir, tmp_path):
+    """A ratio the build misses (0.001x) fails on a named class and is shown, not gated,
+    on another, with both classes named."""
+    names = ["x86_64 avx512vnni", "x86_64 avx512"]
+    elsewhere = _on_cpu(build_dir, tmp_path, "x86_64 avx2", max_latency_ratio=0.001,
+                        latency_cpus=names)
+    result = check(elsewhere)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "not gated" in text and "measured on x86_64 avx2" in text
+    assert "the budget is set for x86_64 avx512vnni, x86_64 avx512" in text
+    assert check(elsewhere, "--budget", 'latency_cpus=["x86_64 avx512vnni", "x86_64 avx512", '
+                 '"x86_64 avx2"]').exit_code == 3  # a wider list only adds gates
+    assert check(_on_cpu(build_dir, tmp_path, "x86_64 avx512", max_latency_ratio=0.001,
+                         latency_cpus=names)).exit_code == 3
+
+
+@pytest.mark.parametrize("override", ['latency_cpus=["x86_64 avx2"]', "latency_cpus=1"])
+def test_a_cpu_list_on_the_command_line_may_not_narrow_the_latency_gate(build_dir, override):
+    result = check(build_dir, "--budget", override)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: --budget {override} is looser than the recipe's "
+                                    "no latency_cpus")
+
+
+def test_a_baseline_from_another_cpu_class_does_not_gate_latency(build_dir, tmp_path):
+    baseline = tmp_path / "tiny.baseline.json"
+    assert check(build_dir, "--baseline", baseline, "--update-baseline").exit_code == 0
+    doc = load_baseline(baseline)
+    report = json.loads((build_dir / "report.json").read_text())
+    assert doc["cpu"] == report["environment"]["cpu"]
+    doc["figures"]["latency_ratio"] = 0.0001  # a past this build cannot match
+    baseline.write_text(json.dumps(doc))
+    assert check(build_dir, "--baseline", baseline).exit_code == 3
+    doc["cpu"] = "arm64 dotprod" if doc["cpu"] != "arm64 dotprod" else "x86_64 avx2"
+    baseline.write_text(json.dumps(doc))
+    result = check(build_dir, "--baseline", baseline)
+    assert result.exit_code == 0, result.output
+    assert f"the baseline on {doc['cpu']}" in " ".join(result.stdout.split())
+
+
+def test_an_unknown_cpu_class_is_refused_at_recipe_check(write_recipe):
+    from prune2edge.errors import RecipeError
+
+    recipe = write_recipe("[[stages]]\nkind = \"convert\"\n", extra=(
+        '[budgets]\nmax_latency_ratio = 0.5\nlatency_cpus = ["x86_64 avx-512"]\n'))
+    with pytest.raises(RecipeError) as info:
+        load_recipe(recipe)
+    assert "unknown CPU class 'x86_64 avx-512'" in str(info.value)
+    assert "did you mean 'x86_64 avx512'?" in str(info.value)

@@ -50,10 +50,13 @@ def gate(report, baseline: Path | None, budgets, markdown: Path | None) -> None:
         result = run_check(report, baseline, budgets)
     table = Table("check", "limit", "measured", "verdict",
                   title=escape(f"prune2edge check: {result.name}"), title_justify="left")
+    shown = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]not gated[/]"}
     for v in result.verdicts:
-        table.add_row(v.check, v.limit, escape(v.measured),
-                      "[green]ok[/]" if v.ok else "[red]FAIL[/]")
+        table.add_row(v.check, v.limit, escape(v.measured), shown[v.ok])
     out_console.print(table)
+    for v in result.verdicts:
+        if v.note:
+            out_console.print(f"{escape(v.check)} not gated: {escape(v.note)}", soft_wrap=True)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     for path, mode in ((summary, "a"), (markdown, "w")):
         if path:

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cpu import cpu_class
 from ..keras.load import LoadedModel
 from ..keras.model import has_pruning_wrappers, weight_sparsity
 from ..params import from_mapping
@@ -81,7 +82,7 @@ def _budgets(report: BuildReport) -> dict[str, Any] | None:
         return None
     verdicts = budget_verdicts(report, from_mapping(Budgets, values, "budgets"),
                                unmeasured_ok=True)
-    return {"holds": all(v.ok is True for v in verdicts),
+    return {"holds": all(v.ok is not False for v in verdicts),  # None: not gated
             "verdicts": [v.to_dict() for v in verdicts]}
 
 
@@ -113,12 +114,13 @@ def environment(seed: int) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu": cpu_class(),
         "cpus": os.cpu_count(),
         "determinism": {
             "seed": seed,
             "tensorflow_op_determinism": True,
             "reproducible": "artifacts and every figure but timings are identical for the same "
-                            "recipe, seed, package versions and CPU type",
+                            "recipe, seed, package versions and CPU class",
             "varies_between_runs": ["seconds", "stages[].seconds", "latency_ms", "memory",
                                     "conversion.candidates[].p50_ms", "conversion.speed_note",
                                     "conversion.int8.float_cost.*.p50_ms",

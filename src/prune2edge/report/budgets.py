@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..errors import RecipeError
+from ..cpu import CLASSES
+from ..errors import RecipeError, nearest
 from ..requirements import TFLM, Requirement
 
 
@@ -23,6 +24,9 @@ class Budgets:
     # "point": max_accuracy_drop holds for the measured drop; "confident": for the upper end
     # of its 95% paired interval, i.e. the drop is within budget beyond reasonable doubt
     accuracy_gate: Literal["point", "confident"] = "point"
+    # CPU classes (prune2edge.cpu) the latency budget was set on; on another class the latency
+    # figures are reported but not gated. Empty: gated on every CPU.
+    latency_cpus: tuple[str, ...] = ()
 
     def requirements(self) -> list[tuple[Requirement, str]]:
         """What measuring these budgets needs installed: the arena needs TFLM itself."""
@@ -37,6 +41,12 @@ class Budgets:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise RecipeError(f"{name} must be >= 0, got {value}", name, "use a limit >= 0")
+        for name in self.latency_cpus:
+            if name not in CLASSES:
+                guess = nearest(name, CLASSES)
+                raise RecipeError(f"unknown CPU class {name!r}", "latency_cpus",
+                                  (f"did you mean '{guess}'? " if guess else "")
+                                  + f"use {', '.join(CLASSES)}")
         if self.min_accuracy is not None and not 0.0 <= self.min_accuracy <= 1.0:
             raise RecipeError(f"min_accuracy must be in [0, 1], got {self.min_accuracy}",
                               "min_accuracy", "write accuracy as a fraction, e.g. 0.97")

@@ -105,12 +105,19 @@ class Verdict:
     check: str
     limit: str
     measured: str
-    ok: bool | None  # None: not measured by this build
+    ok: bool | None  # None: not gated (not measured by this build, or on another CPU class)
     value: float | None = None
+    note: str | None = None  # why a measured figure is not gated
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "limit": self.limit, "measured": self.measured,
-                "value": self.value, "ok": self.ok}
+        out = {"check": self.check, "limit": self.limit, "measured": self.measured,
+               "value": self.value, "ok": self.ok}
+        return {**out, "note": self.note} if self.note else out
+
+    @property
+    def shown(self) -> str:
+        """What was measured, with the reason it is not gated if it is not."""
+        return f"{self.measured} (not gated: {self.note})" if self.note else self.measured
 
 
 @dataclass(frozen=True)
@@ -120,16 +127,16 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return all(v.ok is True for v in self.verdicts)
+        return not self.failures
 
     @property
     def failures(self) -> list[Verdict]:
-        return [v for v in self.verdicts if not v.ok]
+        return [v for v in self.verdicts if v.ok is False]
 
     def markdown(self) -> str:
         status = "pass" if self.ok else f"FAIL ({len(self.failures)} over budget)"
-        rows = [[v.check, v.limit, v.measured, "ok" if v.ok else "**FAIL**"]
-                for v in self.verdicts]
+        shown = {True: "ok", False: "**FAIL**", None: "not gated"}
+        rows = [[v.check, v.limit, v.shown, shown[v.ok]] for v in self.verdicts]
         return (f"### prune2edge check: {self.name}: {status}\n\n"
                 + table(["check", "limit", "measured", "verdict"], rows) + "\n")
 
@@ -146,15 +153,20 @@ def budgets_of(report: BuildReport, overrides: Iterable[str] = ()) -> Budgets:
             raise ReportError("a budget needs the form KEY=VALUE", f"--budget {override}",
                               "e.g. --budget max_gzip_bytes=90000")
         values[key] = parse_value(raw.strip())
-        if key in recipe and _looser(key, values[key], recipe[key]):
+        if _looser(key, values[key], recipe.get(key)):
+            was = f"{key} = {recipe[key]!r}" if recipe.get(key) not in (None, []) else f"no {key}"
             raise ReportError(f"--budget {key}={raw.strip()} is looser than the recipe's "
-                              f"{key} = {recipe[key]!r}", f"--budget {override}",
+                              f"{was}", f"--budget {override}",
                               "--budget may only add or tighten a budget: loosen it in the "
                               "recipe's [budgets] table, where the change is reviewed")
     return from_mapping(Budgets, values, "budgets")
 
 
 def _looser(key: str, new: Any, old: Any) -> bool:
+    if key == "latency_cpus":  # gating latency on fewer CPU classes than before
+        return not isinstance(new, list) or (old or None) is None or not set(old) <= set(new)
+    if old is None:
+        return False  # a new budget only adds a gate
     if key == "accuracy_gate":
         return new in GATES and old in GATES and GATES.index(new) < GATES.index(old)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (new, old)):
@@ -182,8 +194,22 @@ def budget_verdicts(report: BuildReport, budgets: Budgets,
             continue
         value = figure.of(report)
         ok = value <= limit if at_most else value >= limit
-        verdicts.append(Verdict(name, shown, figure.show(value), ok, value))
+        note = latency_elsewhere(report, budgets) if figure_key == "latency_ratio" else None
+        verdicts.append(Verdict(name, shown, figure.show(value), None if note else ok, value,
+                                note))
     return verdicts
+
+
+def latency_elsewhere(report: BuildReport, budgets: Budgets,
+                      recorded_on: str | None = None) -> str | None:
+    """Why latency measured on this report's CPU class is not held to the budgets (set on
+    `budgets.latency_cpus`) or to a baseline recorded on `recorded_on`; None if it is."""
+    here = report.environment.get("cpu") or "an unknown CPU class"
+    if budgets.latency_cpus and here not in budgets.latency_cpus:
+        return f"measured on {here}, the budget is set for {', '.join(budgets.latency_cpus)}"
+    if recorded_on and here != recorded_on:
+        return f"measured on {here}, the baseline on {recorded_on}"
+    return None
 
 
 def make_baseline(report: BuildReport, tolerances: dict[str, float] | None = None) -> dict:
@@ -199,11 +225,13 @@ def make_baseline(report: BuildReport, tolerances: dict[str, float] | None = Non
         "figures": figures,
         "tolerances": tolerances or dict(DEFAULT_TOLERANCES),
         "sha256": (report.artifacts.get("model.tflite") or {}).get("sha256"),
+        "cpu": report.environment.get("cpu"),
         "environment": report.environment.get("packages", {}),
     }
 
 
-def baseline_verdicts(report: BuildReport, baseline: dict[str, Any], source: str) -> list[Verdict]:
+def baseline_verdicts(report: BuildReport, baseline: dict[str, Any], source: str,
+                      budgets: Budgets) -> list[Verdict]:
     recorded = baseline["recipe"]
     built = {"name": report.name, "overrides": report.recipe.get("overrides", [])}
     if recorded != built:
@@ -232,9 +260,11 @@ def baseline_verdicts(report: BuildReport, baseline: dict[str, Any], source: str
         growth = tolerances["latency_ratio_growth"]
         limit = figures["latency_ratio"] * (1 + growth)
         value = FIGURES["latency_ratio"].of(report)
+        note = latency_elsewhere(report, budgets, baseline.get("cpu"))
         verdicts.append(Verdict(f"baseline latency ratio (+{growth:.0%})",
                                 f"<= {FIGURES['latency_ratio'].show(limit)}",
-                                FIGURES["latency_ratio"].show(value), value <= limit))
+                                FIGURES["latency_ratio"].show(value),
+                                None if note else value <= limit, value, note))
     return verdicts
 
 
@@ -256,9 +286,10 @@ def run_check(report: BuildReport, baseline: Path | None = None,
               budget_overrides: Iterable[str] = ()) -> CheckResult:
     """Every verdict for `report`: its status, its budgets, and the baseline if given."""
     verdicts = [Verdict("build status", "ok", report.status, report.status == "ok")]
-    verdicts += budget_verdicts(report, budgets_of(report, budget_overrides))
+    budgets = budgets_of(report, budget_overrides)
+    verdicts += budget_verdicts(report, budgets)
     if baseline is not None:
-        verdicts += baseline_verdicts(report, load_baseline(baseline), str(baseline))
+        verdicts += baseline_verdicts(report, load_baseline(baseline), str(baseline), budgets)
     if len(verdicts) == 1:
         raise ReportError("nothing to check", report.name,
                           "add a [budgets] table to the recipe, pass --budget KEY=VALUE, "
