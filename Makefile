@@ -8,7 +8,7 @@ EXAMPLES := seed_mlp mnist_mlp mnist_cnn mnist_cnn_fast mnist_cnn_small mnist_cn
             mnist_cnn_tune mnist_cnn_tune_small \
             mobilenet_v2_mnist ds_cnn_mnist
 
-.PHONY: setup demo test test-fast lint check baselines bench clean
+.PHONY: setup demo test test-all test-fast lint check check-quick baselines bench clean
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -22,11 +22,14 @@ setup: $(STAMP)  ## create .venv and install prune2edge with its dev tools
 demo: $(STAMP)  ## build the MNIST CNN example offline into build/demo
 	$(BIN)/prune2edge build models/mnist_cnn.toml --out build/demo --force
 
-test: lint  ## lint and type-check, then every test (the slow end-to-end builds included)
+test: lint  ## lint and type-check, then the tests (the slow end-to-end builds included)
+	$(BIN)/pytest -n auto --dist worksteal -m "not exhaustive"
+
+test-all: lint  ## as test, plus the exhaustive tests (every Keras 3 family)
 	$(BIN)/pytest -n auto --dist worksteal
 
 test-fast: $(STAMP)  ## unit tests only (seconds)
-	$(BIN)/pytest -n auto --dist worksteal -m "not slow"
+	$(BIN)/pytest -n auto --dist worksteal -m "not slow and not exhaustive"
 
 lint: $(STAMP)  ## ruff, and mypy over the package (tests/test_layers.py holds the import order)
 	$(BIN)/ruff check .
@@ -37,6 +40,9 @@ check: $(STAMP)  ## build every example, gate it on its budgets and committed ba
 	  $(BIN)/prune2edge build models/$$recipe.toml --out build/check/$$recipe --force --quiet \
 	    --baseline models/$$recipe.baseline.json || exit $$?; \
 	done
+
+check-quick: EXAMPLES := seed_mlp mnist_mlp mnist_cnn mnist_cnn_fast mnist_cnn_small mnist_cnn_calibrated
+check-quick: check  ## as check, for the six examples that build in under two minutes each (CI)
 
 baselines: $(STAMP)  ## rebuild the examples and record their baselines (commit the result)
 	@for recipe in $(EXAMPLES); do \

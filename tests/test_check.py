@@ -122,7 +122,10 @@ def test_budgets_need_the_figures_they_limit(write_recipe, tmp_path):
         in result.stderr
     assert (out / "model.tflite").exists()  # the build itself stands; only the gate failed
     no_budgets = write_recipe("[[stages]]\nkind = \"convert\"\n", name="plain.toml")
-    runner.invoke(app, ["build", str(no_budgets), "--out", str(tmp_path / "plain"), "-q"])
+    plain = runner.invoke(app, ["build", str(no_budgets), "--out", str(tmp_path / "plain"),
+                                "-q"])
+    assert plain.exit_code == 0 and "budgets:" not in plain.stdout
+    assert json.loads((tmp_path / "plain" / "report.json").read_text())["budgets"] is None
     result = check(tmp_path / "plain")
     assert result.exit_code == 1 and result.stderr.startswith("error: nothing to check")
 

@@ -82,6 +82,8 @@ def _budgets(report: BuildReport) -> dict[str, Any] | None:
         return None
     verdicts = budget_verdicts(report, from_mapping(Budgets, values, "budgets"),
                                unmeasured_ok=True)
+    if not verdicts:  # a table with only settings (accuracy_gate, latency_cpus)
+        return None
     return {"holds": all(v.ok is not False for v in verdicts),  # None: not gated
             "verdicts": [v.to_dict() for v in verdicts]}
 
