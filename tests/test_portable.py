@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from prune2edge.recipe import load_recipe
+from prune2edge.requirements import TFLM
 from prune2edge.stages import FineTune, Prune, Validate
 
 if sys.version_info >= (3, 11):
@@ -157,3 +158,14 @@ def test_a_device_the_machine_lacks_is_refused_before_any_work():
 
     with pytest.raises(DependencyError, match=r"this machine has no /gpu:7"):
         strategy_for(DistributeSpec(strategy="mirrored", devices=("/gpu:7",)))
+
+
+def test_only_the_tflm_example_needs_tflite_micro():
+    """Every bundled example but ds_cnn_mnist (runtime "both", an arena budget) builds with
+    `pip install 'prune2edge[build]'` on any platform."""
+    from prune2edge.recipe import bundled_recipes
+
+    needing = {path.stem for path in bundled_recipes()
+               if any(requirement.module == TFLM.module
+                      for requirement, _ in load_recipe(path).requirements())}
+    assert needing == {"ds_cnn_mnist"}
