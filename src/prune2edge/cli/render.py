@@ -113,8 +113,9 @@ def summary_table(report: BuildReport) -> Table:
 
 def budget_line(budgets: Mapping[str, Any]) -> str:
     """The recipe's budgets in one line, for a build that does not gate on them."""
-    shown = {True: "ok", False: "OVER", None: "not gated"}
-    verdicts = ", ".join(f"{v['check']} {shown[v['ok']]}" for v in budgets["verdicts"])
+    shown = {True: "ok", False: "OVER", None: "not measured"}
+    verdicts = ", ".join(f"{v['check']} {'another CPU class' if v.get('note') else shown[v['ok']]}"
+                         for v in budgets["verdicts"])
     return (f"budgets: {verdicts} (not gated: pass --check, or run prune2edge check, to fail "
             "on them)")
 
