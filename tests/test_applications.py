@@ -18,7 +18,7 @@ from prune2edge.engine.prepare import seed_everything
 from prune2edge.keras import zoo
 from prune2edge.keras.converter import to_tflite
 from prune2edge.keras.criteria import criterion
-from prune2edge.keras.surgery import plan, rebuild, select, shrink_report
+from prune2edge.keras.surgery import group_scores, plan, rebuild, select, shrink_report
 from prune2edge.tflite.runner import TFLiteRunner
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_every_family_plans_prunes_and_converts(family, tmp_path):
     assert np.max(np.abs(same(x).numpy() - model(x).numpy())) <= 1e-5
 
     producers = [m for g in planned.prunable for m in g.members]
-    scores = criterion("l1").channel_scores(planned.graph.model, producers)
+    scores = group_scores(planned, criterion("l1").channel_scores(planned.graph.model, producers))
     keep = select(planned, scores, {"*": 0.5}, 4, "uniform")
     smaller = rebuild(planned.graph, keep)
     shrunk = shrink_report(planned, smaller, keep)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from prune2edge import _compat
 from prune2edge.cli import app
-from prune2edge.keras.surgery import plan, rebuild, select
+from prune2edge.keras.surgery import group_scores, plan, rebuild, select
 
 X = np.random.default_rng(0).random((4, 8, 8, 3)).astype(np.float32)
 
@@ -69,7 +69,8 @@ def test_blocks_plan_into_the_groups_they_tie():
 
 def test_blocks_rebuild_smaller_in_whole_groups_and_rounded_widths():
     planned = plan(blocks_model())
-    scores = {m: np.arange(g.width, dtype=float) for g in planned.prunable for m in g.members}
+    scores = group_scores(planned, {m: np.arange(g.width, dtype=float)
+                                    for g in planned.prunable for m in g.members})
     keep = select(planned, scores, {"*": 0.5}, 1, "uniform")
     assert keep["expand0"].tolist() == [4, 5, 6, 7]  # two whole groups of two
     smaller = rebuild(planned.graph, keep)

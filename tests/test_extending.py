@@ -175,6 +175,77 @@ def test_a_registered_layer_handler_lets_channels_pass_a_custom_layer():
     assert np.allclose(smaller(x).numpy(), expected, atol=1e-5)
 
 
+def test_a_layer_type_is_one_handler_class_macs_slicing_and_refit(make_ctx):
+    """A custom per-channel gain: one handler says how channels pass it, slices its weights,
+    counts its multiply-accumulates and refits it; structural pruning then uses all four."""
+    from prune2edge import Structural, _compat
+    from prune2edge.keras.surgery import Refit
+
+    keras = _compat.keras()
+
+    @keras.utils.register_keras_serializable("prune2edge_tests")
+    class Gain(keras.layers.Layer):
+        def build(self, shape):
+            self.gain = self.add_weight(name="gain", shape=(shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.gain
+
+    class GainHandler(PerChannelHandler):
+        def macs(self, layer):
+            return int(np.prod(layer.output_shape[1:]))
+
+        def refits(self, layer):
+            return True
+
+        def refit(self, layer, old, case: Refit):
+            """Per channel, the gain g minimising ||g x_new - g_old x_old||² in closed form."""
+            kept = np.arange(case.old_in.shape[-1]) if case.inbound is None else case.inbound
+            xn, target = case.new_in, case.old_in[:, kept] * old.gain.numpy()[kept]
+            start = layer.gain.numpy()
+            fitted = (xn * target).sum(0) / np.maximum((xn * xn).sum(0), 1e-12)
+            errors = [float(((xn * g - target) ** 2).sum() / (target ** 2).sum())
+                      for g in (start, fitted)]
+            layer.gain.assign(fitted)
+            return errors[0], errors[1]
+
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Dense(12, activation="relu", name="h1")(keras.layers.Flatten()(inputs))
+    x = Gain(name="gain")(keras.layers.Dense(8, name="h2")(x))
+    outputs = keras.layers.Dense(10, activation="softmax", name="out")(keras.layers.ReLU()(x))
+    model = keras.Model(inputs, outputs)
+    model.get_layer("gain").set_weights([np.linspace(0.5, 2.0, 8, dtype=np.float32)])
+    register_handler("Gain")(GainHandler)
+    try:
+        out = run_stages(make_ctx(model=model, baseline_model=model),
+                         Structural(ratio=0.5, min_width=1, reconstruct=True))
+    finally:
+        del HANDLERS["Gain"]
+    rows = {row["layer"]: row for row in out.outputs["layers"]}
+    assert (rows["gain"]["macs_before"], rows["gain"]["macs_after"]) == (8, 4)
+    assert out.model.get_layer("gain").get_weights()[0].shape == (4,)
+    refits = {row["layer"]: row for row in out.outputs["reconstruction"]}
+    assert refits["gain"]["output_error_after"] < refits["gain"]["output_error_before"]
+    assert [k["members"] for k in out.outputs["kept"]] == [["h1"], ["h2"]]
+    assert all(len(k["channels"].split(",")) >= 1 for k in out.outputs["kept"])
+
+
+def test_macs_of_one_dimensional_depthwise_and_separable_convolutions():
+    """Counted by their handlers (they once counted 0, so tune under-counted 1-D models)."""
+    from prune2edge import _compat
+    from prune2edge.keras.surgery.costs import layer_costs
+
+    keras = _compat.keras()
+    inputs = keras.Input((20, 3))
+    x = keras.layers.DepthwiseConv1D(5, depth_multiplier=2, name="dw")(inputs)  # 16 x 6 out
+    x = keras.layers.SeparableConv1D(4, 3, strides=2, padding="same", name="sep")(x)  # 8 x 4
+    x = keras.layers.DepthwiseConv2D(3, name="dw2")(keras.layers.Reshape((8, 4, 1))(x))
+    costs = layer_costs(keras.Model(inputs, x))
+    assert costs["dw"]["macs"] == 16 * 5 * 3 * 2
+    assert costs["sep"]["macs"] == 8 * 3 * 6 + 8 * 6 * 4  # depthwise, then pointwise
+    assert costs["dw2"]["macs"] == 6 * 2 * 9 * 1
+
+
 def test_a_registered_criterion_ranks_channels_for_structural_pruning(make_ctx):
     from prune2edge import Structural
 

@@ -10,7 +10,7 @@ from prune2edge import _compat
 from prune2edge.errors import ModelError, RecipeError
 from prune2edge.inspect import inspect
 from prune2edge.keras.schedules import ConstantSparsity
-from prune2edge.keras.surgery import plan, rebuild, select
+from prune2edge.keras.surgery import group_scores, plan, rebuild, select
 from prune2edge.stages import Convert, FineTune, Prune, Strip, Structural, Train, Validate
 from test_models import functional_cnn
 
@@ -56,8 +56,8 @@ def test_removing_dead_channels_keeps_every_output():
     scores = {name: np.abs(result.graph.layer(name).get_weights()[0]).reshape(
         -1, result.graph.layer(name).output_shape[-1]).sum(axis=0)
         for g in result.prunable for name in g.members}
-    keep = select(result, scores, {"conv2d": 3 / 8, "conv2d_1": 2 / 6, "dense": 2 / 12, "*": 0},
-                  1, "uniform")
+    keep = select(result, group_scores(result, scores),
+                  {"conv2d": 3 / 8, "conv2d_1": 2 / 6, "dense": 2 / 12, "*": 0}, 1, "uniform")
     assert keep["conv2d"].tolist() == [0, 2, 3, 5, 7]
     assert keep["conv2d_1"].tolist() == [1, 2, 3, 4] and len(keep["dense"]) == 10
     smaller = rebuild(result.graph, keep)
@@ -101,7 +101,7 @@ def test_residual_groups_and_stated_reasons():
     assert groups[("mix",)].reasons == ["its channels reach a Reshape layer ('reshape')"]
     assert groups[("head",)].reasons == ["its units are the model's outputs"]
     scores = {"stem": np.arange(6.0), "branch": np.arange(6.0)[::-1] * 0.1}
-    keep = select(result, scores, {"*": 0.5}, 1, "uniform")
+    keep = select(result, group_scores(result, scores), {"*": 0.5}, 1, "uniform")
     assert np.array_equal(keep["stem"], keep["branch"]) and len(keep["stem"]) == 3
     smaller = rebuild(result.graph, keep)
     assert smaller.get_layer("add").output_shape[-1] == 3
@@ -112,7 +112,7 @@ def test_residual_groups_and_stated_reasons():
 def test_min_width_global_allocation_and_exclusions():
     result = plan(cnn_with_dead_filters(), exclude=("dense",))
     assert [g.members for g in result.prunable] == [["conv2d"], ["conv2d_1"]]
-    scores = {"conv2d": np.arange(8.0), "conv2d_1": np.arange(6.0) * 10}
+    scores = {"conv2d": np.arange(8.0), "conv2d_1": np.arange(6.0) * 10}  # one member each
     keep = select(result, scores, {"*": 0.9}, 3, "uniform")
     assert [len(keep["conv2d"]), len(keep["conv2d_1"])] == [3, 3]
     everything = select(result, scores, {"*": 0.5}, 1, "global")

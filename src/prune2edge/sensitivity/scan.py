@@ -20,7 +20,7 @@ from ..keras.criteria import criterion as criterion_named
 from ..keras.criteria import unstructured_mask
 from ..keras.files import load_own
 from ..keras.model import accuracy as accuracy_of
-from ..keras.surgery import Plan, plan, rebuild, select
+from ..keras.surgery import Plan, group_scores, plan, rebuild, select
 from ..progress import Reporter
 from ..recipe.schema import Recipe
 from ..report.format import table
@@ -97,7 +97,7 @@ class _Scan:
     model: Any
     x: Any
     y: Any
-    scores: Any  # magnitude: per layer, in `names` order; structural: by producer
+    scores: Any  # magnitude: per layer, in `names` order; structural: by group
     names: list[str]  # magnitude: the prunable layers
     plan: Any = None  # structural: the groups
 
@@ -122,7 +122,7 @@ def _state(model: Any, x: Any, y: Any, mode: str, criterion: str, sample: Any) -
     result = plan(model)
     producers = [m for g in result.prunable for m in g.members]
     channels = criterion_named(criterion).channel_scores(model, producers, sample)
-    return _Scan(model, x, y, channels, [], result)
+    return _Scan(model, x, y, group_scores(result, channels), [], result)
 
 
 def _load_state(model_file: Path, *args: Any) -> _Scan:

@@ -16,6 +16,7 @@ from ..keras.model import accuracy
 from ..keras.surgery import (
     Plan,
     check_rebuilt,
+    group_scores,
     obs_channel_scores,
     plan,
     rebuild,
@@ -126,14 +127,14 @@ class Structural(Stage):
             test_accuracy_before_finetune=before_finetune,
             channels_removed=report["channels_removed"],
             layers=report["layers"], groups=report["groups"], skipped=report["skipped"],
-            **extra)
+            kept=report["kept"], **extra)
 
     def _scores(self, ctx: BuildContext, result: Plan, sample: Any) -> dict[str, Any]:
-        """A score per channel of every prunable producer, by the criterion."""
+        """A score per channel of every prunable group, by the criterion."""
         if self.criterion != "obs":
             producers = [m for g in result.prunable for m in g.members]
-            return criterion(self.criterion).channel_scores(result.graph.model, producers,
-                                                            sample)
+            return group_scores(result, criterion(self.criterion).channel_scores(
+                result.graph.model, producers, sample))
         share = max([self.ratio, *self.ratios.values()]) if self.allocation == "uniform" else 1
         with ctx.reporter.task("OBS channel saliency", len(result.prunable), "groups") as task:
             return obs_channel_scores(result, sample, self.damping, share, task)

@@ -7,15 +7,16 @@ behaviour lives in one handler class (`handlers`), and channel layouts and their
 `layout`.
 """
 
-from .handlers import HANDLERS, Inbound, LayerHandler, Sliced, register_handler
+from .handlers import HANDLERS, Inbound, LayerHandler, Refit, Sliced, register_handler
 from .layout import Layout, Segment, Tracer
 from .plan import Group, Plan, plan
 from .rebuild import check_rebuilt, rebuild
 from .refit import refit, refittable
 from .saliency import obs_channel_scores
-from .select import select
+from .select import REDUCTIONS, group_scores, select
 from .summary import shrink_report
 
-__all__ = ["HANDLERS", "Group", "Inbound", "LayerHandler", "Layout", "Plan", "Segment", "Sliced",
-           "Tracer", "check_rebuilt", "obs_channel_scores", "plan", "rebuild", "refit",
-           "refittable", "register_handler", "select", "shrink_report"]
+__all__ = ["HANDLERS", "REDUCTIONS", "Group", "Inbound", "LayerHandler", "Layout", "Plan",
+           "Refit", "Segment", "Sliced", "Tracer", "check_rebuilt", "group_scores",
+           "obs_channel_scores", "plan", "rebuild", "refit", "refittable", "register_handler",
+           "select", "shrink_report"]

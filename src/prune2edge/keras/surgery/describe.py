@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..costs import layer_costs
+from .costs import layer_costs
 from .plan import Plan
 
 

@@ -56,8 +56,9 @@ class _Consumer:
 
 def obs_channel_scores(plan: Plan, x: np.ndarray, damping: float, share: float = 1.0,
                        task: Task | None = None) -> dict[str, np.ndarray]:
-    """A score per output channel of every prunable producer (lower goes first); each group's
-    greedy removal runs until `share` of its channels are gone. `task` advances per group."""
+    """A score per channel of every prunable group, by `Group.name` (lower goes first); each
+    group's greedy removal runs until `share` of its channels are gone. `task` advances per
+    group."""
     graph = plan.graph
     scores = {}
     inputs: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # Hessians, by consumer
@@ -68,8 +69,7 @@ def obs_channel_scores(plan: Plan, x: np.ndarray, damping: float, share: float =
             ranked = _greedy(consumers, group.width, math.ceil(share * group.width))
         else:
             ranked = channel_norms(output_weights(graph.layer(group.members[0]))[0].numpy(), "l2")
-        for index, name in enumerate(group.members):  # select adds the members' scores
-            scores[name] = ranked if index == 0 else np.zeros_like(ranked)
+        scores[group.name] = ranked
         (task or Task()).advance(status=group.name)
     return scores
 

@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from .plan import Group, Plan
+
+# How the members of a group (producers tied by merges) combine their channel scores.
+REDUCTIONS: dict[str, Callable[[list[np.ndarray]], np.ndarray]] = {
+    "sum": lambda scores: sum(scores[1:], scores[0]),
+    "mean": lambda scores: sum(scores[1:], scores[0]) / len(scores),
+    "max": lambda scores: np.maximum.reduce(scores),
+}
+
+
+def group_scores(plan_: Plan, scores: dict[str, np.ndarray],
+                 reduction: str = "sum") -> dict[str, np.ndarray]:
+    """One score per channel of every prunable group, from one per channel of each producer
+    (a criterion's), its members' reduced by `reduction` (a name in REDUCTIONS)."""
+    reduce = REDUCTIONS[reduction]
+    return {g.name: reduce([scores[m] for m in g.members]) for g in plan_.prunable}
 
 
 def select(plan_: Plan, scores: dict[str, np.ndarray], ratios: dict[str, float],
            min_width: int, allocation: str, round_to: int = 1) -> dict[str, np.ndarray]:
     """The channels each prunable group keeps: per group (`uniform`) or ranked over all groups
     (`global`), never fewer than `min_width`, and a multiple of `round_to` where the group is
-    that wide. `scores` is one score per channel per producer; `ratios` the share to remove
-    per group (by any member's name, "*" for the rest). A group whose channels go in blocks
-    (`Group.step`, grouped convolutions) keeps or drops whole blocks."""
-    units = {g.name: _unit_scores(g, scores) for g in plan_.prunable}
+    that wide. `scores` is one score per channel per group (by `Group.name`, e.g. from
+    `group_scores`); `ratios` the share to remove per group (by any member's name, "*" for the
+    rest). A group whose channels go in blocks (`Group.step`, grouped convolutions) keeps or
+    drops whole blocks."""
+    units = {g.name: _unit_scores(g, scores[g.name]) for g in plan_.prunable}
     multiple = {g.name: math.lcm(g.step, round_to) // g.step for g in plan_.prunable}
     floor = {g.name: min(len(units[g.name]), -(-min(g.width, min_width) // g.step))
              for g in plan_.prunable}
@@ -34,12 +51,9 @@ def select(plan_: Plan, scores: dict[str, np.ndarray], ratios: dict[str, float],
             for member in g.members}
 
 
-def _unit_scores(group: Group, scores: dict[str, np.ndarray]) -> np.ndarray:
-    """The members' scores added channel by channel (in member order), then per block."""
-    total = scores[group.members[0]]
-    for member in group.members[1:]:
-        total = total + scores[member]
-    return total.reshape(-1, group.step).sum(axis=1) if group.step > 1 else total
+def _unit_scores(group: Group, scores: np.ndarray) -> np.ndarray:
+    """The group's channel scores, added per block where channels go in blocks."""
+    return scores.reshape(-1, group.step).sum(axis=1) if group.step > 1 else scores
 
 
 def _rounded(count: int, multiple: int, total: int) -> int:

@@ -6,13 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from ..costs import layer_costs
+from .costs import layer_costs
 from .plan import Plan
 
 
 def shrink_report(plan_: Plan, after: Any, keep: dict[str, np.ndarray]) -> dict[str, Any]:
     """Width, parameters and multiply-accumulates per layer, before (the planned model, with
-    nested models inlined) and after."""
+    nested models inlined) and after; and the old channels each prunable group kept (its
+    pruning history: enough to explain and repeat the cut)."""
     before = plan_.graph.model
     cost_before, cost_after = layer_costs(before), layer_costs(after)
     rows = []
@@ -35,4 +36,17 @@ def shrink_report(plan_: Plan, after: Any, keep: dict[str, np.ndarray]) -> dict[
         "macs_after": sum(c["macs"] for c in cost_after.values()),
         "channels_removed": int(sum(g.width - len(keep[g.members[0]])
                                     for g in plan_.prunable)),
+        "kept": [{"members": g.members, "width": g.width,
+                  "channels": index_ranges(keep[g.members[0]])} for g in plan_.prunable],
     }
+
+
+def index_ranges(indices: np.ndarray) -> str:
+    """Sorted channel indices as runs, e.g. [0, 1, 2, 5, 7, 8] -> '0-2,5,7-8'."""
+    runs: list[list[int]] = []
+    for index in map(int, indices):
+        if runs and index == runs[-1][1] + 1:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index])
+    return ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)

@@ -6,6 +6,7 @@ from .base import (
     Channels,
     Inbound,
     LayerHandler,
+    Refit,
     Sliced,
     handler_for,
     out_width,
@@ -16,5 +17,5 @@ from .merges import MergeHandler
 from .producers import ProducerHandler
 
 __all__ = ["DEFAULT", "HANDLERS", "Channels", "Inbound", "LayerHandler", "MergeHandler",
-           "PassThroughHandler", "PerChannelHandler", "ProducerHandler", "Sliced",
+           "PassThroughHandler", "PerChannelHandler", "ProducerHandler", "Refit", "Sliced",
            "handler_for", "out_width", "register_handler"]

@@ -1,13 +1,14 @@
-"""One handler per layer type: how channels (the last axis) flow through it while planning, and
-how its weights are sliced when channels are removed (Torch-Pruning keeps one pruning function
-per layer type the same way).
+"""One handler per layer type: everything structural pruning knows about that type, in one class
+(Torch-Pruning keeps one pruning function per layer type the same way).
 
-A handler answers two questions:
+A handler answers:
 - `trace`: given the layout of each input (`layout.Layout`), what is the output's layout? It
   may make new channels (a producer), tie inputs together (elementwise merges), or keep the
   sources that reach it whole with a reason (a layer that mixes channels).
 - `slice`: given which old channels each input keeps (`None`: all) and its width, the layer's
   new weights, which old channels its output keeps, and any config changes.
+- `macs`: its multiply-accumulates per sample (the report's and tune's cost model).
+- `refits` / `refit`: whether and how the least-squares refit after pruning fits its weights.
 
 Register a handler for another layer type with `@register_handler("MyLayer")`.
 """
@@ -30,6 +31,17 @@ class Inbound(NamedTuple):
 
     channels: Channels
     width: int
+
+
+class Refit(NamedTuple):
+    """One layer to refit: its inputs in the pruned and in the original model, the old
+    channels its output and its (first) input keep (`None`: all), and the damping."""
+
+    new_in: np.ndarray
+    old_in: np.ndarray
+    kept: Channels
+    inbound: Channels
+    damping: float
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,18 @@ class LayerHandler:
     def slice(self, layer: Any, weights: list[np.ndarray], ins: Sequence[Inbound],
               keep: Channels) -> Sliced:
         return Sliced(weights, ins[0].channels if ins else None)
+
+    def macs(self, layer: Any) -> int:
+        """Multiply-accumulates per sample (0: none worth counting, e.g. normalisation)."""
+        return 0
+
+    def refits(self, layer: Any) -> bool:
+        """Whether `refit` can fit this layer's weights after its inputs were pruned."""
+        return False
+
+    def refit(self, layer: Any, old: Any, case: Refit) -> tuple[float, float]:
+        """Fit `layer` (pruned) to `old`'s output; its output error before and after."""
+        raise NotImplementedError(f"{type(layer).__name__} layers cannot be refit")
 
 
 HANDLERS: dict[str, LayerHandler] = {}

@@ -3,16 +3,19 @@ depthwise convolutions, Flatten and channel-preserving Reshapes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..layout import Layout, Segment, Tracer
+from ..lstsq import fit_depthwise
 from .base import (
     Channels,
     Inbound,
     LayerHandler,
+    Refit,
     Sliced,
     channels_last,
     last_axis,
@@ -86,6 +89,16 @@ class DepthwiseHandler(PassThroughHandler):
         expanded = (channels[:, None] * multiplier + np.arange(multiplier)).ravel()
         return Sliced([np.take(kernel, channels, axis=-2),
                        *(np.take(b, expanded) for b in rest)], expanded)
+
+    def macs(self, layer: Any) -> int:
+        return (math.prod(layer.output_shape[1:-1]) * math.prod(layer.kernel_size)
+                * layer.input_shape[-1] * layer.depth_multiplier)
+
+    def refits(self, layer: Any) -> bool:
+        return type(layer).__name__ == "DepthwiseConv2D"
+
+    def refit(self, layer: Any, old: Any, case: Refit) -> tuple[float, float]:
+        return fit_depthwise(layer, old, case.new_in, case.old_in, case.inbound, case.damping)
 
 
 @register_handler("Flatten")

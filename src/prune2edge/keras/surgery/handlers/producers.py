@@ -3,16 +3,20 @@ groups), and separable convolutions (a depthwise step, then a pointwise producer
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ...reconstruct import supports
 from ..layout import Layout, Tracer, width
+from ..lstsq import fit_matrix
 from .base import (
     Channels,
     Inbound,
     LayerHandler,
+    Refit,
     Sliced,
     channels_last,
     out_width,
@@ -76,6 +80,21 @@ class ProducerHandler(LayerHandler):
         return Sliced([kernel[..., keep], *(bias[keep] for bias in rest)], keep,
                       {key: len(keep)})
 
+    def macs(self, layer: Any) -> int:
+        in_shape, out_shape = layer.input_shape, layer.output_shape
+        if type(layer).__name__ == "Dense":
+            positions = math.prod(in_shape[1:-1]) if len(in_shape) > 2 else 1
+            return positions * in_shape[-1] * layer.units
+        groups = getattr(layer, "groups", 1)
+        return (math.prod(out_shape[1:-1]) * math.prod(layer.kernel_size)
+                * (in_shape[-1] // groups) * layer.filters)
+
+    def refits(self, layer: Any) -> bool:
+        return supports(layer)
+
+    def refit(self, layer: Any, old: Any, case: Refit) -> tuple[float, float]:
+        return fit_matrix(layer, old, case.new_in, case.old_in, case.kept, case.damping)
+
 
 @register_handler("SeparableConv1D", "SeparableConv2D")
 class SeparableHandler(ProducerHandler):
@@ -94,3 +113,13 @@ class SeparableHandler(ProducerHandler):
             return Sliced([depthwise, pointwise, *rest], None)
         return Sliced([depthwise, pointwise[..., keep], *(b[keep] for b in rest)], keep,
                       {"filters": len(keep)})
+
+    def macs(self, layer: Any) -> int:
+        positions = math.prod(layer.output_shape[1:-1])
+        depthwise = positions * math.prod(layer.kernel_size) * layer.input_shape[-1] \
+            * layer.depth_multiplier
+        return depthwise + positions * layer.input_shape[-1] * layer.depth_multiplier \
+            * layer.filters
+
+    def refits(self, layer: Any) -> bool:
+        return False
