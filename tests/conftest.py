@@ -16,6 +16,7 @@ import pytest
 from prune2edge import data as data_mod
 from prune2edge.engine.context import BuildContext
 from prune2edge.progress import Reporter
+from prune2edge.report.results import StageResult
 
 TRAIN, TEST = 640, 200
 
@@ -132,7 +133,7 @@ def tiny_context(arrays: dict[str, np.ndarray], work_dir: Path,
 def run_stages(ctx: BuildContext, *stages) -> BuildContext:
     """Run stages directly (as the pipeline does, with look-ahead), without a build dir."""
     for index, stage in enumerate(stages):
-        ctx = stage.run(ctx.evolve(remaining=stages[index + 1:], outputs={}))
+        ctx = stage.run(ctx.controlled(remaining=stages[index + 1:]).with_result(StageResult()))
     return ctx
 
 

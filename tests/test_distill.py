@@ -35,8 +35,8 @@ def test_the_loss_is_the_hinton_formula():
 def test_distilled_fine_tune_and_checkpoint_round_trip(make_ctx, tmp_path):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1), Structural(ratio=0.5))
     out = run_stages(ctx, FineTune(epochs=1, teacher="baseline", temperature=2.0))
-    assert out.outputs["loss_fn"] == "distillation(temperature=2.0, weight=0.5)"
-    assert out.outputs["test_accuracy"] > ctx.outputs["test_accuracy_before_finetune"]
+    assert out.result.loss_fn == "distillation(temperature=2.0, weight=0.5)"
+    assert out.result.test_accuracy > ctx.result.test_accuracy_before_finetune
     keras = _compat.keras()
     out.model.save(tmp_path / "student.keras")
     again = keras.models.load_model(tmp_path / "student.keras", safe_mode=False)

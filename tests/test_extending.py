@@ -42,6 +42,48 @@ def test_a_new_stage_is_one_file_and_recipes_find_it(write_recipe):
     assert recipe.stages[1] == toy_distill.ToyDistill(epochs=2)
 
 
+def test_a_third_party_stage_builds_reports_and_gates_its_own_figure(write_recipe, tmp_path):
+    """tests/toy_distill.py alone adds a result field, a report field (kept by report.json
+    beside the ones prune2edge names), a report.md section and a budget `check` holds."""
+    import json
+
+    import toy_distill  # noqa: F401  (registers the kind and its budget)
+    from prune2edge import BuildReport, build, run_check
+
+    recipe = write_recipe("""
+        [[stages]]
+        kind = "train"
+        epochs = 1
+
+        [[stages]]
+        kind = "toy_distill"
+
+        [[stages]]
+        kind = "convert"
+        sparse = "off"
+
+        [budgets]
+        min_teacher_accuracy = 0.5
+        """)
+    report = build(recipe, tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    stage = doc["stages"][1]
+    assert stage["kind"] == "toy_distill" and stage["outputs"]["teacher"] == "tiny_mlp"
+    right = stage["outputs"]["teacher_accuracy"]
+    assert 0.5 < right < 1 and doc["distillation"]["teacher_accuracy"] == right
+    assert list(doc)[-1] == "distillation"  # after every field prune2edge names
+    assert "## Distillation" in (tmp_path / "out" / "report.md").read_text()
+    assert doc["budgets"]["verdicts"][0]["check"] == "min_teacher_accuracy"
+
+    loaded = BuildReport.load(tmp_path / "out")
+    assert loaded.to_dict() == report.to_dict() == doc
+    assert run_check(loaded).ok
+    failed = run_check(loaded, budget_overrides=[f"min_teacher_accuracy={right + 0.01}"])
+    assert [v.check for v in failed.failures] == ["min_teacher_accuracy"]
+    with pytest.raises(Exception, match="looser than the recipe"):
+        run_check(loaded, budget_overrides=["min_teacher_accuracy=0.4"])
+
+
 def test_the_new_stage_trains_with_its_teacher_checkpointed_and_resumed(make_ctx, tmp_path):
     from toy_distill import ToyDistill
 
@@ -50,9 +92,9 @@ def test_the_new_stage_trains_with_its_teacher_checkpointed_and_resumed(make_ctx
     ctx, records = pipeline.execute(make_ctx(), checkpoints)
     teacher = ctx.models["teacher"]
     assert teacher is ctx.baseline_model and ctx.model is not teacher
-    assert records[1].outputs["epochs"] == 2 and ctx.tflite["final"].is_file()
+    assert records[1].result.epochs == 2 and ctx.tflite["final"].is_file()
 
-    point = checkpoints.load()  # saved when toy_distill finished: resume at convert
+    point = checkpoints.load(pipeline.stages)  # saved when toy_distill finished: resume at convert
     assert point.stage_index == 3 and set(point.models) == {"teacher"}
     for saved, live in zip(point.models["teacher"].get_weights(), teacher.get_weights(),
                            strict=True):
@@ -221,13 +263,13 @@ def test_a_layer_type_is_one_handler_class_macs_slicing_and_refit(make_ctx):
                          Structural(ratio=0.5, min_width=1, reconstruct=True))
     finally:
         del HANDLERS["Gain"]
-    rows = {row["layer"]: row for row in out.outputs["layers"]}
+    rows = {row["layer"]: row for row in out.result.layers}
     assert (rows["gain"]["macs_before"], rows["gain"]["macs_after"]) == (8, 4)
     assert out.model.get_layer("gain").get_weights()[0].shape == (4,)
-    refits = {row["layer"]: row for row in out.outputs["reconstruction"]}
+    refits = {row["layer"]: row for row in out.result.reconstruction}
     assert refits["gain"]["output_error_after"] < refits["gain"]["output_error_before"]
-    assert [k["members"] for k in out.outputs["kept"]] == [["h1"], ["h2"]]
-    assert all(len(k["channels"].split(",")) >= 1 for k in out.outputs["kept"])
+    assert [k["members"] for k in out.result.kept] == [["h1"], ["h2"]]
+    assert all(len(k["channels"].split(",")) >= 1 for k in out.result.kept)
 
 
 def test_macs_of_one_dimensional_depthwise_and_separable_convolutions():
@@ -263,7 +305,7 @@ def test_a_registered_criterion_ranks_channels_for_structural_pruning(make_ctx):
         out = run_stages(make_ctx(), Structural(criterion="test_last", ratio=0.5))
     finally:
         del CRITERIA["test_last"]
-    assert out.outputs["criterion"] == "test_last"
+    assert out.result.criterion == "test_last"
     assert out.model.get_layer("dense").units == 16
     with pytest.raises(RecipeError, match="ranks whole units, not single weights"):
         Last().weight_scores(out.model, [])

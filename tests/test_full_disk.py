@@ -94,4 +94,4 @@ def test_a_checkpoint_that_cannot_be_written_leaves_the_last_one_whole(tmp_path,
     assert error.value.errno == errno.ENOSPC
     assert files(tmp_path / RESUME_DIR) == saved  # no partial folder, the last one whole
     assert json.loads((tmp_path / RESUME_DIR / STATE).read_text())["epochs_done"] == 1
-    assert checkpoints.load().epochs_done == 1
+    assert checkpoints.load(()).epochs_done == 1

@@ -59,14 +59,14 @@ def test_prune_stage_with_obs_then_straight_to_int8(make_ctx):
     Pipeline([one_shot, Strip(), Quantize(samples=20), Convert(sparse="off"),
               Validate(runs=2, warmup=0, memory=False, min_agreement=0.5)])  # order is valid
     out = run_stages(ctx, one_shot, Strip(), Quantize(samples=20), Convert(sparse="off"))
-    pruned = run_stages(ctx, one_shot).outputs
-    rows = {r["layer"]: r for r in pruned["reconstruction"]}
+    pruned = run_stages(ctx, one_shot).result
+    rows = {r["layer"]: r for r in pruned.reconstruction}
     assert set(rows) == {"conv2d", "dense", "dense_1"}
     assert all(r["output_error"] < r["magnitude_output_error"] for r in rows.values())
     sparsity = {r["layer"]: r["sparsity"] for r in weight_sparsity(out.model)["layers"]}
     assert all(sparsity[name] == pytest.approx(0.7, abs=0.01) for name in rows)
-    before = run_stages(ctx, magnitude).outputs["test_accuracy_before_finetune"]
-    assert pruned["test_accuracy_before_finetune"] >= before
+    before = run_stages(ctx, magnitude).result.test_accuracy_before_finetune
+    assert pruned.test_accuracy_before_finetune >= before
     assert out.tflite["final"].is_file()
 
 
@@ -93,12 +93,12 @@ def test_tfmot_holds_obs_zeros_through_fine_tuning(make_ctx):
     prune = Prune(schedule=ConstantSparsity(target_sparsity=0.7), criterion="obs",
                   calibration_samples=32)
     pruned = run_stages(ctx, prune)
-    dense = {d["layer"]: d["reason"] for d in pruned.outputs["dense_layers"]}
+    dense = {d["layer"]: d["reason"] for d in pruned.result.dense_layers}
     assert "tfmot prunes no weights of DepthwiseConv2D" in dense["depthwise_conv2d"]
     zeros = {name: kernel == 0 for name, kernel in _kernels(
         run_stages(pruned, Strip()).model).items()}
     out = run_stages(pruned, FineTune(epochs=1), Strip())
-    for name in pruned.outputs["pruned_layers"]:
+    for name in pruned.result.pruned_layers:
         kernel = _kernels(out.model)[name]
         assert (kernel == 0).sum() == zero_count(kernel.size, 0.7), name
         assert np.array_equal(kernel == 0, zeros[name]), name
@@ -110,10 +110,10 @@ def test_m_by_n_pattern_survives_fine_tuning(make_ctx, criterion):
     prune = Prune(schedule=ConstantSparsity(target_sparsity=0.5), criterion=criterion,
                   sparsity_m_by_n=(2, 4), calibration_samples=32)
     pruned = run_stages(ctx, prune)
-    dense = {d["layer"]: d["reason"] for d in pruned.outputs["dense_layers"]}
+    dense = {d["layer"]: d["reason"] for d in pruned.result.dense_layers}
     assert "do not divide into groups of 4" in dense["conv2d"]
     assert "tfmot prunes no weights" in dense["depthwise_conv2d"]
-    assert pruned.outputs["pruned_layers"] == ["conv2d_1", "dense"]
+    assert pruned.result.pruned_layers == ["conv2d_1", "dense"]
     out = run_stages(pruned, FineTune(epochs=1), Strip())
     for name in ("conv2d_1", "dense"):
         kernel = np.moveaxis(_kernels(out.model)[name], -2, -1)  # inputs last, as tfmot

@@ -76,8 +76,7 @@ def test_obs_removes_a_duplicate_channel_and_the_refit_makes_it_exact():
 def test_structural_obs_with_depthwise_refit(make_ctx):
     ctx = run_stages(make_ctx("mobile"), Train(epochs=1))
     out = run_stages(ctx, Structural(criterion="obs", ratio=0.5, calibration_samples=64))
-    outputs = out.outputs
-    rows = {r["layer"]: r for r in outputs["reconstruction"]}
+    rows = {r["layer"]: r for r in out.result.reconstruction}
     assert set(rows) == {"depthwise_conv2d", "conv2d_1", "dense"}
     # the depthwise layer's kept channels see the inputs they saw: nothing to make up for
     assert rows["depthwise_conv2d"]["output_error_before"] < 1e-12  # zero up to rounding
@@ -88,13 +87,12 @@ def test_structural_obs_with_depthwise_refit(make_ctx):
 
 def test_l1_with_reconstruct_is_better_than_without(make_ctx):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1))
-    plain = run_stages(ctx, Structural(ratio=0.75)).outputs
+    plain = run_stages(ctx, Structural(ratio=0.75)).result
     refit_ = run_stages(ctx, Structural(ratio=0.75, reconstruct=True,
-                                        calibration_samples=64)).outputs
-    assert "reconstruction" not in plain
-    assert refit_["test_accuracy_before_reconstruction"] == plain[
-        "test_accuracy_before_finetune"]
-    assert refit_["test_accuracy_before_finetune"] > plain["test_accuracy_before_finetune"]
+                                        calibration_samples=64)).result
+    assert "reconstruction" not in plain.to_dict()
+    assert refit_.test_accuracy_before_reconstruction == plain.test_accuracy_before_finetune
+    assert refit_.test_accuracy_before_finetune > plain.test_accuracy_before_finetune
 
 
 def test_a_calibration_only_pipeline_is_valid_and_builds(make_ctx):

@@ -31,8 +31,8 @@ def test_train_trains_a_copy_and_sets_the_baseline(make_ctx):
     out = run(ctx, Train(epochs=1))
     assert out.model is not ctx.model and out.baseline_model is out.model
     assert all(np.array_equal(a, b) for a, b in zip(before, ctx.model.get_weights(), strict=True))
-    assert out.outputs["test_accuracy"] > 0.5
-    assert out.outputs["loss_fn"] == "sparse_categorical_crossentropy(from_logits=False)"
+    assert out.result.test_accuracy > 0.5
+    assert out.result.loss_fn == "sparse_categorical_crossentropy(from_logits=False)"
 
 
 def test_baseline_trains_a_dense_copy_and_leaves_the_model_untrained(make_ctx):
@@ -46,8 +46,8 @@ def test_baseline_trains_a_dense_copy_and_leaves_the_model_untrained(make_ctx):
     assert out.model is ctx.model and out.baseline_model is not ctx.model
     assert all(np.array_equal(a, b) for a, b in zip(before, out.model.get_weights(), strict=True))
     data = ctx.data
-    assert out.outputs["test_accuracy"] == accuracy(out.baseline_model, data.x_test, data.y_test)
-    assert out.outputs["test_accuracy"] > 0.5 > accuracy(out.model, data.x_test, data.y_test)
+    assert out.result.test_accuracy == accuracy(out.baseline_model, data.x_test, data.y_test)
+    assert out.result.test_accuracy > 0.5 > accuracy(out.model, data.x_test, data.y_test)
 
 
 def test_prune_wraps_chosen_layers_and_lists_the_rest(make_ctx):
@@ -55,8 +55,8 @@ def test_prune_wraps_chosen_layers_and_lists_the_rest(make_ctx):
     out = run(ctx, Prune(schedule=ConstantSparsity(), exclude=("dense_1",)))
     assert has_pruning_wrappers(out.model) and not has_pruning_wrappers(ctx.model)
     assert out.baseline_model is ctx.model
-    assert out.outputs["pruned_layers"] == ["conv2d", "dense"]
-    reasons = {d["layer"]: d["reason"] for d in out.outputs["dense_layers"]}
+    assert out.result.pruned_layers == ["conv2d", "dense"]
+    reasons = {d["layer"]: d["reason"] for d in out.result.dense_layers}
     assert reasons == {
         "batch_normalization": "tfmot prunes no weights of BatchNormalization layers",
         "dense_1": "listed in prune.exclude"}
@@ -105,10 +105,10 @@ def test_prune_resolves_a_share_of_the_following_finetune(make_ctx):
     steps = finetune.total_steps(len(ctx.data.x_train))
     assert steps == 3 * 18  # 576 of 640 samples, batches of 32
     prune_out = Prune(schedule=PolynomialDecay(end_step="50%", frequency=5)).run(
-        ctx.evolve(remaining=(finetune,))).outputs
-    assert prune_out["schedule"]["end_step"] == 25  # 27 rounded down to a turn
-    assert prune_out["finetune_steps"] == steps
-    assert out.outputs["epochs"] == 3
+        ctx.controlled(remaining=(finetune,))).result
+    assert prune_out.schedule["end_step"] == 25  # 27 rounded down to a turn
+    assert prune_out.finetune_steps == steps
+    assert out.result.epochs == 3
 
 
 def test_finetune_and_strip_reach_the_target_sparsity(make_ctx):
@@ -116,7 +116,7 @@ def test_finetune_and_strip_reach_the_target_sparsity(make_ctx):
     assert not has_pruning_wrappers(out.model)
     sparsity = weight_sparsity(out.model)
     assert [round(layer["sparsity"], 2) for layer in sparsity["layers"]] == [0.6, 0.6]
-    assert out.outputs["sparsity"] == pytest.approx(0.6, abs=0.01)
+    assert out.result.sparsity == pytest.approx(0.6, abs=0.01)
     assert weight_sparsity(out.baseline_model)["overall"] == 0.0
 
 
@@ -136,10 +136,10 @@ def test_finetune_stops_on_a_nan_loss(make_ctx):
 
 def test_measure_sizes_the_keras_model_and_every_tflite(make_ctx):
     out = run(make_ctx(), Measure())
-    assert set(out.outputs) == {"keras_h5"}
-    assert 0 < out.outputs["keras_h5"]["gzip_bytes"] < out.outputs["keras_h5"]["bytes"]
+    assert set(out.result.sizes) == {"keras_h5"}
+    assert 0 < out.result.sizes["keras_h5"].gzip_bytes < out.result.sizes["keras_h5"].bytes
     out = run(out, Convert(), Measure())
-    assert set(out.outputs) == {"keras_h5", "baseline.tflite", "model.tflite"}
+    assert list(out.result.to_dict()) == ["keras_h5", "baseline.tflite", "model.tflite"]
 
 
 def test_quantize_draws_the_same_samples_for_the_same_seed(make_ctx):
@@ -148,8 +148,8 @@ def test_quantize_draws_the_same_samples_for_the_same_seed(make_ctx):
     two = run(ctx, Quantize(samples=50))
     assert one.quantization.samples.shape == (50, 28, 28)
     assert np.array_equal(one.quantization.samples, two.quantization.samples)
-    assert one.outputs == {"mode": "int8", "io_type": "float32", "representative_samples": 50,
-                           "per_channel": True}
+    assert one.result.to_dict() == {"mode": "int8", "io_type": "float32",
+                                    "representative_samples": 50, "per_channel": True}
     assert run(ctx, Quantize(mode="float16")).quantization.samples is None
 
 
@@ -177,16 +177,16 @@ def test_convert_auto_keeps_the_smaller_encoding_and_records_both(make_ctx):
     from prune2edge.sizes import Size
 
     out = run(make_ctx(), Train(epochs=1), PRUNE_60, FineTune(epochs=1), Strip(), Convert())
-    candidates = out.outputs["candidates"]
+    candidates = out.result.candidates
     assert set(candidates) == {"dense", "sparse"}
-    chosen = out.outputs["encoding"]
+    chosen = out.result.encoding
     assert candidates[chosen]["gzip_bytes"] == min(c["gzip_bytes"] for c in candidates.values())
     assert {k: v for k, v in candidates[chosen].items() if k != "p50_ms"} == \
         Size.of_file(out.tflite["final"]).to_dict()
     assert all(c["p50_ms"] > 0 for c in candidates.values())  # both timed, whichever won
     assert out.tflite["baseline"].name == "baseline.tflite"
     only_sparse = run(out.evolve(tflite={}), Convert(sparse="on"))
-    assert set(only_sparse.outputs["candidates"]) == {"sparse"}
+    assert set(only_sparse.result.candidates) == {"sparse"}
 
 
 def _tensor_types(path):
@@ -220,10 +220,10 @@ def test_validate_matches_an_independent_interpreter_loop(make_ctx):
         interpreter.set_tensor(inp["index"], x[None])
         interpreter.invoke()
         hits += int(interpreter.get_tensor(outp["index"]).argmax() == y)
-    accuracy = out.outputs["accuracy"]
+    accuracy = out.result.accuracy
     assert accuracy["tflite"] == hits / len(out.data.y_test)
     assert abs(accuracy["keras"] - accuracy["tflite"]) <= 0.02
-    assert out.outputs["agreement"]["top1"] > 0.95
-    latency = out.outputs["latency_ms"]
+    assert out.result.agreement["top1"] > 0.95
+    latency = out.result.latency_ms
     assert latency["final"]["runs"] == 5 and latency["final"]["p50"] > 0
     assert latency["final"]["kernels"] == "xnnpack (5 ops) + builtin (SOFTMAX)"

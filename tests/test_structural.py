@@ -126,16 +126,16 @@ def test_stage_reports_widths_params_and_macs_and_the_tflite_is_smaller(make_ctx
                      FineTune(epochs=1), Convert(sparse="off"),
                      Validate(runs=3, warmup=0, memory=False, min_agreement=0.5))
     record = run_stages(ctx, Structural(criterion="obd", ratio=0.5, calibration_samples=32,
-                                        min_width=2)).outputs
-    widths = {row["layer"]: (row["width_before"], row["width_after"]) for row in record["layers"]}
+                                        min_width=2)).result
+    widths = {row["layer"]: (row["width_before"], row["width_after"]) for row in record.layers}
     assert widths["conv2d"] == (8, 4) and widths["dense"] == (32, 16)
     assert widths["dense_1"] == (10, 10)  # the outputs stay
-    assert record["params_after"] < record["params_before"]
-    assert record["macs_after"] < record["macs_before"]
-    assert 0 <= record["test_accuracy_before_finetune"] <= 1
+    assert record.params_after < record.params_before
+    assert record.macs_after < record.macs_before
+    assert record.test_accuracy_before_finetune > 0.1  # half the channels: far from chance
     shapes = {t.shape for t in inspect(out.tflite["final"]).tensors if t.role == "weights"}
     assert (16, 144) in shapes and (4, 3, 3, 1) in shapes  # dense 32x(36*8) became 16x(36*4)
-    assert out.outputs["accuracy"]["tflite"] > 0.1
+    assert out.result.accuracy["tflite"] > 0.1
 
 
 def test_structural_then_magnitude_then_int8_in_one_pipeline(make_ctx):
@@ -153,9 +153,9 @@ def test_structural_then_magnitude_then_int8_in_one_pipeline(make_ctx):
 
 def test_iterative_schedule_prunes_a_rebuilt_model_again(make_ctx):
     once = run_stages(make_ctx(), Train(epochs=1), Structural(ratio=0.5))
-    first = once.outputs["layers"][0]
+    first = once.result.layers[0]
     twice = run_stages(once, FineTune(epochs=1), Structural(ratio=0.5))
-    second = twice.outputs["layers"][0]
+    second = twice.result.layers[0]
     out = run_stages(twice, FineTune(epochs=1), Convert(sparse="off"))
     assert (first["width_before"], first["width_after"]) == (32, 16)
     assert (second["width_before"], second["width_after"]) == (16, 8)
@@ -168,7 +168,7 @@ def test_obd_prune_is_one_shot_and_tfmot_holds_its_mask(make_ctx):
     prune = Prune(schedule=ConstantSparsity(target_sparsity=0.7, frequency=5), criterion="obd",
                   calibration_samples=64)
     pruned = run_stages(ctx, prune)
-    assert 0 < pruned.outputs["test_accuracy_before_finetune"] <= 1
+    assert 0 < pruned.result.test_accuracy_before_finetune <= 1
     before = {layer.name: layer.get_weights()[0] != 0 for layer in pruned.model.layers
               if layer.get_weights()}
     done = run_stages(pruned, FineTune(epochs=1), Strip())

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 from .data import Dataset
 from .engine.context import BuildContext
 from .engine.facts import Fact
+from .engine.options import BuildOptions
 from .engine.pipeline import Pipeline
 from .engine.registry import register_stage
 from .engine.stage import Stage
@@ -29,6 +30,9 @@ from .keras.keras3 import register_keras3_translation
 from .keras.schedules import ConstantSparsity, PolynomialDecay
 from .progress import Reporter
 from .recipe import Recipe, build, load_recipe
+from .report.budgets import Figure, register_budget
+from .report.gate import run_check
+from .report.results import StageResult
 from .report.schema import BuildReport
 from .stages import (
     Baseline,
@@ -44,9 +48,11 @@ from .stages import (
 )
 
 __all__ = [
-    "Baseline", "BudgetError", "BuildContext", "BuildFailed", "BuildReport", "ConstantSparsity",
-    "Convert", "DataError", "Dataset", "Fact", "FineTune", "Measure", "ModelError",
+    "Baseline", "BudgetError", "BuildContext", "BuildFailed", "BuildOptions", "BuildReport",
+    "ConstantSparsity",
+    "Convert", "DataError", "Dataset", "Fact", "Figure", "FineTune", "Measure", "ModelError",
     "OutputError", "Pipeline", "PolynomialDecay", "Prune", "Prune2EdgeError", "Quantize",
-    "Recipe", "RecipeError", "Reporter", "Stage", "Strip", "Structural", "TFLiteError", "Train",
-    "Validate", "build", "load_recipe", "register_keras3_translation", "register_stage",
+    "Recipe", "RecipeError", "Reporter", "Stage", "StageResult", "Strip", "Structural",
+    "TFLiteError", "Train", "Validate", "build", "load_recipe", "register_budget",
+    "register_keras3_translation", "register_stage", "run_check",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +19,11 @@ from .. import storage
 from ..errors import OutputError, first_line
 from ..keras.files import load_own
 from ..sizes import sha256
+from .context import StageRecord
 
 if TYPE_CHECKING:
-    from .context import BuildContext, StageRecord
+    from .context import BuildContext
+    from .stage import Stage
 
 RESUME_DIR = ".prune2edge-resume"
 STATE = "state.json"
@@ -53,14 +55,14 @@ class ResumePoint:
     stage_index: int
     epochs_done: int
     epoch_logs: list[dict[str, float]]  # the finished epochs' logs of that stage
-    records: list[dict[str, Any]]  # the stages finished before it
+    records: list[StageRecord]  # the stages finished before it
     model: Any
     baseline_model: Any  # the very same object as `model` when the build had them so
     models: Mapping[str, Any] = field(default_factory=dict)  # the context's further models
 
     def describe(self) -> dict[str, Any]:
         return {"stage": self.stage_index, "epochs_done": self.epochs_done,
-                "stages_skipped": [r["name"] for r in self.records]}
+                "stages_skipped": [r.name for r in self.records]}
 
 
 class Checkpointer:
@@ -97,8 +99,9 @@ class Checkpointer:
             if old.name not in (name, STATE):
                 storage.remove(old)
 
-    def load(self) -> ResumePoint:
-        """The checkpoint, checked whole and against this build's fingerprint."""
+    def load(self, stages: Sequence[Stage]) -> ResumePoint:
+        """The checkpoint of a build of `stages`, checked whole and against this build's
+        fingerprint."""
         state = read_state(self.directory)
         for part, (what, fix) in MISMATCH.items():
             if state["fingerprint"].get(part) != self.fingerprint[part]:
@@ -107,8 +110,14 @@ class Checkpointer:
         loaded = {role: self._load(folder / f"{role}.keras", digest)
                   for role, digest in state["files"].items()}
         model = loaded["model"]
+        try:
+            records = [StageRecord.from_dict(doc, stage.Result)
+                       for doc, stage in zip(state["records"], stages, strict=False)]
+        except ValueError as exc:
+            raise damaged(self.directory / STATE, f"a finished stage's result does not fit "
+                                                  f"this prune2edge ({exc})") from exc
         return ResumePoint(state["stage_index"], state["epochs_done"], state["epoch_logs"],
-                           state["records"], model, loaded.get("baseline", model),
+                           records, model, loaded.get("baseline", model),
                            {role: loaded[f"model-{role}"] for role in state["roles"]})
 
     @staticmethod

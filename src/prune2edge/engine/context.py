@@ -1,5 +1,5 @@
 """BuildContext: what stages hand on to each other (frozen; stages return `evolve(...)`d
-copies), and StageRecord: what a finished stage reports."""
+copies), and StageRecord: a finished stage, with its result."""
 
 from __future__ import annotations
 
@@ -7,21 +7,46 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..data import Dataset
 from ..progress import Reporter
+from ..report.results import StageResult
+from .facts import Facts
 
 if TYPE_CHECKING:
     from ..keras.converter import QuantizationPlan
-    from .stage import Stage
 
 EpochHook = Callable[[Any, list[dict[str, float]]], None]
 
 
+class Upcoming(Protocol):
+    """A stage after the running one, as the running one may look ahead at it: a `Stage`,
+    typed by what look-ahead reads (this module is below the stage contract)."""
+
+    kind: ClassVar[str]
+    provides: ClassVar[Facts]
+    removes: ClassVar[Facts]
+    applies_masks: ClassVar[bool]
+
+
+@dataclass(frozen=True)
+class StageControl:
+    """What the pipeline sets for the running stage: its place in the pipeline (1-based; 0
+    when a stage runs alone), the stages after it (look-ahead), the logs of the epochs a
+    resumed build already ran, and a hook to call with (model, logs so far) after every
+    epoch (checkpointing)."""
+
+    index: int = 0
+    remaining: tuple[Upcoming, ...] = ()
+    resume_logs: tuple[dict[str, float], ...] = ()
+    on_epoch_end: EpochHook | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class BuildContext:
-    """The state of a build between stages.
+    """The state of a build between stages, in three parts: what it runs with (the same for
+    every stage), what it has made so far, and the running stage's control.
 
     `model` is the current Keras model (maybe with pruning wrappers); `baseline_model` is the
     dense reference every ratio is measured against (the input model, after `train` if any).
@@ -29,31 +54,32 @@ class BuildContext:
     them with the rest.
     """
 
+    # what the build runs with
     work_dir: Path
     data: Dataset
-    model: Any
-    baseline_model: Any
     seed: int = 0
     reporter: Reporter = field(default_factory=Reporter)
+    strategy: Any = None  # the tf.distribute strategy training stages run under, if any
+    # what it has made
+    model: Any = None
+    baseline_model: Any = None
     models: Mapping[str, Any] = field(default_factory=dict)
-    remaining: tuple[Stage, ...] = ()  # stages after the running one, for look-ahead
     quantization: QuantizationPlan | None = None
     tflite: Mapping[str, Path] = field(default_factory=dict)  # "baseline"/"final" -> file
-    outputs: Mapping[str, Any] = field(default_factory=dict)  # what the running stage reports
+    result: StageResult = field(default_factory=StageResult)  # what the running stage reports
     failure: str | None = None  # set by a stage whose result must not be trusted
-    strategy: Any = None  # the tf.distribute strategy training stages run under, if any
-    # Set by the pipeline for the running stage: its place in the pipeline (1-based, 0 when a
-    # stage runs alone), the logs of epochs a resumed build already ran, and a hook to call
-    # with (model, logs so far) after every epoch (checkpointing).
-    stage_index: int = 0
-    resume_logs: tuple[dict[str, float], ...] = ()
-    on_epoch_end: EpochHook | None = None
+    # the running stage's control (set by the pipeline)
+    control: StageControl = field(default_factory=StageControl)
 
     def evolve(self, **changes: Any) -> BuildContext:
         return dataclasses.replace(self, **changes)
 
-    def with_outputs(self, **outputs: Any) -> BuildContext:
-        return self.evolve(outputs={**self.outputs, **outputs})
+    def with_result(self, result: StageResult) -> BuildContext:
+        return self.evolve(result=result)
+
+    def controlled(self, **control: Any) -> BuildContext:
+        """This context with the running stage's control changed (`StageControl` fields)."""
+        return self.evolve(control=dataclasses.replace(self.control, **control))
 
     def with_model(self, role: str, model: Any) -> BuildContext:
         """This context with `model` kept under `role` in `models`."""
@@ -62,16 +88,21 @@ class BuildContext:
 
 @dataclass(frozen=True)
 class StageRecord:
+    """A finished stage: its name in the report (kind, numbered when repeated), its kind,
+    time, parameters and result (report.json's `stages[]`, the result as `outputs`)."""
+
     name: str
     kind: str
     seconds: float
     params: dict[str, Any]
-    outputs: dict[str, Any] = field(default_factory=dict)
+    result: StageResult = field(default_factory=StageResult)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "seconds": round(self.seconds, 3),
-                "params": self.params, "outputs": self.outputs}
+                "params": self.params, "outputs": self.result.to_dict()}
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> StageRecord:
-        return cls(doc["name"], doc["kind"], doc["seconds"], doc["params"], doc["outputs"])
+    def from_dict(cls, doc: dict[str, Any], result: type[StageResult]) -> StageRecord:
+        """The record as `to_dict` wrote it, its outputs read as a `result`."""
+        return cls(doc["name"], doc["kind"], doc["seconds"], doc["params"],
+                   result.from_dict(doc["outputs"]))

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from .. import native_log
 from ..errors import BuildFailed, Interrupted, Prune2EdgeError, RecipeError
 from ..keras.files import hand_back
 from ..keras.model import digest
-from ..progress import Reporter
-from ..report.assemble import assemble
+from ..report.results import StageResult
 from ..report.schema import BuildReport
 from ..requirements import BUILD, Requirement
 from ..requirements import check as check_installed
+from .assemble import assemble, write
 from .checkpoint import Checkpointer, EpochSaver, ResumePoint, describe_checkpoint, fingerprint
 from .context import BuildContext, StageRecord
-from .distribute import DistributeSpec, strategy_for
+from .distribute import strategy_for
+from .options import BuildOptions
 from .order import check_order
 from .outdir import BuildDir
 from .prepare import prepare, seed_everything
@@ -86,18 +87,18 @@ class Pipeline:
         total = len(self.stages)
         for index, stage in enumerate(self.stages, 1):
             try:
-                stage.preflight(ctx.evolve(remaining=self.stages[index:]))
+                stage.preflight(ctx.controlled(remaining=self.stages[index:]))
             except Prune2EdgeError as exc:
                 raise exc.located(f"stage {index} ({stage.kind})") from exc
         records: list[StageRecord] = []
         start = 1
         if resume is not None:
-            records = [StageRecord.from_dict(r) for r in resume.records]
+            records = list(resume.records)
             start = resume.stage_index
             ctx = ctx.evolve(model=resume.model, baseline_model=resume.baseline_model,
                              models=resume.models)
         for index, stage in enumerate(self.stages, 1):
-            ctx = ctx.evolve(remaining=self.stages[index:], outputs={})
+            ctx = ctx.controlled(remaining=self.stages[index:]).with_result(StageResult())
             if index < start:
                 ctx = stage.replay(ctx)
                 continue
@@ -106,79 +107,70 @@ class Pipeline:
                 if checkpoints is not None and stage.trains else None
             ctx.reporter.stage_started(index, total, stage.kind, stage.summary())
             started = time.perf_counter()
-            ctx = stage.run(ctx.evolve(stage_index=index, resume_logs=resumed,
-                                      on_epoch_end=saver))
+            ctx = stage.run(ctx.controlled(index=index, resume_logs=resumed, on_epoch_end=saver))
             seconds = time.perf_counter() - started
             records.append(StageRecord(_record_name(stage.kind, records), stage.kind, seconds,
-                                       stage.params(), dict(ctx.outputs)))
-            ctx.reporter.stage_finished(index, total, stage.kind, seconds, ctx.outputs)
-            ctx = ctx.evolve(stage_index=0, resume_logs=(), on_epoch_end=None)
+                                       stage.params(), ctx.result))
+            ctx.reporter.stage_finished(index, total, stage.kind, seconds,
+                                        ctx.result.to_dict())
+            ctx = ctx.controlled(index=0, resume_logs=(), on_epoch_end=None)
             if ctx.failure:
                 break
             if saver is not None:  # resume after this stage rather than inside it
                 saver.stage_done(ctx, records)
-        return ctx.evolve(remaining=(), outputs={}), records
+        return ctx.controlled(remaining=()).with_result(StageResult()), records
 
-    def run(self, model: Any, data_source: Any, *, out: str | Path, seed: int = 0,
-            force: bool = False, resume: bool = False, reporter: Reporter | None = None,
-            name: str = "pipeline", base_dir: Path | None = None,
-            recipe: dict[str, Any] | None = None, log_native: bool = False,
-            distribute: DistributeSpec | None = None) -> BuildReport:
-        """Build into `out`: load the model and data, run the stages, write the report.
+    def run(self, model: Any, data_source: Any, options: BuildOptions | None = None,
+            **settings: Any) -> BuildReport:
+        """Build: load the model and data, run the stages, write the report, as `options`
+        (or its fields given as keywords: `out="build/x", seed=1`) say.
 
         `model` is a tf_keras model, a source string or a ModelSpec; `data_source` a Dataset,
-        a source string or a DataSpec. Relative sources resolve against `base_dir` (default:
-        the working directory). `resume` continues an interrupted build of the same recipe
-        from its last checkpoint. A build whose result fails a check (e.g. Keras and the
-        .tflite disagree) still writes its report, marked failed, then raises BuildFailed.
-        Training stages run under the `distribute` strategy (default: none).
+        a source string or a DataSpec. `resume` continues an interrupted build of the same
+        recipe from its last checkpoint. A build whose result fails a check (e.g. Keras and
+        the .tflite disagree) still writes its report, marked failed, then raises BuildFailed.
         """
+        options = replace(options, **settings) if options else BuildOptions(**settings)
         check_installed(self.requirements())
-        base_dir = Path(base_dir or Path.cwd())
-        reporter = reporter or Reporter()
-        recipe = recipe or {"stages": [s.params() for s in self]}
         started = time.perf_counter()
         try:
-            report = self._build(model, data_source, Path(out), seed, force, resume, reporter,
-                                 name, base_dir, recipe, log_native, started,
-                                 distribute or DistributeSpec())
+            report = self._build(model, data_source, options, started)
         except KeyboardInterrupt as exc:
-            saved = describe_checkpoint(Path(out))
+            saved = describe_checkpoint(options.out)
             fix = (f"the checkpoint ({saved}) is kept: run the same command with --resume"
                    if saved else "nothing was checkpointed yet: run the build again")
             raise Interrupted("interrupted: stopped cleanly, nothing half-written was kept",
-                              str(out), fix) from exc
+                              str(options.out), fix) from exc
         if report.failure:
-            error = BuildFailed(report.failure, str(out),
+            error = BuildFailed(report.failure, str(options.out),
                                 "the report (marked failed) has the figures; see report.md")
             error.report = report
             raise error
         return report
 
-    def _build(self, model: Any, data_source: Any, out: Path, seed: int, force: bool,
-               resume: bool, reporter: Reporter, name: str, base_dir: Path,
-               recipe: dict[str, Any], log_native: bool, started: float,
-               distribute: DistributeSpec) -> BuildReport:
-        with BuildDir(out, force, resume) as build_dir:
+    def _build(self, model: Any, data_source: Any, options: BuildOptions,
+               started: float) -> BuildReport:
+        recipe = options.recipe or {"stages": [s.params() for s in self]}
+        seed, reporter = options.seed, options.reporter
+        with BuildDir(options.out, options.force, options.resume) as build_dir:
             staging = build_dir.staging
-            with native_log.captured(staging / "build.log" if log_native else None):
-                strategy = strategy_for(distribute)  # before any other TensorFlow work
+            with native_log.captured(staging / "build.log" if options.log_native else None):
+                strategy = strategy_for(options.distribute)  # before other TensorFlow work
                 seed_everything(seed)
-                loaded, ctx = prepare(model, data_source, base_dir=base_dir, seed=seed,
+                loaded, ctx = prepare(model, data_source, base_dir=options.base_dir, seed=seed,
                                       work_dir=staging, reporter=reporter)
                 checkpoints = Checkpointer(build_dir.out, fingerprint(
                     recipe, seed, ctx.data.digest(), digest(loaded.model)))
-                point = checkpoints.load() if resume else None
+                point = checkpoints.load(self.stages) if options.resume else None
                 ctx, records = self.execute(ctx.evolve(strategy=strategy), checkpoints, point)
                 hand_back(ctx.model, staging, h5=loaded.kind == "h5")
-                report = assemble(ctx, records, self.stages, name=name, seed=seed,
+                report = assemble(ctx, records, self.stages, name=options.name, seed=seed,
                                   model=loaded, recipe=recipe,
                                   seconds=time.perf_counter() - started,
                                   resumed=point.describe() if point else None)
-                report.write(staging, self.stages)
+                write(report, staging, self.stages)
             build_dir.commit()
-        return report.located(out)
-
+        return report.located(options.out)
 
 def _record_name(kind: str, records: list[StageRecord]) -> str:
     """'finetune', then 'finetune-2' for the second stage of a kind."""

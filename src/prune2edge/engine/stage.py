@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..params import from_mapping, to_mapping
+from ..report.results import StageResult
 from ..requirements import TENSORFLOW, TF_KERAS, Requirement
 from .context import BuildContext, StageRecord
 from .facts import Fact, Facts
@@ -38,10 +39,12 @@ class Stage:
     forbids: ClassVar[Facts] = frozenset()
 
     needs: ClassVar[tuple[Requirement, ...]] = (TENSORFLOW, TF_KERAS)  # installed packages
+    Result: ClassVar[type[StageResult]] = StageResult  # what `run` reports (`ctx.result`)
 
     trains: ClassVar[bool] = False  # trains the model: checkpointed after every epoch
     applies_masks: ClassVar[bool] = False  # a prune schedule advances during its training
     prunes: ClassVar[bool] = False  # removes weights or channels
+    baseline: ClassVar[str] = ""  # what the baseline is after it, if it makes the baseline
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,7 +96,8 @@ class Stage:
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
         """The report.json fields this kind contributes, from the records of its stages in
-        the build (in order). Dict values are merged into the report's own."""
+        the build (in order, each with a `cls.Result` as `result`). Dict values are merged
+        into the report's own; a field the report does not know is kept beside them."""
         return {}
 
     @classmethod

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..engine.distribute import worker_task
+from ..engine.options import BuildOptions
 from ..progress import Reporter
 from ..report.schema import BuildReport
 from ..requirements import check as check_installed
@@ -43,10 +44,10 @@ def build(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: 
     worker = worker_task()[0] if recipe.distribute.strategy == "multi_worker" else 0
     if worker:  # every worker trains; only the chief (worker 0) writes OUT
         out = out.with_name(f"{out.name}.worker{worker}")
-    report = pipeline.run(
-        recipe.model, recipe.data, out=out, seed=recipe.seed, force=force or bool(worker),
-        resume=resume, reporter=reporter, name=recipe.name, base_dir=recipe.base_dir,
-        recipe=description, log_native=log_native, distribute=recipe.distribute)
+    report = pipeline.run(recipe.model, recipe.data, BuildOptions(
+        out=out, seed=recipe.seed, force=force or bool(worker), resume=resume,
+        reporter=reporter or Reporter(), name=recipe.name, base_dir=recipe.base_dir,
+        recipe=description, log_native=log_native, distribute=recipe.distribute))
     if worker:
         shutil.rmtree(out, ignore_errors=True)
     return report

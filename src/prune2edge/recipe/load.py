@@ -110,7 +110,7 @@ def parse_recipe(document: Mapping[str, Any], *, path: Path | None = None,
     data.check_source(data_spec.source, base_dir)
     stages = parse_stages(document.get("stages", []))
     Pipeline(stages)  # checks the order before anything runs
-    budgets = from_mapping(Budgets, document.get("budgets", {}), "budgets")
+    budgets = Budgets.parse(document.get("budgets", {}))
     tune = from_mapping(TuneSpec, document["tune"], "tune") if "tune" in document else None
     distribute = from_mapping(DistributeSpec, document.get("distribute", {}), "distribute")
     return Recipe(name=name, model=model, data=data_spec, stages=stages, seed=seed,

@@ -53,7 +53,7 @@ class Recipe:
             "version": self.version, "name": self.name, "seed": self.seed,
             "model": to_mapping(self.model), "data": to_mapping(self.data),
             "stages": [stage.params() for stage in self.stages],
-            "budgets": {k: v for k, v in to_mapping(self.budgets).items() if v is not None},
+            "budgets": self.budgets.table(),
             **({"tune": to_mapping(self.tune)} if self.tune else {}),
             **({"distribute": to_mapping(self.distribute)}
                if self.distribute != DistributeSpec() else {}),

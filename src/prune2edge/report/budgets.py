@@ -1,13 +1,63 @@
-"""[budgets]: the limits `prune2edge check` holds a build's report to."""
+"""[budgets]: the limits `prune2edge check` holds a build's report to; the figures they limit,
+and the limits stage kinds add (`register_budget`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from ..cpu import CLASSES
-from ..errors import RecipeError, nearest
+from ..errors import RecipeError, ReportError, nearest
+from ..params import coerce, from_mapping, to_mapping, unknown_key_error
 from ..requirements import TFLM, Requirement
+from .schema import BuildReport
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number read off a report, and what a recipe needs for the report to have it."""
+
+    label: str
+    read: Callable[[BuildReport], float | None]
+    needs: str
+    unit: str = ""
+
+    def of(self, report: BuildReport) -> float:
+        value = self.read(report)
+        if value is None:
+            raise ReportError(f"the report has no {self.label}", report.name,
+                              f"the recipe needs {self.needs}")
+        return value
+
+    def show(self, value: float) -> str:
+        if self.unit == "B":
+            return f"{value:,.0f} B"
+        if self.unit == "%":
+            return f"{value:.2%}"
+        if self.unit == "pt":
+            return f"{value:+.2f} pt"
+        return f"{value:.3f}x"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A budget a stage kind added: the figure it limits, and which way."""
+
+    figure: Figure
+    at_most: bool  # the figure must stay at or below the limit (else at or above it)
+
+
+LIMITS: dict[str, Limit] = {}  # registered budgets, by their [budgets] key
+
+
+def register_budget(key: str, figure: Figure, at_most: bool = True) -> None:
+    """Let a recipe's [budgets] hold `key`, a limit on `figure` (a figure of the report a
+    stage kind adds, e.g. read from `report.extra`); `prune2edge check` holds builds to it."""
+    if not key.isidentifier() or key in {f.name for f in dataclasses.fields(Budgets)}:
+        raise TypeError(f"budget {key!r} is not a new [budgets] key")
+    LIMITS[key] = Limit(figure, at_most)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +77,26 @@ class Budgets:
     # CPU classes (prune2edge.cpu) the latency budget was set on; on another class the latency
     # figures are reported but not gated. Empty: gated on every CPU.
     latency_cpus: tuple[str, ...] = ()
+    registered: dict[str, float] = field(default_factory=dict)  # LIMITS' budgets, by key
+
+    @classmethod
+    def parse(cls, values: Any, where: str = "budgets") -> Budgets:
+        """The [budgets] table, checked: the built-in keys, then the registered ones."""
+        if not isinstance(values, Mapping):
+            return from_mapping(cls, values, where)  # its one-line error
+        plain = {k: v for k, v in values.items() if k not in LIMITS}
+        if "registered" in plain:
+            known = {f.name for f in dataclasses.fields(cls)} - {"registered"}
+            raise unknown_key_error("registered", known | set(LIMITS), where)
+        budgets: Budgets = from_mapping(cls, plain, where)
+        extra = {k: coerce(v, float, f"{where}.{k}") for k, v in values.items() if k in LIMITS}
+        return dataclasses.replace(budgets, registered=extra) if extra else budgets
+
+    def table(self) -> dict[str, Any]:
+        """The budgets as a recipe writes them (what report.json records)."""
+        plain = {k: v for k, v in to_mapping(self).items()
+                 if v is not None and k != "registered"}
+        return {**plain, **self.registered}
 
     def requirements(self) -> list[tuple[Requirement, str]]:
         """What measuring these budgets needs installed: the arena needs TFLM itself."""

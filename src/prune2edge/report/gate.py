@@ -10,8 +10,8 @@ from typing import Any
 
 from .. import storage
 from ..errors import ReportError
-from ..params import from_mapping, parse_value
-from .budgets import Budgets
+from ..params import parse_value
+from .budgets import LIMITS, Budgets, Figure, Limit
 from .format import table
 from .schema import BuildReport, read_document
 
@@ -22,32 +22,6 @@ DEFAULT_TOLERANCES = {
     "accuracy_drop_pt": 0.5,  # .tflite accuracy may fall half a point
     "latency_ratio_growth": 0.3,  # final/baseline p50 may grow 30% (timing noise)
 }
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A number read off a report, and what a recipe needs for the report to have it."""
-
-    label: str
-    read: Callable[[BuildReport], float | None]
-    needs: str
-    unit: str = ""
-
-    def of(self, report: BuildReport) -> float:
-        value = self.read(report)
-        if value is None:
-            raise ReportError(f"the report has no {self.label}", report.name,
-                              f"the recipe needs {self.needs}")
-        return value
-
-    def show(self, value: float) -> str:
-        if self.unit == "B":
-            return f"{value:,.0f} B"
-        if self.unit == "%":
-            return f"{value:.2%}"
-        if self.unit == "pt":
-            return f"{value:+.2f} pt"
-        return f"{value:.3f}x"
 
 
 def _final(key: str) -> Callable[[BuildReport], float | None]:
@@ -159,7 +133,7 @@ def budgets_of(report: BuildReport, overrides: Iterable[str] = ()) -> Budgets:
                               f"{was}", f"--budget {override}",
                               "--budget may only add or tighten a budget: loosen it in the "
                               "recipe's [budgets] table, where the change is reviewed")
-    return from_mapping(Budgets, values, "budgets")
+    return Budgets.parse(values)
 
 
 def _looser(key: str, new: Any, old: Any) -> bool:
@@ -171,7 +145,8 @@ def _looser(key: str, new: Any, old: Any) -> bool:
         return new in GATES and old in GATES and GATES.index(new) < GATES.index(old)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (new, old)):
         return False  # a wrong type is refused when the budgets are checked
-    return new > old if key.startswith("max_") else new < old
+    at_most = LIMITS[key].at_most if key in LIMITS else key.startswith("max_")
+    return new > old if at_most else new < old
 
 
 def budget_verdicts(report: BuildReport, budgets: Budgets,
@@ -197,7 +172,22 @@ def budget_verdicts(report: BuildReport, budgets: Budgets,
         note = latency_elsewhere(report, budgets) if figure_key == "latency_ratio" else None
         verdicts.append(Verdict(name, shown, figure.show(value), None if note else ok, value,
                                 note))
+    for key, budget in budgets.registered.items():
+        verdicts.append(_verdict(report, key, LIMITS[key], budget, unmeasured_ok))
     return verdicts
+
+
+def _verdict(report: BuildReport, name: str, limit: Limit, budget: float,
+             unmeasured_ok: bool) -> Verdict:
+    """A registered budget against its figure."""
+    figure = limit.figure
+    shown = f"{'<=' if limit.at_most else '>='} {figure.show(budget)}"
+    value = figure.read(report)
+    if value is None and unmeasured_ok:
+        return Verdict(name, shown, f"not measured (needs {figure.needs})", None)
+    value = figure.of(report)
+    return Verdict(name, shown, figure.show(value),
+                   value <= budget if limit.at_most else value >= budget, value)
 
 
 def latency_elsewhere(report: BuildReport, budgets: Budgets,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .format import figures, fmt_bytes, fmt_ms, fmt_pct, fmt_ratio, table
+from .schema import BuildReport
 
-if TYPE_CHECKING:
-    from ..engine.stage import Stage
-    from .schema import BuildReport
+Section = Callable[[BuildReport], list[str]]  # lines of report.md from a finished report
 
 
 def summary_rows(report: BuildReport) -> list[list[str]]:
@@ -57,22 +56,19 @@ def accuracy_sentence(acc: dict[str, Any]) -> str:
             f"Newcombe); McNemar exact p = {paired['mcnemar_p']:.3g}: {paired['verdict']}.")
 
 
-def _baseline_sentence(report: BuildReport) -> str:
-    kinds = {s.get("kind") for s in report.stages}
-    what = ("a dense copy of the input model trained by the `baseline` stage"
-            if "baseline" in kinds else "the input model"
-            + (" (after `train`)" if "train" in kinds else ""))
+def _baseline_sentence(what: str) -> str:
     return f"Baseline is the dense float32 .tflite of {what}, built and measured in the same run."
 
 
-def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
-    """report.md; `stages` are the build's, whose kinds add their own sections."""
+def render(report: BuildReport, sections: Sequence[Section] = (),
+           baseline: str = "the input model") -> str:
+    """report.md, with `sections` (each stage kind's) and what the baseline is."""
     parts = [f"# prune2edge build: {report.name}", "",
              f"Status: **{report.status}** · seed {report.seed} · {report.seconds:.1f} s · "
              f"model `{report.model['source']}` · data `{report.data['source']}`", ""]
     parts += [f"**Warning: {warning}**" + "\n" for warning in report.warnings]
     parts += ["## Baseline vs final", "",
-              _baseline_sentence(report), "",
+              _baseline_sentence(baseline), "",
               table(["", "baseline", "final", "ratio"], summary_rows(report)), ""]
     acc = report.accuracy
     if acc.get("paired"):
@@ -84,8 +80,8 @@ def render(report: BuildReport, stages: Sequence[Stage] = ()) -> str:
     if report.agreement:
         parts += [f"Keras vs .tflite: top-1 agreement {fmt_pct(report.agreement['top1'])}, "
                   f"max abs output difference {report.agreement['max_abs_diff']:.3g}.", ""]
-    for cls in reversed(dict.fromkeys(type(stage) for stage in stages)):  # latest first
-        parts += cls.markdown(report)
+    for section in sections:
+        parts += section(report)
     parts += _budgets(report) + _sparsity(report) + _data(report)
     parts += ["## Stages", "",
               table(["#", "stage", "seconds", "figures"],

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ReportError, first_line
-
-if TYPE_CHECKING:
-    from ..engine.stage import Stage
 
 SCHEMA = "prune2edge.report/1"
 
@@ -46,21 +42,30 @@ class BuildReport:
     micro: dict[str, Any] | None = None  # the final model on TensorFlow Lite Micro
     budgets: dict[str, Any] | None = None  # each [budgets] limit's verdict, gated or not
     warnings: list[str] = field(default_factory=list)  # what the user must not overlook
+    # Fields stage kinds add that this class does not name (a third-party stage's): report.json
+    # holds them at the top level, after the others.
+    extra: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
     out_dir: Path | None = field(default=None, compare=False)
 
+    @classmethod
+    def named(cls) -> frozenset[str]:
+        """The report.json fields this class names (the rest go to `extra`)."""
+        return frozenset(f.name for f in dataclasses.fields(cls)) - {"extra", "out_dir"}
+
     def to_dict(self) -> dict[str, Any]:
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name != "out_dir"}
-        return {"schema": doc.pop("schema"), **doc}
+               if f.name not in ("extra", "out_dir")}
+        return {"schema": doc.pop("schema"), **doc, **self.extra}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], out_dir: Path | None = None) -> BuildReport:
-        names = {f.name for f in dataclasses.fields(cls)} - {"out_dir"}
-        return cls(**{k: v for k, v in doc.items() if k in names}, out_dir=out_dir)
+        named = cls.named()
+        return cls(**{k: v for k, v in doc.items() if k in named},
+                   extra={k: v for k, v in doc.items() if k not in named}, out_dir=out_dir)
 
     @classmethod
     def load(cls, path: Path) -> BuildReport:
@@ -78,13 +83,6 @@ class BuildReport:
 
     def located(self, out_dir: Path) -> BuildReport:
         return dataclasses.replace(self, out_dir=Path(out_dir))
-
-    def write(self, directory: Path, stages: Sequence[Stage] = ()) -> None:
-        """report.md (with the sections of the given stages' kinds) and report.json."""
-        from .markdown import render
-
-        (directory / "report.md").write_text(render(self, stages))
-        (directory / "report.json").write_text(self.to_json())
 
 
 def read_document(path: Path, schema: str, what: str, fix: str) -> dict[str, Any]:

@@ -23,10 +23,11 @@ class Baseline(TrainingStage):
     kind: ClassVar[str] = "baseline"
     requires = frozenset({Fact.KERAS})
     forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.TFLITE})
+    baseline = "a dense copy of the input model trained by the `baseline` stage"
 
     def run(self, ctx: BuildContext) -> BuildContext:
         # No per-epoch checkpoints: they hold the model being built, which this stage leaves
         # alone; an interrupted build resumes at the start of this stage.
-        dense, figures = self.fit(ctx.evolve(resume_logs=(), on_epoch_end=None),
+        dense, trained = self.fit(ctx.controlled(resume_logs=(), on_epoch_end=None),
                                   clone(ctx.model), callbacks=[])
-        return ctx.evolve(baseline_model=dense).with_outputs(**figures)
+        return ctx.evolve(baseline_model=dense, result=trained)

@@ -18,6 +18,7 @@ from ..keras.converter import to_tflite
 from ..quantization.int8 import Int8, plan_int8
 from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
 from ..report.quantization import int8_markdown
+from ..report.results import Converted
 from ..sizes import Size
 from ..tflite.runner import TFLiteRunner, model_file
 from ..tflite.strip import strip_names
@@ -42,6 +43,7 @@ class Convert(Stage):
     requires = frozenset({Fact.KERAS})
     provides = frozenset({Fact.TFLITE})
     forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
+    Result = Converted
 
     sparse: Literal["auto", "on", "off"] = "auto"
     strip_names: bool = False  # drop tensor names and signature defs from model.tflite
@@ -83,24 +85,24 @@ class Convert(Stage):
         final.write_bytes(files[chosen])
         candidates = {name: size.to_dict() for name, size in sizes.items()}
         note = self._compare_speed(ctx, files, candidates, chosen) if len(files) > 1 else ""
-        extra: dict[str, Any] = {}
+        errors = None
         if int8 is not None:
-            extra["int8"] = dict(int8.outputs)  # a copy: the float ops' cost joins it
+            errors = dict(int8.outputs)  # a copy: the float ops' cost joins it
             if int8.float_nodes:
-                extra["int8"]["float_cost"] = self._float_cost(ctx, int8, files[chosen],
-                                                               chosen == "sparse")
-        return ctx.evolve(tflite={"baseline": baseline, "final": final}).with_outputs(
-            **extra, quantization=plan.describe() if plan else {"mode": "none"},
+                errors["float_cost"] = self._float_cost(ctx, int8, files[chosen],
+                                                        chosen == "sparse")
+        return ctx.evolve(tflite={"baseline": baseline, "final": final}, result=Converted(
+            int8=errors, quantization=plan.describe() if plan else {"mode": "none"},
             sparse=self.sparse,
             encoding=chosen,
             candidates=candidates,
             decision=_decision(sizes, chosen, self.sparse, micro),
             speed_note=note,
-            waterfall=_waterfall(ctx, baseline, sizes, chosen))
+            waterfall=_waterfall(ctx, baseline, sizes, chosen)))
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
-        return {"conversion": records[-1].outputs or None}
+        return {"conversion": records[-1].result.to_dict()}
 
     @classmethod
     def markdown(cls, report: BuildReport) -> list[str]:
@@ -177,7 +179,7 @@ def _encoded(ctx: BuildContext, int8: Int8 | None, baseline: Path, sparse: bool)
 
 def _for_micro(ctx: BuildContext) -> bool:
     """Whether a later validate stage runs the file on TensorFlow Lite Micro."""
-    return any(isinstance(s, Validate) and s.for_micro for s in ctx.remaining)
+    return any(isinstance(s, Validate) and s.for_micro for s in ctx.control.remaining)
 
 
 def _waterfall(ctx: BuildContext, baseline: Path, sizes: dict[str, Size],

@@ -68,8 +68,8 @@ class FineTune(TrainingStage):
                 callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
         teacher = (distill.Teacher(ctx.baseline_model, self.temperature, self.distill_weight)
                    if self.teacher == "baseline" else None)
-        model, figures = self.fit(ctx, model, callbacks, teacher)
-        return ctx.evolve(model=model).with_outputs(**figures)
+        model, trained = self.fit(ctx, model, callbacks, teacher)
+        return ctx.evolve(model=model, result=trained)
 
 
 def _wrapped_after(stages: Sequence[Stage]) -> bool:

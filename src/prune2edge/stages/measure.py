@@ -12,6 +12,7 @@ from ..engine.context import BuildContext, StageRecord
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..keras.model import has_pruning_wrappers
+from ..report.results import Measured
 from ..sizes import Size
 
 
@@ -22,6 +23,7 @@ class Measure(Stage):
     and of every .tflite written so far, all with the one gzip definition in `sizes`."""
 
     kind: ClassVar[str] = "measure"
+    Result = Measured
 
     def run(self, ctx: BuildContext) -> BuildContext:
         model = ctx.model
@@ -32,13 +34,13 @@ class Measure(Stage):
             with warnings.catch_warnings():  # "HDF5 is legacy": it is what tfmot measures
                 warnings.simplefilter("ignore")
                 _compat.keras().models.save_model(model, path, include_optimizer=False)
-            sizes = {"keras_h5": Size.of_file(path).to_dict()}
+            sizes = {"keras_h5": Size.of_file(path)}
         finally:
             path.unlink(missing_ok=True)
         for tflite in ctx.tflite.values():
-            sizes[tflite.name] = Size.of_file(tflite).to_dict()
-        return ctx.with_outputs(**sizes)
+            sizes[tflite.name] = Size.of_file(tflite)
+        return ctx.with_result(Measured(sizes=sizes))
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
-        return {"sizes": {"steps": [{"after": r.name, **r.outputs} for r in records]}}
+        return {"sizes": {"steps": [{"after": r.name, **r.result.to_dict()} for r in records]}}

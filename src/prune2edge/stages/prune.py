@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from .. import _compat
-from ..engine.context import BuildContext, StageRecord
+from ..engine.context import BuildContext, StageRecord, Upcoming
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
@@ -20,6 +20,7 @@ from ..keras.one_shot import prune_once
 from ..keras.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from ..params import to_mapping
 from ..report.format import figures, fmt_pct, table
+from ..report.results import Pruned
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 from .calibration import check_calibration
 
@@ -52,6 +53,7 @@ class Prune(Stage):
     removes = frozenset({Fact.TRAINED})
     forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
     prunes = True
+    Result = Pruned
 
     schedule: Schedule = field(default_factory=PolynomialDecay)
     block_size: tuple[int, int] = (1, 1)
@@ -119,7 +121,7 @@ class Prune(Stage):
 
     def resolved_schedule(self, ctx: BuildContext) -> tuple[Schedule, int | None]:
         """The schedule with a share end_step resolved, and the fine-tune steps it runs in."""
-        finetune = _next_finetune(ctx.remaining)
+        finetune = _next_finetune(ctx.control.remaining)
         if finetune is None:
             if self.schedule.end_share is not None:
                 raise self._no_finetune()
@@ -218,7 +220,7 @@ class Prune(Stage):
         if steps is not None and isinstance(end, int) and end > steps:
             warnings.append(f"the schedule ends at step {end} but fine-tuning runs {steps} "
                             "steps: the final sparsity will not be reached")
-        return ctx.evolve(model=wrapped).with_outputs(
+        return ctx.evolve(model=wrapped, result=Pruned(
             criterion=self.criterion,
             test_accuracy_before_finetune=one_shot,
             schedule=to_mapping(schedule),
@@ -228,7 +230,7 @@ class Prune(Stage):
             pruned_layers=[c.name for c in choices if c.pruned],
             dense_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
                           for c in choices if not c.pruned],
-            warnings=warnings, **({"reconstruction": rebuilt} if rebuilt is not None else {}))
+            warnings=warnings, reconstruction=rebuilt))
 
     def _prune_now(self, ctx: BuildContext, model: Any,
                    layers: list[str]) -> tuple[float, list[dict[str, Any]] | None]:
@@ -246,28 +248,28 @@ class Prune(Stage):
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
-        return {"pruning": [r.outputs for r in records]}
+        return {"pruning": [r.result.to_dict() for r in records]}
 
     @classmethod
     def markdown(cls, report: BuildReport) -> list[str]:
         parts = []
-        for prune in report.pruning:
-            one_shot = prune.get("test_accuracy_before_finetune")
+        for prune in map(Pruned.from_dict, report.pruning):
+            one_shot = prune.test_accuracy_before_finetune
             before = ("" if one_shot is None else " Test accuracy right after pruning, before "
                       f"fine-tuning: {fmt_pct(one_shot)}.")
-            pattern = prune.get("sparsity_m_by_n")
-            target = (f"{prune['target_sparsity']:.0%}" if pattern is None
+            pattern = prune.sparsity_m_by_n
+            target = (f"{prune.target_sparsity:.0%}" if pattern is None
                       else f"{pattern[0]} zeros in every {pattern[1]} weights")
-            parts += [f"## Pruning: {prune['schedule']['kind']} to {target} "
-                      f"({prune['criterion']})", "",
-                      f"Pruned layers: {', '.join(prune['pruned_layers'])}. "
-                      f"Schedule: {figures(prune['schedule'])}.{before}", ""]
-            if prune["dense_layers"]:
+            parts += [f"## Pruning: {prune.schedule['kind']} to {target} "
+                      f"({prune.criterion})", "",
+                      f"Pruned layers: {', '.join(prune.pruned_layers)}. "
+                      f"Schedule: {figures(prune.schedule)}.{before}", ""]
+            if prune.dense_layers:
                 parts += ["Layers left dense:", "",
                           table(["layer", "type", "reason"],
                                 [[d["layer"], d["type"], d["reason"]]
-                                 for d in prune["dense_layers"]]), ""]
-            if prune.get("reconstruction"):
+                                 for d in prune.dense_layers]), ""]
+            if prune.reconstruction:
                 parts += ["Optimal Brain Surgeon reconstruction: each layer's output error on "
                           "the calibration samples (share of its output energy), against "
                           "the same sparsity by magnitude with no update:", "",
@@ -275,12 +277,11 @@ class Prune(Stage):
                                 [[r["layer"], fmt_pct(r["sparsity"]),
                                   f"{r['output_error']:.4f}",
                                   f"{r['magnitude_output_error']:.4f}"]
-                                 for r in prune["reconstruction"]]), ""]
-            parts += [f"Warning: {w}" for w in prune["warnings"]]
+                                 for r in prune.reconstruction]), ""]
+            parts += [f"Warning: {w}" for w in prune.warnings]
         return parts
 
-
-def _next_finetune(after: Sequence[Stage]) -> Any:
+def _next_finetune(after: Sequence[Upcoming]) -> Any:
     """The training stage this prune's schedule runs in (before the wrappers change), if any."""
     for stage in after:
         if stage.applies_masks:

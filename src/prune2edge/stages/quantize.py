@@ -12,6 +12,7 @@ from ..engine.stage import Stage
 from ..errors import DataError, RecipeError
 from ..keras.converter import Control, QuantizationPlan
 from ..keras.model import all_layers
+from ..report.results import Quantized
 from .validate import Validate
 
 
@@ -33,6 +34,7 @@ class Quantize(Stage):
     kind: ClassVar[str] = "quantize"
     provides = frozenset({Fact.QUANTIZATION})
     forbids = frozenset({Fact.QUANTIZATION, Fact.TFLITE})
+    Result = Quantized
 
     mode: Literal["none", "dynamic", "float16", "int8"] = "int8"
     samples: int = 200  # representative inputs for int8 calibration
@@ -90,7 +92,7 @@ class Quantize(Stage):
     def run(self, ctx: BuildContext) -> BuildContext:
         if self.mode != "int8":
             plan = QuantizationPlan(self.mode, self.io_type)
-            return ctx.evolve(quantization=plan).with_outputs(**plan.describe())
+            return ctx.evolve(quantization=plan, result=Quantized(**plan.describe()))
         control = None
         if self.accuracy_control:
             control = Control(self._min_agreement(ctx), self.max_drop, self.max_float_layers)
@@ -98,13 +100,13 @@ class Quantize(Stage):
                                 ctx.data.representative(self.samples, ctx.seed),
                                 self.per_channel, self.float_layers, control,
                                 ctx.data.labelled(self.check_samples, ctx.seed + 1))
-        return ctx.evolve(quantization=plan).with_outputs(**plan.describe())
+        return ctx.evolve(quantization=plan, result=Quantized(**plan.describe()))
 
     def _min_agreement(self, ctx: BuildContext) -> float:
         """The goal given, or the agreement the validate stage will require."""
         if self.min_agreement is not None:
             return self.min_agreement
-        validate = next((s for s in ctx.remaining if isinstance(s, Validate)), Validate())
+        validate = next((s for s in ctx.control.remaining if isinstance(s, Validate)), Validate())
         return validate.min_agreement
 
     replay = run  # the plan is all it leaves, and drawing it again gives the same samples

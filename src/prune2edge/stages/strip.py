@@ -11,6 +11,7 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..keras.model import weight_sparsity
+from ..report.results import Stripped
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 
 
@@ -23,10 +24,11 @@ class Strip(Stage):
     requires = frozenset({Fact.WRAPPED, Fact.TRAINED})
     needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's wrappers, schedules and callbacks
     removes = frozenset({Fact.WRAPPED})
+    Result = Stripped
 
     def run(self, ctx: BuildContext) -> BuildContext:
         stripped = _compat.tfmot_sparsity().strip_pruning(ctx.model)
         sparsity = weight_sparsity(stripped)
-        return ctx.evolve(model=stripped).with_outputs(
+        return ctx.evolve(model=stripped, result=Stripped(
             sparsity=round(sparsity["overall"], 6), weights=sparsity["weights"],
-            zeros=sparsity["zeros"])
+            zeros=sparsity["zeros"]))

@@ -26,6 +26,7 @@ from ..keras.surgery import (
     shrink_report,
 )
 from ..report.format import fmt_pct, table
+from ..report.results import Structured
 from .calibration import check_calibration
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Structural(Stage):
     requires = frozenset({Fact.KERAS})
     forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
     prunes = True
+    Result = Structured
 
     criterion: Literal["l1", "l2", "obd", "obs"] = "l1"
     ratio: float = 0.5  # share of units/filters to remove from each prunable layer
@@ -104,70 +106,68 @@ class Structural(Stage):
         return result
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        result = self.plan_for(ctx.model)
+        model, result = self.shrink(ctx)
+        return ctx.evolve(model=model, result=result)
+
+    def shrink(self, ctx: BuildContext) -> tuple[Any, Structured]:
+        """The smaller model, and what this stage reports about it."""
+        planned = self.plan_for(ctx.model)
         sample = ctx.data.representative(self.calibration_samples, ctx.seed)
-        scores = self._scores(ctx, result, sample)
-        keep = select(result, scores, {**self.ratios, "*": self.ratio}, self.min_width,
+        scores = self._scores(ctx, planned, sample)
+        keep = select(planned, scores, {**self.ratios, "*": self.ratio}, self.min_width,
                       self.allocation, self.round_to)
-        model = rebuild(result.graph, keep)
+        model = rebuild(planned.graph, keep)
         check_rebuilt(model, ctx.data.x_test[:1])
-        refits = None
+        refits, removed = None, None
         if self._refits:
             removed = accuracy(model, ctx.data.x_test, ctx.data.y_test)
             with ctx.reporter.task("least-squares refit", refittable(model), "layers") as task:
-                refits = refit(result.graph, keep, model, sample, self.damping, task)
-        before_finetune = accuracy(model, ctx.data.x_test, ctx.data.y_test)
-        report = shrink_report(result, model, keep)
-        extra = {} if refits is None else {"test_accuracy_before_reconstruction": removed,
-                                           "reconstruction": refits}
-        return ctx.evolve(model=model).with_outputs(
+                refits = refit(planned.graph, keep, model, sample, self.damping, task)
+        return model, Structured(
             criterion=self.criterion, allocation=self.allocation,
-            params_before=report["params_before"], params_after=report["params_after"],
-            macs_before=report["macs_before"], macs_after=report["macs_after"],
-            test_accuracy_before_finetune=before_finetune,
-            channels_removed=report["channels_removed"],
-            layers=report["layers"], groups=report["groups"], skipped=report["skipped"],
-            kept=report["kept"], **extra)
+            test_accuracy_before_finetune=accuracy(model, ctx.data.x_test, ctx.data.y_test),
+            test_accuracy_before_reconstruction=removed, reconstruction=refits,
+            **shrink_report(planned, model, keep))
 
-    def _scores(self, ctx: BuildContext, result: Plan, sample: Any) -> dict[str, Any]:
+    def _scores(self, ctx: BuildContext, planned: Plan, sample: Any) -> dict[str, Any]:
         """A score per channel of every prunable group, by the criterion."""
         if self.criterion != "obs":
-            producers = [m for g in result.prunable for m in g.members]
-            return group_scores(result, criterion(self.criterion).channel_scores(
-                result.graph.model, producers, sample))
+            producers = [m for g in planned.prunable for m in g.members]
+            return group_scores(planned, criterion(self.criterion).channel_scores(
+                planned.graph.model, producers, sample))
         share = max([self.ratio, *self.ratios.values()]) if self.allocation == "uniform" else 1
-        with ctx.reporter.task("OBS channel saliency", len(result.prunable), "groups") as task:
-            return obs_channel_scores(result, sample, self.damping, share, task)
+        with ctx.reporter.task("OBS channel saliency", len(planned.prunable), "groups") as task:
+            return obs_channel_scores(planned, sample, self.damping, share, task)
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
-        return {"structural": [r.outputs for r in records]}
+        return {"structural": [r.result.to_dict() for r in records]}
 
     @classmethod
     def markdown(cls, report: BuildReport) -> list[str]:
         parts = []
-        for step in report.structural:
+        for step in map(Structured.from_dict, report.structural):
             rows = [[r["layer"], r["type"], f"{r['width_before']} → {r['width_after']}",
                      f"{r['params_before']:,} → {r['params_after']:,}",
-                     f"{r['macs_before']:,} → {r['macs_after']:,}"] for r in step["layers"]]
-            parts += [f"## Structural pruning ({step['criterion']}, {step['allocation']})", "",
-                      f"Parameters {step['params_before']:,} → {step['params_after']:,}, "
-                      f"multiply-accumulates per sample {step['macs_before']:,} → "
-                      f"{step['macs_after']:,}; test accuracy right after removal, before "
-                      f"fine-tuning: {fmt_pct(step['test_accuracy_before_finetune'])}.", "",
+                     f"{r['macs_before']:,} → {r['macs_after']:,}"] for r in step.layers]
+            parts += [f"## Structural pruning ({step.criterion}, {step.allocation})", "",
+                      f"Parameters {step.params_before:,} → {step.params_after:,}, "
+                      f"multiply-accumulates per sample {step.macs_before:,} → "
+                      f"{step.macs_after:,}; test accuracy right after removal, before "
+                      f"fine-tuning: {fmt_pct(step.test_accuracy_before_finetune)}.", "",
                       table(["layer", "type", "width", "parameters", "MACs"], rows), ""]
-            if step.get("reconstruction"):
+            if step.reconstruction:
                 parts += [f"Least-squares reconstruction on calibration samples: test accuracy "
-                          f"{fmt_pct(step['test_accuracy_before_reconstruction'])} → "
-                          f"{fmt_pct(step['test_accuracy_before_finetune'])}; each refit "
+                          f"{fmt_pct(step.test_accuracy_before_reconstruction)} → "
+                          f"{fmt_pct(step.test_accuracy_before_finetune)}; each refit "
                           "layer's output error (share of the original output's energy):", "",
                           table(["layer", "before refit", "after refit"],
                                 [[r["layer"], f"{r['output_error_before']:.4f}",
                                   f"{r['output_error_after']:.4f}"]
-                                 for r in step["reconstruction"]]), ""]
+                                 for r in step.reconstruction]), ""]
             parts += [f"Kept whole: {', '.join(s['layers'])}: {s['reason']}."
-                      for s in step["skipped"]]
+                      for s in step.skipped]
             parts += [f"Pruned together (residual group): {', '.join(g)}."
-                      for g in step["groups"]]
+                      for g in step.groups]
             parts.append("")
         return parts

@@ -20,9 +20,10 @@ class Train(TrainingStage):
     kind: ClassVar[str] = "train"
     requires = frozenset({Fact.KERAS})
     forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.TFLITE})
+    baseline = "the input model (after `train`)"
 
     def run(self, ctx: BuildContext) -> BuildContext:
         # A resumed stage continues training its checkpointed model (optimizer state included).
-        model = ctx.model if ctx.resume_logs else clone(ctx.model)
-        model, figures = self.fit(ctx, model, callbacks=[])
-        return ctx.evolve(model=model, baseline_model=model).with_outputs(**figures)
+        model = ctx.model if ctx.control.resume_logs else clone(ctx.model)
+        model, trained = self.fit(ctx, model, callbacks=[])
+        return ctx.evolve(model=model, baseline_model=model, result=trained)

@@ -18,6 +18,7 @@ from ..errors import BuildFailed, DataError, RecipeError
 from ..keras import distill
 from ..keras.files import reload
 from ..keras.model import accuracy, outputs_probabilities
+from ..report.results import Trained
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 REPLICATED = ".replicated.keras"  # where a model passes into and out of a strategy
@@ -30,6 +31,7 @@ class TrainingStage(Stage):
     checkpoints after every epoch and stops on a non-finite loss."""
 
     trains: ClassVar[bool] = True
+    Result = Trained
 
     epochs: int = 5
     batch_size: int = 32
@@ -69,17 +71,16 @@ class TrainingStage(Stage):
                 ctx.data.source, "use more data, a smaller batch_size or validation_split")
 
     def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any],
-            teacher: distill.Teacher | None = None) -> tuple[Any, dict[str, Any]]:
+            teacher: distill.Teacher | None = None) -> tuple[Any, Trained]:
         """Train `model` (continuing a resumed stage after its finished epochs) under the
         build's distribution strategy, if any; return the trained model (`model` itself
-        without a strategy) and the figures for the stage's outputs. With a `teacher`,
-        distill from it."""
+        without a strategy) and the stage's result. With a `teacher`, distill from it."""
         keras = _compat.keras()
         strategy = ctx.strategy
         if strategy is not None:  # its variables (and optimizer state) live in the strategy
             model = reload(model, ctx.work_dir / REPLICATED, strategy.scope())
         from_logits = not outputs_probabilities(model)
-        epoch_logs = list(ctx.resume_logs)
+        epoch_logs = list(ctx.control.resume_logs)
         data = ctx.data
         targets = data.y_train if teacher is None else distill.pack(
             data.y_train, distill.teacher_logits(teacher.model, data.x_train,
@@ -98,8 +99,8 @@ class TrainingStage(Stage):
         steps = self.total_steps(len(data.x_train))
 
         def checkpoint() -> None:
-            if ctx.on_epoch_end is not None:
-                ctx.on_epoch_end(model, epoch_logs)
+            if ctx.control.on_epoch_end is not None:
+                ctx.control.on_epoch_end(model, epoch_logs)
 
         if len(epoch_logs) < self.epochs:
             with ctx.reporter.task(self.kind, steps, "steps") as task:
@@ -112,7 +113,7 @@ class TrainingStage(Stage):
                     model.fit(**self._fit_data(data.x_train, targets, ctx, len(epoch_logs)),
                               epochs=self.epochs, initial_epoch=len(epoch_logs), verbose=0,
                               callbacks=[*callbacks, _reseeding(keras, model, ctx.seed,
-                                                                ctx.stage_index), monitor])
+                                                                ctx.control.index), monitor])
             if monitor.bad_epoch is not None:
                 raise BuildFailed(
                     f"the loss became NaN or Inf in epoch {monitor.bad_epoch} of {self.kind}",
@@ -125,12 +126,12 @@ class TrainingStage(Stage):
         test_accuracy = accuracy(model, data.x_test, data.y_test)
         loss_fn = (f"sparse_categorical_crossentropy(from_logits={from_logits})"
                    if teacher is None else teacher.describe())
-        return model, {"epochs": len(epoch_logs),
-                       "loss": logs["loss"], "train_accuracy": logs["accuracy"],
-                       "val_accuracy": logs.get("val_accuracy"),
-                       "test_accuracy": float(test_accuracy), "loss_fn": loss_fn,
-                       "steps": steps_run,
-                       **({} if strategy is None else describe_strategy(strategy))}
+        return model, Trained(epochs=len(epoch_logs), loss=logs["loss"],
+                              train_accuracy=logs["accuracy"],
+                              val_accuracy=logs.get("val_accuracy"),
+                              test_accuracy=float(test_accuracy), loss_fn=loss_fn,
+                              steps=steps_run,
+                              **({} if strategy is None else describe_strategy(strategy)))
 
 
     def _fit_data(self, x: np.ndarray | Stream, targets: np.ndarray, ctx: BuildContext,
@@ -142,7 +143,7 @@ class TrainingStage(Stage):
         cut = self.fit_samples(len(x))
         order = np.random.default_rng(ctx.seed).permutation(len(x))
         kept, held = np.sort(order[:cut]), np.sort(order[cut:])
-        seeds = [epoch_seeds(ctx.seed, ctx.stage_index, epoch, 1)[0]
+        seeds = [epoch_seeds(ctx.seed, ctx.control.index, epoch, 1)[0]
                  for epoch in range(done, self.epochs)]
         args: dict[str, Any] = {
             "x": training(subset(x, kept), targets[kept], self.batch_size, seeds),

@@ -16,6 +16,7 @@ from ..errors import RecipeError
 from ..keras.model import predict
 from ..report.format import fmt_bytes, fmt_ms, table
 from ..report.micro import micro_markdown
+from ..report.results import Validated
 from ..report.stats import Paired, interval
 from ..requirements import LITERT, TENSORFLOW, TF_KERAS, TFLM, Requirement
 from ..sizes import ratio
@@ -43,6 +44,7 @@ class Validate(Stage):
     kind: ClassVar[str] = "validate"
     requires = frozenset({Fact.TFLITE})
     needs = (TENSORFLOW, TF_KERAS, LITERT)
+    Result = Validated
 
     threads: int = 1
     runs: int = 500  # timed batch-1 invocations, spread over `interpreters` instances
@@ -103,19 +105,16 @@ class Validate(Stage):
         latency["speedup_p50"] = None if speedup is None else round(speedup, 4)
         memory = {f"{role}_rss_growth_kb": f.rss_kb for role, f in figures.items()}
         agree = agreement(keras_out, final.outputs)
-        ctx = ctx.with_outputs(accuracy=accuracy, agreement=agree, latency_ms=latency,
-                               memory=memory)
         chance = near_chance(base.accuracy, ctx.data.num_classes)
         if chance:
             ctx.reporter.warning(chance)
-            ctx = ctx.with_outputs(warnings=[chance])
         pairs = [("Keras and the .tflite", agree["top1"])]
+        micro: dict[str, Any] | None = None
         if self.runtime == "auto" and not TFLM.installed():
             skipped = (f"TensorFlow Lite Micro skipped: {TFLM.package} is not installed; "
                        f"{TFLM.fix()} to run the file on it")
             ctx.reporter.note(skipped)
-            ctx = ctx.with_outputs(micro={"skipped": skipped,
-                                          "flash": flash(ctx.tflite["final"].read_bytes())})
+            micro = {"skipped": skipped, "flash": flash(ctx.tflite["final"].read_bytes())}
         elif self.for_micro:
             with ctx.reporter.task("running model.tflite on TensorFlow Lite Micro",
                                    len(labels), "samples") as task:
@@ -123,8 +122,10 @@ class Validate(Stage):
                                          final.outputs, task)
             baseline = ctx.tflite["baseline"]
             micro["baseline"] = board_memory(MicroRunner(baseline.read_bytes(), str(baseline)))
-            ctx = ctx.with_outputs(micro=micro)
             pairs.append(("TensorFlow Lite Micro and LiteRT", micro["agreement"]["top1"]))
+        ctx = ctx.with_result(Validated(accuracy=accuracy, agreement=agree, latency_ms=latency,
+                                        memory=memory, warnings=[chance] if chance else None,
+                                        micro=micro))
         for who, top1 in pairs:
             if top1 < self.min_agreement:
                 return ctx.evolve(failure=(
@@ -134,7 +135,7 @@ class Validate(Stage):
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
-        last = records[-1].outputs
+        last = records[-1].result.to_dict()
         return {key: last[key] for key in REPORTED if key in last}
 
     @classmethod

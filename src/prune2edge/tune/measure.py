@@ -58,9 +58,9 @@ def score(template: Structural, ratios: dict[str, float], ctx: BuildContext) -> 
     score the result on the validation split, before any fine-tuning."""
     stage = replace(template, ratio=0.0, ratios={k: v for k, v in ratios.items() if v},
                     reconstruct=True)
-    out = stage.run(ctx.evolve(remaining=(), outputs={}))
-    return Candidate(dict(ratios), out.outputs["test_accuracy_before_finetune"],
-                     out.outputs["macs_after"], out.outputs["params_after"], out.model)
+    model, shrunk = stage.shrink(ctx.controlled(remaining=()))
+    return Candidate(dict(ratios), shrunk.test_accuracy_before_finetune, shrunk.macs_after,
+                     shrunk.params_after, model)
 
 
 @dataclass(frozen=True, eq=False)

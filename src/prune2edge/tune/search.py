@@ -32,7 +32,7 @@ from pathlib import Path
 from ..engine.checkpoint import fingerprint
 from ..engine.context import BuildContext
 from ..engine.distribute import one_machine, strategy_for
-from ..engine.facts import INITIAL
+from ..engine.facts import INITIAL, Fact
 from ..engine.prepare import prepare, seed_everything
 from ..engine.stage import Stage
 from ..errors import RecipeError
@@ -81,13 +81,13 @@ def probe_stages(recipe: Recipe) -> tuple[Stage, ...]:
     runs, training capped at `trial_epochs` (if set), without the int8 errors for reports."""
     stages = list(recipe.stages)
     start = next(i for i, s in enumerate(stages) if isinstance(s, Structural)) + 1
-    kinds = [s.kind for s in stages[start:]]
-    if "convert" not in kinds:
+    end = next((i for i, s in enumerate(stages) if i >= start and Fact.TFLITE in s.made()), None)
+    if end is None:
         raise RecipeError("tune measures the .tflite the recipe builds, but no convert stage "
                           "follows the structural one", "stages",
                           'add [[stages]] kind = "convert" (after kind = "quantize" for int8)')
     cap = recipe.tune.trial_epochs if recipe.tune else None
-    return tuple(_probe(s, cap) for s in stages[start:start + kinds.index("convert") + 1])
+    return tuple(_probe(s, cap) for s in stages[start:end + 1])
 
 
 def _probe(stage: Stage, cap: int | None) -> Stage:

@@ -1,5 +1,6 @@
 """Assembling a finished build's figures into its report: sizes (measured here, once), each
-stage kind's own fields, plots, artifacts and the environment."""
+stage kind's own fields, plots, artifacts and the environment; writing it with each stage
+kind's section of report.md."""
 
 from __future__ import annotations
 
@@ -10,21 +11,19 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..cpu import cpu_class
 from ..keras.load import LoadedModel
 from ..keras.model import has_pruning_wrappers, weight_sparsity
-from ..params import from_mapping
+from ..report.budgets import Budgets
+from ..report.gate import budget_verdicts
+from ..report.markdown import render
+from ..report.plots import write_plots
+from ..report.schema import BuildReport
 from ..sizes import Size, ratio, sha256
-from .budgets import Budgets
-from .gate import budget_verdicts
-from .plots import write_plots
-from .schema import BuildReport
-
-if TYPE_CHECKING:
-    from ..engine.context import BuildContext, StageRecord
-    from ..engine.stage import Stage
+from .context import BuildContext, StageRecord
+from .stage import Stage
 
 NOT_ARTIFACTS = {"report.json", "report.md", "build.log"}
 PACKAGES = ("prune2edge", "tensorflow", "tf-keras", "tensorflow-model-optimization",
@@ -67,12 +66,23 @@ def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Sta
         plots=[],
         environment=environment(seed),
         seconds=round(seconds, 3),
-        warnings=[w for r in records for w in r.outputs.get("warnings", [])],
-        **fields,
+        warnings=[w for r in records for w in r.result.warned()],
+        extra={k: v for k, v in fields.items() if k not in BuildReport.named()},
+        **{k: v for k, v in fields.items() if k in BuildReport.named()},
     )
     report = dataclasses.replace(report, budgets=_budgets(report))
     plots = write_plots(report, ctx.work_dir)
     return dataclasses.replace(report, plots=plots, artifacts=_artifacts(ctx.work_dir))
+
+
+def write(report: BuildReport, directory: Path, stages: Sequence[Stage]) -> None:
+    """report.json and report.md, with the sections of the stages' kinds (latest first) and
+    what the baseline is (the input model, unless a stage made it: the last one that did)."""
+    kinds = list(dict.fromkeys(type(stage) for stage in stages))
+    baseline = next((s.baseline for s in reversed(stages) if s.baseline), "the input model")
+    (directory / "report.md").write_text(
+        render(report, [kind.markdown for kind in reversed(kinds)], baseline))
+    (directory / "report.json").write_text(report.to_json())
 
 
 def _budgets(report: BuildReport) -> dict[str, Any] | None:
@@ -80,8 +90,7 @@ def _budgets(report: BuildReport) -> dict[str, Any] | None:
     values = report.recipe.get("budgets")
     if not values:
         return None
-    verdicts = budget_verdicts(report, from_mapping(Budgets, values, "budgets"),
-                               unmeasured_ok=True)
+    verdicts = budget_verdicts(report, Budgets.parse(values), unmeasured_ok=True)
     if not verdicts:  # a table with only settings (accuracy_gate, latency_cpus)
         return None
     return {"holds": all(v.ok is not False for v in verdicts),  # None: not gated
