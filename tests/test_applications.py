@@ -3,7 +3,7 @@ it plans and rebuilds without error, keeping every channel changes nothing, half
 channels leave at most ~40% of the multiply-accumulates, and the result converts to .tflite
 and runs there as it does in Keras.
 
-Conversion takes most of the time (25-50 s a graph on 2 cores), so it runs here on four
+Conversion takes most of the time (25-50 s a graph on 2 cores), so it runs here on three
 families (depthwise and separable convolutions, residual adds, squeeze-excite, layer
 normalisation, dense heads); the others, concatenations and grouped convolutions among them,
 are converted, checked against Keras and timed by `scripts/bench_applications.py`
@@ -22,10 +22,16 @@ from prune2edge.keras.surgery import group_scores, plan, rebuild, select, shrink
 from prune2edge.tflite.runner import TFLiteRunner
 
 pytestmark = pytest.mark.slow
-CONVERTED_HERE = {"MobileNetV2", "MobileNetV3", "Xception", "ConvNeXt"}
+CONVERTED_HERE = {"MobileNetV3", "Xception", "ConvNeXt"}
+# families whose structure a sibling in `make test` shares (RegNetY's grouped convolutions
+# and squeeze-excite, ResNet's residual stages, EfficientNet's MBConv blocks, InceptionV3's
+# concatenations, MobileNetV2's depthwise stacks): `make test-all` plans them too
+SIBLINGS = {"RegNetX", "ResNetRS", "EfficientNetV2", "InceptionResNetV2", "MobileNet"}
 
 
-@pytest.mark.parametrize("family", list(zoo.FAMILIES))
+@pytest.mark.parametrize("family", [
+    pytest.param(family, marks=pytest.mark.exhaustive if family in SIBLINGS else ())
+    for family in zoo.FAMILIES])
 def test_every_family_plans_prunes_and_converts(family, tmp_path):
     seed_everything(0)
     model = zoo.build(family)

@@ -25,7 +25,7 @@ from prune2edge.errors import ModelError
 from prune2edge.keras.load import ModelSpec, load
 
 PIPELINE = Pipeline([Prune(schedule=ConstantSparsity(target_sparsity=0.5, frequency=5)),
-                     FineTune(epochs=1), Strip(), Quantize(samples=20), Convert(),
+                     FineTune(epochs=1), Strip(), Quantize(samples=20), Convert(sparse="off"),
                      Validate(runs=3, warmup=0, memory=False, min_agreement=0.5)])
 
 

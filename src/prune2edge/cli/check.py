@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import EXIT_CODES, app, err_console, out_console, user_errors
+from .app import EXIT_CODES, app, out_console, user_errors
 
 
 @app.command(name="check", epilog=EXIT_CODES)
@@ -62,11 +62,8 @@ def gate(report, baseline: Path | None, budgets, markdown: Path | None) -> None:
         if path:
             with open(path, mode, encoding="utf-8") as out:
                 out.write(result.markdown() + "\n")
-    if not result.ok:
-        failed = ", ".join(v.check for v in result.failures)
-        err_console.print(f"[bold red]error:[/] {len(result.failures)} check(s) failed "
-                          f"({escape(report.name)}): {escape(failed)}", soft_wrap=True)
-        raise typer.Exit(3)
+    with user_errors():
+        result.raise_for_failures()
 
 
 def _update_baseline(report, baseline: Path | None) -> None:

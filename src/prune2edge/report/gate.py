@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import storage
-from ..errors import ReportError
+from ..errors import BudgetError, ReportError
 from ..params import parse_value
 from .budgets import LIMITS, Budgets, Figure, Limit
 from .format import table
@@ -106,6 +106,12 @@ class CheckResult:
     @property
     def failures(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.ok is False]
+
+    def raise_for_failures(self) -> None:
+        """BudgetError (exit 3), naming the checks that failed, if any did."""
+        if self.failures:
+            raise BudgetError(f"{len(self.failures)} check(s) failed", self.name,
+                              ", ".join(v.check for v in self.failures))
 
     def markdown(self) -> str:
         status = "pass" if self.ok else f"FAIL ({len(self.failures)} over budget)"
