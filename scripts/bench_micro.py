@@ -29,8 +29,8 @@ from prune2edge.engine.prepare import seed_everything
 from prune2edge.keras.converter import QuantizationPlan, to_tflite
 from prune2edge.keras.criteria import criterion
 from prune2edge.keras.surgery import plan, rebuild, select
-from prune2edge.tflite.graph import activation_memory
 from prune2edge.tflite.micro import MicroRunner
+from prune2edge.tflite.model import TFLiteModel
 
 RATIOS = (0.0, 0.25, 0.5)
 
@@ -56,7 +56,7 @@ def measure(model, ratio: float) -> dict:
     quantization = QuantizationPlan("int8", io_type="int8", samples=samples.astype(np.float32))
     content = to_tflite(model, quantization, sparse=False)
     arena = MicroRunner(content, f"ratio {ratio}").arena()
-    peak = max(activation_memory(content), key=lambda op: op.live_bytes)
+    peak = max(TFLiteModel.read(content).activation_memory(), key=lambda op: op.live_bytes)
     return {"ratio": ratio, "arena": arena.total, "activations": arena.head,
             "persistent": arena.tail, "flash": len(content),
             "peak_at": f"{peak.op} {peak.output.split(';')[0]}"}

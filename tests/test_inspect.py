@@ -34,17 +34,16 @@ def test_zero_shares_match_the_keras_weights_exactly(tiny_files, name):
 
 def test_sparse_tensors_decode_to_the_exact_weights(tiny_files):
     """Decoding the CSR and the 1x4 block encodings gives back every weight bit for bit."""
-    from prune2edge.inspect import tflite as tflite_info
+    from prune2edge.tflite.model import TFLiteModel, densify
 
     for name, ctx in (("float_sparse", tiny_files.ctx),
                       ("float_block_sparse", tiny_files.block_ctx)):
-        _, model = tflite_info._read(tiny_files.files[name])
-        subgraph = model.subgraphs[0]
+        view = TFLiteModel.of_file(tiny_files.files[name])
         decoded = []
-        for tensor in subgraph.tensors:
+        for tensor in view.graph.tensors:
             if tensor.sparsity is not None:
-                values = np.asarray(model.buffers[tensor.buffer].data, np.uint8).view(np.float32)
-                dense, _, _ = tflite_info._densify(tensor.sparsity, values, tuple(tensor.shape))
+                values = view.data(tensor).view(np.float32)
+                dense, _, _ = densify(tensor.sparsity, values, tuple(tensor.shape))
                 decoded.append(dense)
         kernels = {k.shape: k for k in _kernels(ctx.model)}
         assert decoded, f"{name} has no sparse tensor"

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from prune2edge.cli import app
-from prune2edge.tflite.graph import activation_memory
 from prune2edge.tflite.micro import MicroRunner
+from prune2edge.tflite.model import TFLiteModel
 from prune2edge.tflite.validator import agreement_with
 
 pytest.importorskip("tflite_micro")
@@ -71,7 +71,7 @@ def test_the_arena_is_what_tflm_prints_and_the_smallest_it_accepts(tiny_files, n
     assert printout(path, arena.smallest).returncode == 0
     assert printout(path, arena.smallest - 1).returncode != 0
     # The activations alive at the busiest op are what TFLM's planner laid out (to alignment).
-    peak = max(op.live_bytes for op in activation_memory(path.read_bytes()))
+    peak = max(op.live_bytes for op in TFLiteModel.of_file(path).activation_memory())
     assert 0 <= arena.head - peak < 64
 
 

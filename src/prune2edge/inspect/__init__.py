@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DependencyError, TFLiteError
-from ..tflite.graph import activation_memory
 from ..tflite.micro import MicroRunner, board_memory
+from ..tflite.model import TFLiteModel
 from .info import ModelInfo, TensorInfo, entropy_bits
 from .tflite import inspect_tflite
 
@@ -46,11 +46,11 @@ def _build_int8(path: Path) -> dict[str, Any] | None:
 def _micro(path: Path) -> dict[str, Any]:
     """What a microcontroller needs for the file: activations per op (from the file), and
     TFLM's arena and the flash when tflite-micro is installed and can run it."""
-    content = path.read_bytes()
-    activations = activation_memory(content)
+    view = TFLiteModel.of_file(path)
+    activations = view.activation_memory()
     found: dict[str, Any] = {"activations": [op.to_dict() for op in activations]}
     try:
-        found.update(board_memory(MicroRunner(content, str(path)), activations))
+        found.update(board_memory(MicroRunner(view.content, str(path)), activations))
     except (DependencyError, TFLiteError) as exc:
         found["unavailable"] = exc.what
     return found

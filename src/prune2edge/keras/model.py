@@ -11,6 +11,7 @@ import numpy as np
 from .. import _compat
 from ..data.stream import Stream, keras_input, reading
 from ..errors import ModelError
+from ..metrics import top1
 
 
 def clone(model: Any) -> Any:
@@ -95,8 +96,7 @@ def prunable_weights(layer: Any) -> list[Any] | None:
 
 def accuracy(model: Any, x: np.ndarray | Stream, y: np.ndarray, batch_size: int = 256) -> float:
     """Top-1 accuracy of `model` on (x, y), predicted in batches."""
-    predictions = predict(model, x, batch_size)
-    return float(np.mean(np.asarray(predictions).argmax(1) == y))
+    return top1(predict(model, x, batch_size), y)
 
 
 def predict(model: Any, x: np.ndarray | Stream, batch_size: int = 256) -> np.ndarray:

@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
-
 from ..engine.context import BuildContext, StageRecord
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..keras.model import predict
+from ..metrics import hits
 from ..report.format import fmt_bytes, fmt_ms, table
 from ..report.micro import micro_markdown
 from ..report.results import Validated
@@ -21,7 +20,7 @@ from ..report.stats import Paired, interval
 from ..requirements import LITERT, TENSORFLOW, TF_KERAS, TFLM, Requirement
 from ..sizes import ratio
 from ..tflite.micro import MicroRunner, board_memory, flash
-from ..tflite.validator import agreement, evaluate, micro_figures
+from ..tflite.validator import check_files
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
@@ -83,53 +82,51 @@ class Validate(Stage):
         return self.needs
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        figures = evaluate(dict(ctx.tflite), ctx.data, threads=self.threads, runs=self.runs,
-                           warmup=self.warmup, interpreters=self.interpreters,
-                           batch_size=self.batch_size, memory=self.memory,
-                           reporter=ctx.reporter)
+        skipped = None
+        if self.runtime == "auto" and not TFLM.installed():
+            skipped = (f"TensorFlow Lite Micro skipped: {TFLM.package} is not installed; "
+                       f"{TFLM.fix()} to run the file on it")
+            ctx.reporter.note(skipped)
+        checked = check_files(
+            dict(ctx.tflite), ctx.data, "final", micro=self.for_micro and skipped is None,
+            reference=lambda x: predict(ctx.model, x, self.batch_size), threads=self.threads,
+            runs=self.runs, warmup=self.warmup, interpreters=self.interpreters,
+            batch_size=self.batch_size, memory=self.memory, reporter=ctx.reporter)
+        figures, labels = checked.litert, ctx.data.y_test
         base, final = figures["baseline"], figures["final"]
-        keras_out = predict(ctx.model, ctx.data.x_test, self.batch_size)
-        keras_accuracy = float(np.mean(keras_out.argmax(1) == ctx.data.y_test))
-        labels = ctx.data.y_test
+        keras_accuracy, agree = checked.reference_accuracy, checked.agreement
+        assert keras_accuracy is not None and agree is not None  # LiteRT and Keras both ran
         accuracy = {"baseline": base.accuracy, "keras": keras_accuracy,
                     "tflite": final.accuracy, "test_samples": final.samples,
                     "change_pt": round((final.accuracy - base.accuracy) * 100, 4),
                     **{f"{role}_95": interval(value, final.samples) for role, value in (
                         ("baseline", base.accuracy), ("keras", keras_accuracy),
                         ("tflite", final.accuracy))},
-                    "paired": Paired.of(base.outputs.argmax(1) == labels,
-                                        final.outputs.argmax(1) == labels).to_dict()}
+                    "paired": Paired.of(hits(base.outputs, labels),
+                                        hits(final.outputs, labels)).to_dict()}
         latency: dict[str, Any] = {role: {**f.latency.to_dict(), "fallback": f.fallback}
                                    for role, f in figures.items()}
         speedup = ratio(base.latency.p50, final.latency.p50)
         latency["speedup_p50"] = None if speedup is None else round(speedup, 4)
         memory = {f"{role}_rss_growth_kb": f.rss_kb for role, f in figures.items()}
-        agree = agreement(keras_out, final.outputs)
         chance = near_chance(base.accuracy, ctx.data.num_classes)
         if chance:
             ctx.reporter.warning(chance)
         pairs = [("Keras and the .tflite", agree["top1"])]
-        micro: dict[str, Any] | None = None
-        if self.runtime == "auto" and not TFLM.installed():
-            skipped = (f"TensorFlow Lite Micro skipped: {TFLM.package} is not installed; "
-                       f"{TFLM.fix()} to run the file on it")
-            ctx.reporter.note(skipped)
+        micro = checked.micro
+        if skipped:
             micro = {"skipped": skipped, "flash": flash(ctx.tflite["final"].read_bytes())}
-        elif self.for_micro:
-            with ctx.reporter.task("running model.tflite on TensorFlow Lite Micro",
-                                   len(labels), "samples") as task:
-                micro, _ = micro_figures(ctx.tflite["final"], ctx.data.x_test, labels,
-                                         final.outputs, task)
+        elif micro is not None:
             baseline = ctx.tflite["baseline"]
             micro["baseline"] = board_memory(MicroRunner(baseline.read_bytes(), str(baseline)))
             pairs.append(("TensorFlow Lite Micro and LiteRT", micro["agreement"]["top1"]))
         ctx = ctx.with_result(Validated(accuracy=accuracy, agreement=agree, latency_ms=latency,
                                         memory=memory, warnings=[chance] if chance else None,
                                         micro=micro))
-        for who, top1 in pairs:
-            if top1 < self.min_agreement:
+        for who, agreed in pairs:
+            if agreed < self.min_agreement:
                 return ctx.evolve(failure=(
-                    f"{who} pick different classes for {1 - top1:.2%} of test samples "
+                    f"{who} pick different classes for {1 - agreed:.2%} of test samples "
                     f"(tolerance {1 - self.min_agreement:.2%})"))
         return ctx
 

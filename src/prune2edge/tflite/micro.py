@@ -19,8 +19,8 @@ import numpy as np
 from .. import _compat, native_log
 from ..data.stream import Stream, batches
 from ..errors import TFLiteError
-from .graph import OpMemory, activation_memory, op_names
-from .runner import dequantize, model_file, quantize
+from .model import OpMemory, TFLiteModel
+from .runner import check_input, dequantize, model_file, quantize
 from .strip import strip_names
 
 ARENA_OFFERED = 64 << 20  # bytes offered while measuring; the allocator records what it used
@@ -60,10 +60,7 @@ class MicroRunner:
                 progress: Any = None) -> np.ndarray:
         """Float outputs for every sample of `x`, one invocation each (TFLM runs batch 1);
         `progress.advance` is called after each batch."""
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise TFLiteError(f"the data's samples have shape {tuple(x.shape[1:])} but the "
-                              f"model's input is {self.input_shape}", self.source,
-                              "use data shaped for this model")
+        check_input(self, x, self.source)
         outputs = []
         for chunk in batches(x, batch_size):
             for sample in chunk:
@@ -147,7 +144,7 @@ def _open(content: bytes, source: str, arena_size: int) -> Any:
                               '"off" (a validate stage with runtime = "both" does that)'
                               if missing[0] == "DENSIFY" else "replace the layer that becomes "
                               "this op, or keep the model on LiteRT")
-        ops = ", ".join(sorted(set(op_names(content))))
+        ops = ", ".join(sorted(set(TFLiteModel.read(content, source).ops())))
         if probe.returncode < 0:
             raise TFLiteError("TensorFlow Lite Micro crashed running the model (signal "
                               f"{signal.Signals(-probe.returncode).name})", source,
@@ -174,7 +171,8 @@ def board_memory(runner: MicroRunner,
     the file without names), and the op with the most activation bytes alive (from
     `activations`, the model's `activation_memory`, when already read)."""
     content = runner.content
-    activations = activations if activations is not None else activation_memory(content)
+    if activations is None:
+        activations = TFLiteModel.read(content).activation_memory()
     return {"arena": runner.arena().to_dict(), "flash": flash(content),
             "peak_activations": max(activations, key=lambda op: op.live_bytes).to_dict()}
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,6 +39,25 @@ class Latency:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Runner(Protocol):
+    """What both runtimes offer for one model: LiteRT's `TFLiteRunner` and TensorFlow Lite
+    Micro's `MicroRunner`."""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+
+    def predict(self, x: np.ndarray | Stream, batch_size: int = 256,
+                progress: Any = None) -> np.ndarray: ...
+
+
+def check_input(runner: Runner, x: np.ndarray | Stream, source: str) -> None:
+    """TFLiteError unless `x`'s samples have the model's input shape."""
+    if tuple(x.shape[1:]) != runner.input_shape:
+        raise TFLiteError(f"the data's samples have shape {tuple(x.shape[1:])} but the "
+                          f"model's input is {runner.input_shape}", source,
+                          "use data shaped for this model")
 
 
 class TFLiteRunner:
@@ -111,13 +130,11 @@ class TFLiteRunner:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.input["shape"][1:])
 
-    def predict(self, x: np.ndarray | Stream, batch_size: int = 256) -> np.ndarray:
+    def predict(self, x: np.ndarray | Stream, batch_size: int = 256,
+                progress: Any = None) -> np.ndarray:
         """Float outputs for all of `x` (an array, or a stream read as it goes), invoking
-        on whole batches (the last one padded)."""
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise TFLiteError(f"the data's samples have shape {tuple(x.shape[1:])} but the "
-                              f"model's input is {self.input_shape}", str(self.path),
-                              "use data shaped for this model")
+        on whole batches (the last one padded); `progress.advance` is called after each."""
+        check_input(self, x, str(self.path))
         batch = max(1, min(batch_size, len(x)))
         interpreter = self.interpreter
         interpreter.resize_tensor_input(self.input["index"], [batch, *self.input_shape])
@@ -130,6 +147,8 @@ class TFLiteRunner:
             interpreter.invoke()
             chunks.append(self._dequantize(interpreter.get_tensor(self.output["index"]))[
                 : len(chunk)])
+            if progress is not None:
+                progress.advance(len(chunk))
         return np.concatenate(chunks)
 
     def latency(self, sample: np.ndarray, runs: int = 200, warmup: int = 20,
@@ -137,9 +156,10 @@ class TFLiteRunner:
         """Batch-1 latency of this model alone (see `measure_latency`)."""
         return measure_latency([self], sample, runs, warmup, interpreters, progress)[0]
 
-    def _time_fresh(self, sample: np.ndarray, count: int, warmup: int,
-                    progress: Any) -> np.ndarray:
-        """Milliseconds of `count` invocations of a fresh batch-1 interpreter."""
+    def time_fresh(self, sample: np.ndarray, count: int, warmup: int,
+                   progress: Any = None) -> np.ndarray:
+        """Milliseconds of `count` invocations of a fresh batch-1 interpreter, after `warmup`
+        untimed ones (`measure_latency` pools several)."""
         single = TFLiteRunner(self.path, self.threads)
         interpreter = single.interpreter
         interpreter.resize_tensor_input(single.input["index"], [1, *self.input_shape])
@@ -203,7 +223,7 @@ def measure_latency(runners: list[TFLiteRunner], sample: np.ndarray, runs: int =
     times: list[list[np.ndarray]] = [[] for _ in runners]
     for count in _split(runs, interpreters):
         for own, runner in zip(times, runners, strict=True):
-            own.append(runner._time_fresh(sample, count, warmup, progress))
+            own.append(runner.time_fresh(sample, count, warmup, progress))
     results = []
     for runner, own in zip(runners, times, strict=True):
         pooled = np.concatenate(own)

@@ -18,10 +18,11 @@ import numpy as np
 from .. import _compat
 from ..data import Dataset, DataSpec, fit_to_model, load
 from ..data.stream import Stream
+from ..metrics import top1
 from ..progress import Reporter
 from ..requirements import TFLM
-from .graph import activation_memory, op_names, output_step
 from .micro import MicroRunner, board_memory
+from .model import TFLiteModel
 from .runner import Latency, TFLiteRunner, measure_latency
 
 # Resident memory (not the peak: a forked child inherits its parent's peak) before and after
@@ -73,7 +74,7 @@ def evaluate(paths: dict[str, Path], data: Dataset, *, threads: int = 1, runs: i
     for (role, runner), latency in zip(runners.items(), latencies, strict=True):
         if runner.fallback:
             reporter.note(f"{runner.path.name}: {runner.fallback}; ran the builtin kernels")
-        accuracy = float(np.mean(outputs[role].argmax(axis=1) == data.y_test))
+        accuracy = top1(outputs[role], data.y_test)
         figures[role] = TFLiteFigures(
             runner.path, accuracy, len(data.y_test), latency, runner.fallback,
             rss_growth_kb(runner.path, threads) if memory else None, outputs[role])
@@ -83,7 +84,7 @@ def evaluate(paths: dict[str, Path], data: Dataset, *, threads: int = 1, runs: i
 def agreement(keras_outputs: np.ndarray, tflite_outputs: np.ndarray) -> dict[str, float]:
     """Top-1 agreement and the largest absolute output difference."""
     keras_outputs = np.asarray(keras_outputs, np.float32)
-    return {"top1": float(np.mean(keras_outputs.argmax(1) == tflite_outputs.argmax(1))),
+    return {"top1": top1(keras_outputs, tflite_outputs.argmax(1)),
             "max_abs_diff": float(np.max(np.abs(keras_outputs - tflite_outputs)))}
 
 
@@ -93,21 +94,21 @@ def micro_figures(path: Path, x: np.ndarray | Stream, labels: np.ndarray,
     """Everything the report says about a model on TFLM — accuracy over `x`, agreement with
     LiteRT's outputs (per sample, in quantization steps of the output), the ops, the arena,
     the activations alive at each op, the flash the file takes — and TFLM's outputs."""
-    content = Path(path).read_bytes()
-    runner = MicroRunner(content, str(path))
+    view = TFLiteModel.of_file(path)
+    runner = MicroRunner(view.content, str(path))
     outputs = runner.predict(x, progress=progress)
-    ops = op_names(content)
-    activations = activation_memory(content)
+    ops = view.ops()
+    activations = view.activation_memory()
     figures: dict[str, Any] = {
         "runtime": f"tflite-micro {_compat.tflm().__version__}",
-        "accuracy": float(np.mean(outputs.argmax(1) == labels)),
+        "accuracy": top1(outputs, labels),
         "test_samples": len(labels),
         "ops": {op: ops.count(op) for op in sorted(set(ops))},
         **board_memory(runner, activations),
         "activations": [op.to_dict() for op in activations],
     }
     if litert_outputs is not None:
-        figures["agreement"] = agreement_with(outputs, litert_outputs, output_step(content))
+        figures["agreement"] = agreement_with(outputs, litert_outputs, view.output_step())
     return figures, outputs
 
 
@@ -137,6 +138,46 @@ def rss_growth_kb(path: Path, threads: int = 1) -> int | None:
         return None
 
 
+@dataclass(frozen=True, eq=False)
+class Checked:
+    """A validation: LiteRT's figures by role, TensorFlow Lite Micro's of the final file (if
+    it ran), the final file's outputs (LiteRT's, else TFLM's), and the reference model's
+    accuracy and agreement with the final file (if one was given)."""
+
+    litert: dict[str, TFLiteFigures]
+    micro: dict[str, Any] | None
+    outputs: np.ndarray | None
+    reference_accuracy: float | None = None
+    agreement: dict[str, float] | None = None
+
+
+def check_files(paths: dict[str, Path], data: Dataset, final: str, *, litert: bool = True,
+                micro: bool = False, reference: Callable[[Any], np.ndarray] | None = None,
+                threads: int = 1, runs: int = 500, warmup: int = 20, interpreters: int = 5,
+                batch_size: int = 256, memory: bool = True,
+                reporter: Reporter | None = None) -> Checked:
+    """What `validate` (the stage and the command) measures: every file of `paths` (by role)
+    on LiteRT with `litert`, the `final` one on TensorFlow Lite Micro with `micro` (against
+    LiteRT's outputs when both ran), and `reference` (e.g. Keras) against the final file."""
+    reporter = reporter or Reporter()
+    figures = (evaluate(paths, data, threads=threads, runs=runs, warmup=warmup,
+                        interpreters=interpreters, batch_size=batch_size, memory=memory,
+                        reporter=reporter) if litert else {})
+    outputs = figures[final].outputs if litert else None
+    found = None
+    if micro:
+        with reporter.task(f"running {paths[final].name} on TensorFlow Lite Micro",
+                           len(data.y_test), "samples") as task:
+            found, micro_outputs = micro_figures(paths[final], data.x_test, data.y_test,
+                                                 outputs, task)
+        outputs = micro_outputs if outputs is None else outputs
+    if reference is None or outputs is None:
+        return Checked(figures, found, outputs)
+    reference_outputs = reference(data.x_test)
+    return Checked(figures, found, outputs, top1(reference_outputs, data.y_test),
+                   agreement(reference_outputs, outputs))
+
+
 def validate_file(path: Path, data_source: str = "builtin:mnist",
                   reference: Callable[[np.ndarray | Stream], np.ndarray] | None = None, *,
                   runtime: str = "litert", threads: int = 1, runs: int = 500, warmup: int = 20,
@@ -154,22 +195,16 @@ def validate_file(path: Path, data_source: str = "builtin:mnist",
     data = fit_to_model(raw, runner.input_shape, classes)
     if data.preprocessing:
         reporter.note(f"data fitted to the model: {'; '.join(data.preprocessing)}")
+    checked = check_files({"model": Path(path)}, data, "model", litert=runtime != "tflm",
+                          micro=runtime != "litert", reference=reference, threads=threads,
+                          runs=runs, warmup=warmup, interpreters=interpreters,
+                          batch_size=batch_size, reporter=reporter)
     result: dict[str, Any] = {"path": str(path), "data": data.describe()}
-    outputs = None
-    if runtime != "tflm":
-        figures = evaluate({"model": Path(path)}, data, threads=threads, runs=runs,
-                           warmup=warmup, interpreters=interpreters, batch_size=batch_size,
-                           reporter=reporter)["model"]
-        result.update(figures.to_dict())
-        outputs = figures.outputs
-    if runtime != "litert":
-        with reporter.task(f"running {Path(path).name} on TensorFlow Lite Micro",
-                           len(data.y_test), "samples") as task:
-            result["micro"], micro_outputs = micro_figures(Path(path), data.x_test,
-                                                           data.y_test, outputs, task)
-        outputs = micro_outputs if outputs is None else outputs
-    if reference is not None and outputs is not None:
-        keras_outputs = reference(data.x_test)
-        result["keras_accuracy"] = float(np.mean(np.argmax(keras_outputs, 1) == data.y_test))
-        result["agreement"] = agreement(keras_outputs, outputs)
+    if checked.litert:
+        result.update(checked.litert["model"].to_dict())
+    if checked.micro is not None:
+        result["micro"] = checked.micro
+    if checked.agreement is not None:
+        result["keras_accuracy"] = checked.reference_accuracy
+        result["agreement"] = checked.agreement
     return result
