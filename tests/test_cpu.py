@@ -26,10 +26,10 @@ def test_linux_flags_come_from_cpuinfo(tmp_path):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx avx2 fma\n\n"
                     "processor\t: 1\nflags\t\t: fpu avx avx2 fma\n")
-    assert cpu._linux_flags(info) == {"fpu", "avx", "avx2", "fma"}
+    assert cpu.linux_flags(info) == {"fpu", "avx", "avx2", "fma"}
     info.write_text("processor\t: 0\nFeatures\t: fp asimd asimddp\n")
-    assert cpu._linux_flags(info) == {"fp", "asimd", "asimddp"}
-    assert cpu._linux_flags(tmp_path / "absent") is None
+    assert cpu.linux_flags(info) == {"fp", "asimd", "asimddp"}
+    assert cpu.linux_flags(tmp_path / "absent") is None
 
 
 def test_this_machine_has_a_known_class():

@@ -42,7 +42,7 @@ def tier_of(machine: str, flags: set[str]) -> str:
 
 def _flags(machine: str) -> set[str] | None:
     if sys.platform.startswith("linux"):
-        return _linux_flags(Path("/proc/cpuinfo"))
+        return linux_flags(Path("/proc/cpuinfo"))
     if sys.platform == "darwin":
         if machine == "arm64":
             return {"asimddp"}  # every Apple silicon core has the dot product
@@ -55,7 +55,8 @@ def _flags(machine: str) -> set[str] | None:
     return None
 
 
-def _linux_flags(cpuinfo: Path) -> set[str] | None:
+def linux_flags(cpuinfo: Path) -> set[str] | None:
+    """The CPU's feature flags as `cpuinfo` lists them (x86 `flags`, Arm `Features`)."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:

@@ -49,13 +49,13 @@ def tune(
     table = Table("candidate", "val. accuracy", "p50 ms", "predicted", "gzip B", "in budget",
                   title=f"tune ({search.spec.objective}): finalists, validation split")
     for row in search.finalists:
-        predicted = row.get("predicted_p50_ms")
-        name = "dense" if row.get("dense") else ", ".join(
-            f"{k} {v:.0%}" for k, v in row["ratios"].items())
+        predicted = row.predicted_p50_ms
+        name = "dense" if row.dense else ", ".join(
+            f"{k} {v:.0%}" for k, v in row.ratios.items())
         table.add_row(name + (" ← chosen" if row is search.winner else ""),
-                      f"{row['validation_accuracy']:.2%}", f"{row['p50_ms']:.4f}",
+                      f"{row.validation_accuracy:.2%}", f"{row.p50_ms:.4f}",
                       "–" if predicted is None else f"{predicted:.4f}",
-                      f"{row['gzip_bytes']:,}", "yes" if row["within_budget"] else "no")
+                      f"{row.gzip_bytes:,}", "yes" if row.within_budget else "no")
     out_console.print(table)
     if not quiet:
         out_console.print(summary_table(result.report))

@@ -12,8 +12,8 @@ from ..engine.stage import Stage
 from ..progress import Reporter
 from ..recipe.schema import Recipe
 from ..stages.structural import Structural
-from .findings import Search, objective
-from .measure import Candidate, Measured, measure, measure_accuracy, run_stages, score
+from .findings import Finalist, Search, objective
+from .measure import Candidate, Measured, Scorer, measure, measure_accuracy, run_stages
 from .memory import Memory
 
 
@@ -41,7 +41,7 @@ def finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple
             candidate = search.path[index]
             kept = memory.finalist(index)
             if kept is None:
-                model = candidate.model or score(template, candidate.ratios, ctx).model
+                model = candidate.model or Scorer(template, ctx).score(candidate.ratios).model
                 seed_everything(recipe.seed)
                 made = run_stages(probe, model, ctx, work / f"finalist-{index}").tflite["final"]
                 accuracy = measure_accuracy(made, ctx.data)
@@ -52,24 +52,23 @@ def finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple
             task.advance(status=f"step {index + 1}/{len(search.path)}: {accuracy:.2%}")
     ordered = sorted(probes)
     dense, *measured = _measured(memory, [dense_file, *(probes[i][1] for i in ordered)], ctx)
-    search.finalists.append({"ratios": {}, "macs": search.dense.macs,
-                             "params": search.dense.params, "dense": True,
-                             "validation_accuracy": search.dense.accuracy,
-                             "p50_ms": dense.p50_ms, "gzip_bytes": dense.gzip_bytes,
-                             "within_budget": True})
+    search.finalists.append(Finalist(
+        ratios={}, macs=search.dense.macs, params=search.dense.params,
+        validation_accuracy=search.dense.accuracy, p50_ms=dense.p50_ms,
+        gzip_bytes=dense.gzip_bytes, within_budget=True))
     for index, figures in zip(ordered, measured, strict=True):
         candidate = probes[index][0]
         predicted = objective(search, candidate) if search.spec.objective == "latency" else None
-        search.finalists.append({
-            "step": index + 1, "ratios": candidate.settings(), "macs": candidate.macs,
-            "params": candidate.params, "validation_accuracy": probes[index][2],
-            "p50_ms": figures.p50_ms, "gzip_bytes": figures.gzip_bytes,
-            "predicted_p50_ms": predicted, "latency_ratio": figures.p50_ms / dense.p50_ms,
-            "gzip_ratio": dense.gzip_bytes / figures.gzip_bytes,
-            "within_budget": probes[index][2] >= floor})
-    key = "p50_ms" if search.spec.objective == "latency" else "gzip_bytes"
-    search.winner = min((f for f in search.finalists if f["within_budget"]),
-                        key=lambda f: f[key])
+        search.finalists.append(Finalist(
+            step=index + 1, ratios=candidate.settings(), macs=candidate.macs,
+            params=candidate.params, validation_accuracy=probes[index][2],
+            p50_ms=figures.p50_ms, gzip_bytes=figures.gzip_bytes,
+            predicted_p50_ms=predicted, latency_ratio=figures.p50_ms / dense.p50_ms,
+            gzip_ratio=dense.gzip_bytes / figures.gzip_bytes,
+            within_budget=probes[index][2] >= floor))
+    latency = search.spec.objective == "latency"
+    search.winner = min((f for f in search.finalists if f.within_budget),
+                        key=lambda f: f.p50_ms if latency else f.gzip_bytes)
 
 
 def _measured(memory: Memory, files: list[Path], ctx: BuildContext) -> list[Measured]:

@@ -3,11 +3,62 @@ finalists and the winner, and the objective it ranks them by."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..recipe.tuning import TuneSpec
 from .measure import Candidate, LatencyModel
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trial:
+    """One greedy step tried: its ratios, whether the search took it, its one-shot figures,
+    the p50 the latency model predicts for it, and when it ended (seconds into the tune)."""
+
+    ratios: dict[str, float]
+    accepted: bool
+    validation_accuracy_one_shot: float
+    macs: int
+    params: int
+    predicted_p50_ms: float | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finalist:
+    """A model fine-tuned by the recipe's stages and measured (or the dense one, `step`
+    None): its validation accuracy, p50 and gzip bytes, and whether it is within budget."""
+
+    ratios: dict[str, float]
+    macs: int
+    params: int
+    validation_accuracy: float
+    p50_ms: float
+    gzip_bytes: int
+    within_budget: bool
+    step: int | None = None  # its place on the greedy path (1-based); None: the dense model
+    predicted_p50_ms: float | None = None
+    latency_ratio: float | None = None  # p50 / the dense model's
+    gzip_ratio: float | None = None  # the dense model's gzip bytes / its own
+
+    @property
+    def dense(self) -> bool:
+        return self.step is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """tune.json's finalist: the dense one with `dense: true`, the others with their step
+        and ratios to the dense one."""
+        shared = {"ratios": self.ratios, "macs": self.macs, "params": self.params}
+        measured = {"validation_accuracy": self.validation_accuracy, "p50_ms": self.p50_ms,
+                    "gzip_bytes": self.gzip_bytes}
+        if self.dense:
+            return {**shared, "dense": True, **measured, "within_budget": self.within_budget}
+        return {"step": self.step, **shared, **measured,
+                "predicted_p50_ms": self.predicted_p50_ms, "latency_ratio": self.latency_ratio,
+                "gzip_ratio": self.gzip_ratio, "within_budget": self.within_budget}
 
 
 @dataclass
@@ -16,11 +67,11 @@ class Search:
 
     spec: TuneSpec
     dense: Candidate
-    trials: list[dict[str, Any]] = field(default_factory=list)
+    trials: list[Trial] = field(default_factory=list)
     path: list[Candidate] = field(default_factory=list)  # accepted steps, least pruned first
     latency: LatencyModel | None = None
-    finalists: list[dict[str, Any]] = field(default_factory=list)
-    winner: dict[str, Any] | None = None
+    finalists: list[Finalist] = field(default_factory=list)
+    winner: Finalist | None = None
     interrupted: bool = False
     seconds: float = 0.0
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ..jobs import Jobs
 from ..progress import Reporter
 from ..recipe.tuning import TuneSpec
-from .findings import Search, objective, objective_text
-from .measure import Candidate, score_step
+from .findings import Search, Trial, objective, objective_text
+from .measure import Candidate, Scorer
 from .memory import Memory
 
 NOISE = 0.002  # validation accuracy differences below this are not told apart
@@ -40,7 +41,7 @@ def greedy(search: Search, pool: Jobs, start: float, reporter: Reporter, memory:
             best = search.path[-1] if search.path else search.dense
             task.advance(status=f"best {objective_text(search, best)}")
 
-        while len(search.trials) < spec.max_trials and not _reached(search, current, gzip_of):
+        while len(search.trials) < spec.max_trials and not target_reached(search, current, gzip_of):
             if _late(spec, start):
                 return
             steps = next_steps(spec, current.ratios)[:spec.max_trials - len(search.trials)]
@@ -54,9 +55,9 @@ def greedy(search: Search, pool: Jobs, start: float, reporter: Reporter, memory:
                 return
             current = max(proposals, key=lambda c: _efficiency(search, current, c))
             search.path.append(current)
-            accepted = next(t for t in reversed(search.trials)
-                            if t["ratios"] == current.settings())
-            accepted["accepted"] = True
+            accepted = next(i for i in reversed(range(len(search.trials)))
+                            if search.trials[i].ratios == current.settings())
+            search.trials[accepted] = replace(search.trials[accepted], accepted=True)
 
 
 def _scored(pool: Jobs, steps: list[tuple[int, dict[str, float]]], done: Any,
@@ -71,7 +72,7 @@ def _scored(pool: Jobs, steps: list[tuple[int, dict[str, float]]], done: Any,
                                      figures["params"])
             done((index, ratios), known[index], figures["seconds"])
     todo = [step for step in steps if step[0] not in known]
-    known.update(zip((i for i, _ in todo), pool.map(score_step, todo, done), strict=True))
+    known.update(zip((i for i, _ in todo), pool.map(Scorer.trial, todo, done), strict=True))
     return [known[index] for index, _ in steps]
 
 
@@ -94,7 +95,7 @@ def _efficiency(search: Search, current: Candidate, step: Candidate) -> float:
     return gain / max(current.accuracy - step.accuracy, NOISE)
 
 
-def _reached(search: Search, current: Candidate, gzip_of: Callable[[Candidate], int]) -> bool:
+def target_reached(search: Search, current: Candidate, gzip_of: Callable[[Candidate], int]) -> bool:
     """Whether the target is met: the predicted latency ratio, or the gzip bytes of the file
     the recipe's quantize and convert stages make of the candidate."""
     spec = search.spec
@@ -110,10 +111,10 @@ def _late(spec: TuneSpec, start: float) -> bool:
     return spec.time_budget is not None and time.monotonic() - start > spec.time_budget
 
 
-def _trial(search: Search, candidate: Candidate, seconds: float) -> dict[str, Any]:
-    return {"ratios": candidate.settings(), "accepted": False,
-            "validation_accuracy_one_shot": candidate.accuracy,
-            "macs": candidate.macs, "params": candidate.params,
-            "predicted_p50_ms": None if search.latency is None
-            else round(search.latency.predict(candidate.macs), 5),
-            "seconds": round(seconds, 2)}
+def _trial(search: Search, candidate: Candidate, seconds: float) -> Trial:
+    return Trial(ratios=candidate.settings(), accepted=False,
+                 validation_accuracy_one_shot=candidate.accuracy,
+                 macs=candidate.macs, params=candidate.params,
+                 predicted_p50_ms=None if search.latency is None
+                 else round(search.latency.predict(candidate.macs), 5),
+                 seconds=round(seconds, 2))

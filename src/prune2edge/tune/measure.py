@@ -53,41 +53,42 @@ def carve_validation(data: Dataset, share: float, seed: int) -> Dataset:
                    x_test=subset(data.x_train, held), y_test=data.y_train[held])
 
 
-def score(template: Structural, ratios: dict[str, float], ctx: BuildContext) -> Candidate:
-    """Remove the channels (the template's criterion, with the least-squares refit) and
-    score the result on the validation split, before any fine-tuning."""
-    stage = replace(template, ratio=0.0, ratios={k: v for k, v in ratios.items() if v},
-                    reconstruct=True)
-    model, shrunk = stage.shrink(ctx.controlled(remaining=()))
-    return Candidate(dict(ratios), shrunk.test_accuracy_before_finetune, shrunk.macs_after,
-                     shrunk.params_after, model)
-
-
 @dataclass(frozen=True, eq=False)
 class Scorer:
-    """What a one-shot trial needs: the template stage and the context it prunes in. Trials
-    run in worker processes hand back their figures only (`keep_models` false): a
-    finalist's model is then made again, the same, where it is fine-tuned."""
+    """One-shot trials: the template stage's criterion removes channels (with the
+    least-squares refit) from the context's model, and the result is scored on the
+    validation split before any fine-tuning. Trials run in worker processes hand back their
+    figures only (`keep_models` false): a finalist's model is then made again, the same,
+    where it is fine-tuned."""
 
     template: Structural
     ctx: BuildContext
-    keep_models: bool
+    keep_models: bool = True
 
+    @classmethod
+    def in_worker(cls, model_file: Path, data: Any, seed: int, template: Structural) -> Scorer:
+        """A worker process's: the model the search starts from, read from its file; it
+        works in a folder of its own next to that file (removed with the search's work)."""
+        seed_everything(seed)
+        model = load_own(model_file)
+        work = model_file.parent / f"worker-{os.getpid()}"
+        work.mkdir(exist_ok=True)
+        ctx = BuildContext(work_dir=work, data=data, model=model, baseline_model=model,
+                           seed=seed)
+        return cls(template, ctx, keep_models=False)
 
-def scorer(model_file: Path, data: Any, seed: int, template: Structural) -> Scorer:
-    """A worker's Scorer: the model the search starts from, read from its file; it works
-    in a folder of its own next to that file (removed with the search's work)."""
-    seed_everything(seed)
-    model = load_own(model_file)
-    work = model_file.parent / f"worker-{os.getpid()}"
-    work.mkdir(exist_ok=True)
-    ctx = BuildContext(work_dir=work, data=data, model=model, baseline_model=model, seed=seed)
-    return Scorer(template, ctx, keep_models=False)
+    def score(self, ratios: dict[str, float]) -> Candidate:
+        """The candidate with `ratios` of each group's channels removed."""
+        stage = replace(self.template, ratio=0.0, ratios={k: v for k, v in ratios.items() if v},
+                        reconstruct=True)
+        model, shrunk = stage.shrink(self.ctx.controlled(remaining=()))
+        return Candidate(dict(ratios), shrunk.test_accuracy_before_finetune,
+                         shrunk.macs_after, shrunk.params_after,
+                         model if self.keep_models else None)
 
-
-def score_step(scorer: Scorer, step: tuple[int, dict[str, float]]) -> Candidate:
-    candidate = score(scorer.template, step[1], scorer.ctx)
-    return candidate if scorer.keep_models else replace(candidate, model=None)
+    def trial(self, step: tuple[int, dict[str, float]]) -> Candidate:
+        """`score` of a numbered greedy step (what the worker pool maps)."""
+        return self.score(step[1])
 
 
 class _TasksOnly(Reporter):

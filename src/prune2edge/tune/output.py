@@ -67,7 +67,9 @@ def write_json(search: Search, path: Path, final: dict[str, Any] | None = None) 
            "latency_model": None if search.latency is None else {
                "intercept_ms": search.latency.intercept, "ms_per_mac": search.latency.slope,
                "points": search.latency.points},
-           "trials": search.trials, "finalists": search.finalists, "winner": search.winner,
+           "trials": [t.to_dict() for t in search.trials],
+           "finalists": [f.to_dict() for f in search.finalists],
+           "winner": search.winner and search.winner.to_dict(),
            "final": final}
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
@@ -84,31 +86,32 @@ def figure(search: Search, name: str) -> Any:
     p50 and gzip size (the finalists), the frontier drawn and the winner marked; a panel with
     nothing to draw yet says why."""
     fig, axes = _compat.pyplot().subplots(1, 3, figsize=(14, 4.2))
-    trials = [t for t in search.trials if t["predicted_p50_ms"] is not None]
-    panels = [(axes[0], trials, "predicted_p50_ms", "validation_accuracy_one_shot",
-               "predicted p50 (ms), one-shot accuracy"),
-              (axes[1], search.finalists, "p50_ms", "validation_accuracy",
-               "measured p50 (ms), after the recipe's stages"),
-              (axes[2], search.finalists, "gzip_bytes", "validation_accuracy",
-               "gzip bytes (.tflite)")]
+    trials = [t for t in search.trials if t.predicted_p50_ms is not None]
+    panels: list[tuple[Any, list[Any], str, str, str]] = [
+        (axes[0], trials, "predicted_p50_ms", "validation_accuracy_one_shot",
+         "predicted p50 (ms), one-shot accuracy"),
+        (axes[1], search.finalists, "p50_ms", "validation_accuracy",
+         "measured p50 (ms), after the recipe's stages"),
+        (axes[2], search.finalists, "gzip_bytes", "validation_accuracy",
+         "gzip bytes (.tflite)")]
     for ax, rows, x_key, y_key, label in panels:
         if not rows:
             _empty(ax, label, search)
             continue
-        xs = [r[x_key] for r in rows]
-        ys = [r[y_key] * 100 for r in rows]
+        xs = [getattr(r, x_key) for r in rows]
+        ys = [getattr(r, y_key) * 100 for r in rows]
         ax.scatter(xs, ys, s=18, color="#8aa7d6", label="candidates")
-        frontier = _frontier(list(zip(xs, ys, strict=True)))
+        frontier = pareto_frontier(list(zip(xs, ys, strict=True)))
         if frontier:
             ax.plot(*zip(*frontier, strict=True), color="#3b7dd8", label="Pareto frontier")
-        steps = [r for r in rows if r.get("accepted")]
+        steps = [r for r in rows if getattr(r, "accepted", False)]
         if steps:
-            ax.plot([r[x_key] for r in steps], [r[y_key] * 100 for r in steps], marker="o",
-                    color="#999999", linestyle=":", label="greedy path")
-        winner = search.winner or {}
-        if x_key in winner and y_key in winner:
-            ax.scatter([winner[x_key]], [winner[y_key] * 100], s=90, marker="*",
-                       color="#d83b3b", zorder=3, label="chosen")
+            ax.plot([getattr(r, x_key) for r in steps], [getattr(r, y_key) * 100 for r in steps],
+                    marker="o", color="#999999", linestyle=":", label="greedy path")
+        winner = search.winner
+        if winner is not None and rows is search.finalists:
+            ax.scatter([getattr(winner, x_key)], [getattr(winner, y_key) * 100], s=90,
+                       marker="*", color="#d83b3b", zorder=3, label="chosen")
         ax.set_xlabel(label)
         ax.set_ylabel("validation accuracy (%)")
         ax.legend(fontsize="small")
@@ -129,7 +132,7 @@ def _empty(ax: Any, label: str, search: Search) -> None:
     ax.set_xlabel(label)
 
 
-def _frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def pareto_frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The points no other point beats on both cost (lower) and accuracy (higher)."""
     frontier: list[tuple[float, float]] = []
     for x, y in sorted(points, key=lambda p: (p[0], -p[1])):

@@ -69,12 +69,12 @@ def tune(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: b
         plot(search, staging / PARETO_PNG, recipe.name)
         for stale in (TUNED_TOML, BUILD_DIR):  # an earlier tune's, replaced by this one
             storage.remove(out / stale)
-        if not search.interrupted:
+        if not search.interrupted and search.winner is not None:
             note = (f"Written by prune2edge tune from {recipe.path or recipe.name}: the "
                     f"{search.spec.objective} winner within the budget.\n"
                     "Build it with: prune2edge build tuned.toml")
-            write_tuned(tuned_document(recipe, search.winner["ratios"]),  # type: ignore[index]
-                        staging / TUNED_TOML, note)
+            write_tuned(tuned_document(recipe, search.winner.ratios), staging / TUNED_TOML,
+                        note)
         build_dir.commit(keep_checkpoint=True)  # until the winner is built
     if search.interrupted:
         raise Interrupted(f"interrupted: stopped cleanly after {len(search.trials)} trial(s) "

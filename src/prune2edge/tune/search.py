@@ -55,8 +55,6 @@ from .measure import (
     carve_validation,
     measure,
     run_stages,
-    score,
-    scorer,
 )
 from .memory import Memory
 
@@ -125,14 +123,15 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
         data=carve_validation(ctx.data, spec.validation_share, recipe.seed), strategy=strategy))
     plan = template.plan_for(ctx.model)
     groups = [g.members[0] for g in plan.prunable]
-    dense = score(template, dict.fromkeys(groups, 0.0), ctx)
+    scorer = Scorer(template, ctx)
+    dense = scorer.score(dict.fromkeys(groups, 0.0))
     search = Search(spec, replace(dense, model=ctx.model))
 
     def gzip_of(candidate: Candidate) -> int:
         """The gzip bytes of the file the recipe's quantize and convert make of it."""
         settings = candidate.settings()
         if "gzip_bytes" not in (memory.trial(settings) or {}):
-            model = candidate.model or score(template, candidate.ratios, ctx).model
+            model = candidate.model or scorer.score(candidate.ratios).model
             made = run_stages(formats, model, ctx, work / "size").tflite["final"]
             memory.keep_trial(settings, {"gzip_bytes": Size.of_file(made).gzip_bytes})
         return int(memory.trial(settings)["gzip_bytes"])  # type: ignore[index]
@@ -141,11 +140,11 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
         converted = run_stages(formats, ctx.model, ctx, work / "dense")
         ctx = ctx.evolve(tflite={"baseline": converted.tflite["baseline"]})
         dense_file = converted.tflite["final"]
-        search.latency = _latency_model(search, template, formats, dense_file, ctx, work,
+        search.latency = _latency_model(search, scorer, formats, dense_file, ctx, work,
                                         reporter, memory)
         if jobs > 1:
             ctx.model.save(work / START)
-        with Jobs(jobs, Scorer(template, ctx, keep_models=True), scorer,
+        with Jobs(jobs, scorer, Scorer.in_worker,
                   (work / START, ctx.data, recipe.seed, template)) as pool:
             greedy(search, pool, start, reporter, memory, gzip_of)
         finalists(search, recipe, template, probe, dense_file, ctx, work, reporter, memory)
@@ -168,7 +167,7 @@ def _started(recipe: Recipe, memory: Memory, ctx: BuildContext) -> BuildContext:
     return ctx
 
 
-def _latency_model(search: Search, template: Structural, formats: tuple[Stage, ...],
+def _latency_model(search: Search, scorer: Scorer, formats: tuple[Stage, ...],
                    dense_file: Path, ctx: BuildContext, work: Path, reporter: Reporter,
                    memory: Memory) -> LatencyModel:
     """p50 against MACs, from the dense model and two uniformly pruned ones, converted as
@@ -181,7 +180,7 @@ def _latency_model(search: Search, template: Structural, formats: tuple[Stage, .
     files = [dense_file]
     with reporter.task("tune: timing converted models for the latency model", 3, "models") as task:
         for ratio in uniform:
-            models.append(score(template, dict.fromkeys(search.dense.ratios, ratio), ctx))
+            models.append(scorer.score(dict.fromkeys(search.dense.ratios, ratio)))
             files.append(run_stages(formats, models[-1].model, ctx,
                                     work / f"latency-{ratio}").tflite["final"])
             task.advance()
