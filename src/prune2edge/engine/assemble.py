@@ -79,7 +79,8 @@ def write(report: BuildReport, directory: Path, stages: Sequence[Stage]) -> None
     """report.json and report.md, with the sections of the stages' kinds (latest first) and
     what the baseline is (the input model, unless a stage made it: the last one that did)."""
     kinds = list(dict.fromkeys(type(stage) for stage in stages))
-    baseline = next((s.baseline for s in reversed(stages) if s.baseline), "the input model")
+    baseline = next((s.sets_baseline for s in reversed(stages) if s.sets_baseline),
+                    "the input model")
     (directory / "report.md").write_text(
         render(report, [kind.markdown for kind in reversed(kinds)], baseline))
     (directory / "report.json").write_text(report.to_json())

@@ -44,7 +44,7 @@ class Stage:
     trains: ClassVar[bool] = False  # trains the model: checkpointed after every epoch
     applies_masks: ClassVar[bool] = False  # a prune schedule advances during its training
     prunes: ClassVar[bool] = False  # removes weights or channels
-    baseline: ClassVar[str] = ""  # what the baseline is after it, if it makes the baseline
+    sets_baseline: ClassVar[str] = ""  # what the baseline is after it, if it makes it
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -24,7 +24,7 @@ class Int8:
 
     calibrated: Calibrated
     float_nodes: tuple[str, ...]
-    outputs: dict[str, Any]
+    described: dict[str, Any]  # the report's int8 section
 
 
 def plan_int8(model: Any, plan: QuantizationPlan, reporter: Reporter | None = None) -> Int8:

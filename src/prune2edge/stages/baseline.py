@@ -23,7 +23,7 @@ class Baseline(TrainingStage):
     kind: ClassVar[str] = "baseline"
     requires = frozenset({Fact.KERAS})
     forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.TFLITE})
-    baseline = "a dense copy of the input model trained by the `baseline` stage"
+    sets_baseline = "a dense copy of the input model trained by the `baseline` stage"
 
     def run(self, ctx: BuildContext) -> BuildContext:
         # No per-epoch checkpoints: they hold the model being built, which this stage leaves

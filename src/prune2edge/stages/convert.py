@@ -87,7 +87,7 @@ class Convert(Stage):
         note = self._compare_speed(ctx, files, candidates, chosen) if len(files) > 1 else ""
         errors = None
         if int8 is not None:
-            errors = dict(int8.outputs)  # a copy: the float ops' cost joins it
+            errors = dict(int8.described)  # a copy: the float ops' cost joins it
             if int8.float_nodes:
                 errors["float_cost"] = self._float_cost(ctx, int8, files[chosen],
                                                         chosen == "sparse")

@@ -20,7 +20,7 @@ class Train(TrainingStage):
     kind: ClassVar[str] = "train"
     requires = frozenset({Fact.KERAS})
     forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.TFLITE})
-    baseline = "the input model (after `train`)"
+    sets_baseline = "the input model (after `train`)"
 
     def run(self, ctx: BuildContext) -> BuildContext:
         # A resumed stage continues training its checkpointed model (optimizer state included).
