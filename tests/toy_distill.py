@@ -16,11 +16,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from prune2edge import BuildContext, BuildReport, Fact, Figure, register_budget, register_stage
-from prune2edge.engine.context import StageRecord
+from prune2edge import (
+    BuildContext,
+    BuildReport,
+    Fact,
+    Figure,
+    StageRecord,
+    Trained,
+    TrainingStage,
+    register_budget,
+    register_stage,
+)
 from prune2edge.keras.model import clone
-from prune2edge.report.results import Trained
-from prune2edge.stages.training import TrainingStage
 
 
 @dataclass(frozen=True, kw_only=True)

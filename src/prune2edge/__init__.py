@@ -10,7 +10,7 @@ This module is the public API: it only re-exports, so the implementation can mov
 __version__ = "0.1.0"
 
 from .data import Dataset
-from .engine.context import BuildContext
+from .engine.context import BuildContext, StageRecord
 from .engine.facts import Fact
 from .engine.options import BuildOptions
 from .engine.pipeline import Pipeline
@@ -32,7 +32,7 @@ from .progress import Reporter
 from .recipe import Recipe, build, load_recipe
 from .report.budgets import Figure, register_budget
 from .report.gate import run_check
-from .report.results import StageResult
+from .report.results import StageResult, Trained
 from .report.schema import BuildReport
 from .stages import (
     Baseline,
@@ -46,13 +46,14 @@ from .stages import (
     Train,
     Validate,
 )
+from .stages.training import TrainingStage
 
 __all__ = [
     "Baseline", "BudgetError", "BuildContext", "BuildFailed", "BuildOptions", "BuildReport",
-    "ConstantSparsity",
-    "Convert", "DataError", "Dataset", "Fact", "Figure", "FineTune", "Measure", "ModelError",
-    "OutputError", "Pipeline", "PolynomialDecay", "Prune", "Prune2EdgeError", "Quantize",
-    "Recipe", "RecipeError", "Reporter", "Stage", "StageResult", "Strip", "Structural",
-    "TFLiteError", "Train", "Validate", "build", "load_recipe", "register_budget",
-    "register_keras3_translation", "register_stage", "run_check",
+    "ConstantSparsity", "Convert", "DataError", "Dataset", "Fact", "Figure", "FineTune",
+    "Measure", "ModelError", "OutputError", "Pipeline", "PolynomialDecay", "Prune",
+    "Prune2EdgeError", "Quantize", "Recipe", "RecipeError", "Reporter", "Stage", "StageRecord",
+    "StageResult", "Strip", "Structural", "TFLiteError", "Train", "Trained", "TrainingStage",
+    "Validate", "build", "load_recipe", "register_budget", "register_keras3_translation",
+    "register_stage", "run_check",
 ]
