@@ -46,13 +46,13 @@ def build_three(args: argparse.Namespace) -> tuple[dict[str, Path], dict, object
     quantize = next(s for s in rest if isinstance(s, Quantize))
     files = {}
     dense, _ = Pipeline([quantize, Convert(sparse="off")]).execute(
-        trained.evolve(work_dir=args.out / "dense"))
-    pruned, records = rest.execute(trained.evolve(work_dir=args.out / "pruned"))
+        trained.set_up(work_dir=args.out / "dense"))
+    pruned, records = rest.execute(trained.set_up(work_dir=args.out / "pruned"))
     files["dense float32"] = dense.tflite["baseline"]
     files["dense int8"] = dense.tflite["final"]
     files["structural + int8"] = pruned.tflite["final"]
     structural = next(r.outputs for r in records if r.kind == "structural")
-    return files, structural, trained.data
+    return files, structural, trained.setup.data
 
 
 def main() -> None:

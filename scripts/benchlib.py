@@ -34,4 +34,4 @@ def test_data(recipe: Path, work: Path) -> Dataset:
     loaded = load_recipe(recipe)
     _, ctx = prepare(loaded.model, loaded.data, base_dir=loaded.base_dir, seed=loaded.seed,
                      work_dir=work, reporter=Reporter())
-    return ctx.data
+    return ctx.setup.data

@@ -33,7 +33,7 @@ def main() -> None:
         train = next(s for s in recipe.stages if isinstance(s, Train))
         ctx, _ = Pipeline([train]).execute(ctx)
     clone(ctx.model).save(args.out)  # uncompiled: a model to deploy, without optimizer state
-    score = accuracy(ctx.model, ctx.data.x_test, ctx.data.y_test)
+    score = accuracy(ctx.model, ctx.setup.data.x_test, ctx.setup.data.y_test)
     print(f"wrote {args.out}: test accuracy {score:.2%}")
 
 

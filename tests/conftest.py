@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from prune2edge import data as data_mod
-from prune2edge.engine.context import BuildContext
+from prune2edge.engine.context import BuildContext, BuildSetup
 from prune2edge.progress import Reporter
 from prune2edge.report.results import StageResult
 
@@ -126,8 +126,8 @@ def tiny_context(arrays: dict[str, np.ndarray], work_dir: Path,
                                     keras_model.input_shape(model),
                                     keras_model.output_units(model))
     work_dir.mkdir(exist_ok=True)
-    return BuildContext(work_dir=work_dir, data=dataset, model=model, baseline_model=model,
-                        seed=0, reporter=Reporter())
+    return BuildContext(BuildSetup(work_dir, dataset, 0, Reporter()), model=model,
+                        baseline_model=model)
 
 
 def run_stages(ctx: BuildContext, *stages) -> BuildContext:

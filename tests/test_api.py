@@ -24,7 +24,7 @@ def test_pipeline_composed_in_code_runs_on_objects(make_ctx, tmp_path):
     pipeline = Pipeline([Prune(schedule=ConstantSparsity(target_sparsity=0.5, frequency=5)),
                          FineTune(epochs=1), Strip(), Quantize(mode="dynamic"), Convert(),
                          Validate(runs=3, warmup=0)])
-    report = pipeline.run(ctx.model, ctx.data, out=tmp_path / "out", name="in-code")
+    report = pipeline.run(ctx.model, ctx.setup.data, out=tmp_path / "out", name="in-code")
     assert report.out_dir == tmp_path / "out"
     assert report.name == "in-code" and report.status == "ok"
     assert report.conversion["quantization"]["mode"] == "dynamic"

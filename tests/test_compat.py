@@ -79,7 +79,7 @@ def test_quantize_a_calibrated_model_with_a_float_op_verify_ops_or_the_sparse_en
     from prune2edge.keras.converter import QuantizationPlan, calibrate
 
     ctx = make_ctx()
-    plan = QuantizationPlan("int8", samples=ctx.data.x_train[:20])
+    plan = QuantizationPlan("int8", samples=ctx.setup.data.x_train[:20])
     calibrated = calibrate(ctx.model, plan)  # `converter_switches(calibrate_only=True)`
 
     def ops(content):

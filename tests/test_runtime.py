@@ -14,9 +14,9 @@ def test_xnnpack_refuses_sparse_int8_and_builtin_kernels_run_it(tiny_files):
     runner = TFLiteRunner(files["int8_sparse"])
     assert runner.kernels == "builtin"
     assert runner.fallback.startswith("XNNPACK refused the model")
-    accuracy = np.mean(runner.predict(ctx.data.x_test).argmax(1) == ctx.data.y_test)
+    accuracy = np.mean(runner.predict(ctx.setup.data.x_test).argmax(1) == ctx.setup.data.y_test)
     assert accuracy > 0.5
-    assert runner.latency(ctx.data.x_test[:1], runs=3, warmup=1).kernels == "builtin"
+    assert runner.latency(ctx.setup.data.x_test[:1], runs=3, warmup=1).kernels == "builtin"
     dense = TFLiteRunner(files["float_dense"])
     assert (dense.kernels, dense.fallback) == ("xnnpack", None)
 
@@ -32,8 +32,9 @@ def test_batched_predictions_equal_single_sample_ones(tiny_files):
     ctx, files = tiny_files.ctx, tiny_files.files
     runner = TFLiteRunner(files["int8_dense_int8_io"])
     assert runner.input["dtype"] == np.int8
-    batched = runner.predict(ctx.data.x_test[:37], batch_size=16)
-    single = np.concatenate([runner.predict(x[None], batch_size=1) for x in ctx.data.x_test[:37]])
+    x_test = ctx.setup.data.x_test[:37]
+    batched = runner.predict(x_test, batch_size=16)
+    single = np.concatenate([runner.predict(x[None], batch_size=1) for x in x_test])
     assert batched.dtype == np.float32 and np.array_equal(batched, single)
 
 
@@ -76,7 +77,7 @@ def test_stripped_names_run_the_same_in_a_smaller_file(tiny_files, tmp_path, nam
     stripped.write_bytes(strip_names(original.read_bytes()))
     before, after = Size.of_file(original), Size.of_file(stripped)
     assert after.bytes < before.bytes and after.gzip_bytes < before.gzip_bytes
-    x = ctx.data.x_test[:50]
+    x = ctx.setup.data.x_test[:50]
     assert np.array_equal(TFLiteRunner(stripped).predict(x), TFLiteRunner(original).predict(x))
     assert inspect(stripped).totals == inspect(original).totals  # the same weights
 
@@ -89,6 +90,6 @@ def test_convert_strips_names_when_asked(tiny_files):
     out = run_stages(ctx, Convert(sparse="off", strip_names=True))
     final = out.tflite["final"]
     assert final.stat().st_size < files["float_dense"].stat().st_size
-    x = ctx.data.x_test[:20]
+    x = ctx.setup.data.x_test[:20]
     assert np.array_equal(TFLiteRunner(final).predict(x),
                           TFLiteRunner(files["float_dense"]).predict(x))

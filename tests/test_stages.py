@@ -45,7 +45,7 @@ def test_baseline_trains_a_dense_copy_and_leaves_the_model_untrained(make_ctx):
     out = run(ctx, Baseline(epochs=1))
     assert out.model is ctx.model and out.baseline_model is not ctx.model
     assert all(np.array_equal(a, b) for a, b in zip(before, out.model.get_weights(), strict=True))
-    data = ctx.data
+    data = ctx.setup.data
     assert out.result.test_accuracy == accuracy(out.baseline_model, data.x_test, data.y_test)
     assert out.result.test_accuracy > 0.5 > accuracy(out.model, data.x_test, data.y_test)
 
@@ -102,7 +102,7 @@ def test_prune_resolves_a_share_of_the_following_finetune(make_ctx):
     finetune = FineTune(epochs=3, batch_size=32, validation_split=0.1)
     ctx = make_ctx()
     out = run(ctx, Prune(schedule=PolynomialDecay(end_step="50%", frequency=5)), finetune)
-    steps = finetune.total_steps(len(ctx.data.x_train))
+    steps = finetune.total_steps(len(ctx.setup.data.x_train))
     assert steps == 3 * 18  # 576 of 640 samples, batches of 32
     prune_out = Prune(schedule=PolynomialDecay(end_step="50%", frequency=5)).run(
         ctx.controlled(remaining=(finetune,))).result
@@ -158,9 +158,9 @@ def test_per_tensor_int8_stores_one_scale_per_weight_tensor(make_ctx):
     ctx = make_ctx("cnn")
     files, scales = {}, {}
     for per_channel in (True, False):
-        work = ctx.work_dir / str(per_channel)
+        work = ctx.setup.work_dir / str(per_channel)
         work.mkdir(parents=True)
-        out = run(ctx.evolve(work_dir=work),
+        out = run(ctx.set_up(work_dir=work),
                   Quantize(samples=20, per_channel=per_channel), Convert(sparse="off"))
         files[per_channel] = out.tflite["final"]
         model = _compat.flatbuffer_utils().read_model(str(files[per_channel]))
@@ -216,12 +216,12 @@ def test_validate_matches_an_independent_interpreter_loop(make_ctx):
     interpreter.allocate_tensors()
     inp, outp = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     hits = 0
-    for x, y in zip(out.data.x_test, out.data.y_test, strict=True):
+    for x, y in zip(out.setup.data.x_test, out.setup.data.y_test, strict=True):
         interpreter.set_tensor(inp["index"], x[None])
         interpreter.invoke()
         hits += int(interpreter.get_tensor(outp["index"]).argmax() == y)
     accuracy = out.result.accuracy
-    assert accuracy["tflite"] == hits / len(out.data.y_test)
+    assert accuracy["tflite"] == hits / len(out.setup.data.y_test)
     assert abs(accuracy["keras"] - accuracy["tflite"]) <= 0.02
     assert out.result.agreement["top1"] > 0.95
     latency = out.result.latency_ms

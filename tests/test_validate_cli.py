@@ -41,7 +41,7 @@ def test_json_figures_match_an_independent_loop(tiny_files, tiny_npz):
     result = _validate(path, "--data", tiny_npz, "--runs", 7, "--warmup", 2, "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    x, y = tiny_files.ctx.data.x_test, tiny_files.ctx.data.y_test
+    x, y = tiny_files.ctx.setup.data.x_test, tiny_files.ctx.setup.data.y_test
     assert doc["accuracy"] == _loop_accuracy(path, x, y)
     assert doc["test_samples"] == len(y)
     latency = doc["latency_ms"]

@@ -53,11 +53,11 @@ class ToyDistill(TrainingStage):
     def run(self, ctx: BuildContext) -> BuildContext:
         teacher = ctx.models.get("teacher", ctx.baseline_model)
         ctx = ctx.with_model("teacher", teacher)
-        labels = teacher.predict(ctx.data.x_train, batch_size=256, verbose=0).argmax(1)
-        taught = ctx.evolve(data=dataclasses.replace(ctx.data, y_train=labels))
+        labels = teacher.predict(ctx.setup.data.x_train, batch_size=256, verbose=0).argmax(1)
+        taught = ctx.set_up(data=dataclasses.replace(ctx.setup.data, y_train=labels))
         model = clone(ctx.model) if ctx.model is ctx.baseline_model else ctx.model
         model, trained = self.fit(taught, model, callbacks=[])
-        right = float(np.mean(labels == ctx.data.y_train))
+        right = float(np.mean(labels == ctx.setup.data.y_train))
         return ctx.evolve(model=model, result=Distilled(
             **dataclasses.asdict(trained), teacher=teacher.name, teacher_accuracy=right))
 

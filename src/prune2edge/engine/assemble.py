@@ -59,7 +59,7 @@ def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Sta
         seed=seed,
         recipe=recipe,
         model=model.describe(),
-        data=ctx.data.describe(),
+        data=ctx.setup.data.describe(),
         stages=[r.to_dict() for r in records],
         sparsity=None if has_pruning_wrappers(ctx.model) else weight_sparsity(ctx.model),
         artifacts={},
@@ -71,8 +71,8 @@ def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Sta
         **{k: v for k, v in fields.items() if k in BuildReport.named()},
     )
     report = dataclasses.replace(report, budgets=_budgets(report))
-    plots = write_plots(report, ctx.work_dir)
-    return dataclasses.replace(report, plots=plots, artifacts=_artifacts(ctx.work_dir))
+    plots = write_plots(report, ctx.setup.work_dir)
+    return dataclasses.replace(report, plots=plots, artifacts=_artifacts(ctx.setup.work_dir))
 
 
 def write(report: BuildReport, directory: Path, stages: Sequence[Stage]) -> None:

@@ -44,9 +44,22 @@ class StageControl:
 
 
 @dataclass(frozen=True, eq=False)
+class BuildSetup:
+    """What a build runs with, the same for every stage: its work directory (the staging
+    folder), the data, the seed, the reporter and the tf.distribute strategy training stages
+    run under (if any)."""
+
+    work_dir: Path
+    data: Dataset
+    seed: int = 0
+    reporter: Reporter = field(default_factory=Reporter)
+    strategy: Any = None
+
+
+@dataclass(frozen=True, eq=False)
 class BuildContext:
-    """The state of a build between stages, in three parts: what it runs with (the same for
-    every stage), what it has made so far, and the running stage's control.
+    """The state of a build between stages: what it runs with (`setup`), what it has made so
+    far, and the running stage's control (`control`).
 
     `model` is the current Keras model (maybe with pruning wrappers); `baseline_model` is the
     dense reference every ratio is measured against (the input model, after `train` if any).
@@ -54,13 +67,7 @@ class BuildContext:
     them with the rest.
     """
 
-    # what the build runs with
-    work_dir: Path
-    data: Dataset
-    seed: int = 0
-    reporter: Reporter = field(default_factory=Reporter)
-    strategy: Any = None  # the tf.distribute strategy training stages run under, if any
-    # what it has made
+    setup: BuildSetup
     model: Any = None
     baseline_model: Any = None
     models: Mapping[str, Any] = field(default_factory=dict)
@@ -68,7 +75,6 @@ class BuildContext:
     tflite: Mapping[str, Path] = field(default_factory=dict)  # "baseline"/"final" -> file
     result: StageResult = field(default_factory=StageResult)  # what the running stage reports
     failure: str | None = None  # set by a stage whose result must not be trusted
-    # the running stage's control (set by the pipeline)
     control: StageControl = field(default_factory=StageControl)
 
     def evolve(self, **changes: Any) -> BuildContext:
@@ -76,6 +82,10 @@ class BuildContext:
 
     def with_result(self, result: StageResult) -> BuildContext:
         return self.evolve(result=result)
+
+    def set_up(self, **setup: Any) -> BuildContext:
+        """This context with what the build runs with changed (`BuildSetup` fields)."""
+        return self.evolve(setup=dataclasses.replace(self.setup, **setup))
 
     def controlled(self, **control: Any) -> BuildContext:
         """This context with the running stage's control changed (`StageControl` fields)."""

@@ -105,13 +105,13 @@ class Pipeline:
             resumed = tuple(resume.epoch_logs) if resume and index == start else ()
             saver = EpochSaver(checkpoints, index, records, ctx) \
                 if checkpoints is not None and stage.trains else None
-            ctx.reporter.stage_started(index, total, stage.kind, stage.summary())
+            ctx.setup.reporter.stage_started(index, total, stage.kind, stage.summary())
             started = time.perf_counter()
             ctx = stage.run(ctx.controlled(index=index, resume_logs=resumed, on_epoch_end=saver))
             seconds = time.perf_counter() - started
             records.append(StageRecord(_record_name(stage.kind, records), stage.kind, seconds,
                                        stage.params(), ctx.result))
-            ctx.reporter.stage_finished(index, total, stage.kind, seconds,
+            ctx.setup.reporter.stage_finished(index, total, stage.kind, seconds,
                                         ctx.result.to_dict())
             ctx = ctx.controlled(index=0, resume_logs=(), on_epoch_end=None)
             if ctx.failure:
@@ -160,9 +160,9 @@ class Pipeline:
                 loaded, ctx = prepare(model, data_source, base_dir=options.base_dir, seed=seed,
                                       work_dir=staging, reporter=reporter)
                 checkpoints = Checkpointer(build_dir.out, fingerprint(
-                    recipe, seed, ctx.data.digest(), digest(loaded.model)))
+                    recipe, seed, ctx.setup.data.digest(), digest(loaded.model)))
                 point = checkpoints.load(self.stages) if options.resume else None
-                ctx, records = self.execute(ctx.evolve(strategy=strategy), checkpoints, point)
+                ctx, records = self.execute(ctx.set_up(strategy=strategy), checkpoints, point)
                 hand_back(ctx.model, staging, h5=loaded.kind == "h5")
                 report = assemble(ctx, records, self.stages, name=options.name, seed=seed,
                                   model=loaded, recipe=recipe,

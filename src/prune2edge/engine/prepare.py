@@ -10,7 +10,7 @@ from ..errors import DataError
 from ..keras import load as keras_load
 from ..keras.model import input_shape, output_units
 from ..progress import Reporter
-from .context import BuildContext
+from .context import BuildContext, BuildSetup
 
 
 def prepare(model: Any, data_source: Any, *, base_dir: Path, seed: int, work_dir: Path,
@@ -20,8 +20,8 @@ def prepare(model: Any, data_source: Any, *, base_dir: Path, seed: int, work_dir
     dataset = _load_data(data_source, loaded.model, base_dir, seed)
     if dataset.preprocessing:
         reporter.note(f"data fitted to the model: {'; '.join(dataset.preprocessing)}")
-    return loaded, BuildContext(work_dir=work_dir, data=dataset, model=loaded.model,
-                                baseline_model=loaded.model, seed=seed, reporter=reporter)
+    return loaded, BuildContext(BuildSetup(work_dir, dataset, seed, reporter),
+                                model=loaded.model, baseline_model=loaded.model)
 
 
 def seed_everything(seed: int) -> None:

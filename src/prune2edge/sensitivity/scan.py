@@ -70,8 +70,8 @@ def scan(recipe: Recipe, *, mode: Mode = "magnitude", criterion: str | None = No
                          work_dir=Path(work), reporter=reporter)
         before = recipe.pipeline.before_pruning()
         if before is not None:
-            ctx, _ = before.execute(ctx.evolve(strategy=strategy))
-        data = ctx.data
+            ctx, _ = before.execute(ctx.set_up(strategy=strategy))
+        data = ctx.setup.data
         x, y = data.x_test[:samples], data.y_test[:samples]
         needs_data = criterion_named(criterion).needs_data
         sample = data.representative(calibration_samples, recipe.seed) if needs_data else None

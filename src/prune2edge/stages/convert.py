@@ -62,7 +62,7 @@ class Convert(Stage):
     def run(self, ctx: BuildContext) -> BuildContext:
         baseline = ctx.tflite.get("baseline")  # converted once per context
         if baseline is None:
-            baseline = ctx.work_dir / "baseline.tflite"
+            baseline = ctx.setup.work_dir / "baseline.tflite"
             baseline.write_bytes(to_tflite(ctx.baseline_model, None, sparse=False))
         encodings = {"dense": False, "sparse": True}
         if self.sparse != "auto":
@@ -71,7 +71,7 @@ class Convert(Stage):
         int8 = None
         if plan is not None and plan.mode == "int8" and (
                 self.layer_errors or plan.float_layers or plan.control):
-            int8 = plan_int8(ctx.model, plan, ctx.reporter)
+            int8 = plan_int8(ctx.model, plan, ctx.setup.reporter)
         files = {name: _encoded(ctx, int8, baseline, flag) for name, flag in encodings.items()}
         if self.strip_names:
             files = {name: strip_names(content) for name, content in files.items()}
@@ -81,7 +81,7 @@ class Convert(Stage):
         micro = _for_micro(ctx) and "dense" in sizes
         chosen = "dense" if micro else min(
             sizes, key=lambda name: (sizes[name].gzip_bytes, name != "dense"))
-        final = ctx.work_dir / "model.tflite"
+        final = ctx.setup.work_dir / "model.tflite"
         final.write_bytes(files[chosen])
         candidates = {name: size.to_dict() for name, size in sizes.items()}
         note = self._compare_speed(ctx, files, candidates, chosen) if len(files) > 1 else ""
@@ -139,7 +139,7 @@ class Convert(Stage):
         note = (f"the sparse file is smaller but runs {slower:.2f}x slower at batch 1 "
                 f"({candidates['sparse']['p50_ms']:.4f} vs {candidates['dense']['p50_ms']:.4f} "
                 "ms p50); use sparse = \"off\" if latency matters more than size")
-        ctx.reporter.note(note)
+        ctx.setup.reporter.note(note)
         return note
 
 

@@ -64,7 +64,7 @@ class FineTune(TrainingStage):
             sparsity = _compat.tfmot_sparsity()
             callbacks.append(sparsity.UpdatePruningStep())
             if self.pruning_summaries:
-                log_dir = ctx.work_dir / "tensorboard"
+                log_dir = ctx.setup.work_dir / "tensorboard"
                 callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
         teacher = (distill.Teacher(ctx.baseline_model, self.temperature, self.distill_weight)
                    if self.teacher == "baseline" else None)

@@ -29,7 +29,7 @@ class Measure(Stage):
         model = ctx.model
         if has_pruning_wrappers(model):  # wrappers carry masks: measure what strip would give
             model = _compat.tfmot_sparsity().strip_pruning(model)
-        path = ctx.work_dir / ".measure.h5"
+        path = ctx.setup.work_dir / ".measure.h5"
         try:
             with warnings.catch_warnings():  # "HDF5 is legacy": it is what tfmot measures
                 warnings.simplefilter("ignore")

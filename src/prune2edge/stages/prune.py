@@ -126,7 +126,7 @@ class Prune(Stage):
             if self.schedule.end_share is not None:
                 raise self._no_finetune()
             return self.schedule, None
-        steps = finetune.total_steps(len(ctx.data.x_train))
+        steps = finetune.total_steps(len(ctx.setup.data.x_train))
         return self.schedule.resolve(steps), steps
 
     def _no_finetune(self) -> RecipeError:
@@ -239,12 +239,12 @@ class Prune(Stage):
         and OBS's zeros stay in `model`; magnitude pruning is left to tfmot, exactly as tfmot
         does it, so it is only tried on a copy."""
         target = model if self.criterion != "magnitude" else clone(model)
-        sample = (ctx.data.representative(self.calibration_samples, ctx.seed)
+        sample = (ctx.setup.data.representative(self.calibration_samples, ctx.setup.seed)
                   if self.criterion != "magnitude" else None)
-        with ctx.reporter.task(self.criterion, len(layers), "layers") as task:
+        with ctx.setup.reporter.task(self.criterion, len(layers), "layers") as task:
             rows = prune_once(target, layers, self.criterion, sample, self.schedule.target,
                               self.damping, self.sparsity_m_by_n, task)
-        return accuracy(target, ctx.data.x_test, ctx.data.y_test), rows
+        return accuracy(target, ctx.setup.data.x_test, ctx.setup.data.y_test), rows
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:

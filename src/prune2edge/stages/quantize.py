@@ -78,10 +78,10 @@ class Quantize(Stage):
             ", accuracy control" if self.accuracy_control else "")
 
     def preflight(self, ctx: BuildContext) -> None:
-        if self.mode == "int8" and len(ctx.data.x_train) < self.samples:
+        if self.mode == "int8" and len(ctx.setup.data.x_train) < self.samples:
             raise DataError(f"quantize wants {self.samples} calibration samples but the train "
-                            f"split has {len(ctx.data.x_train)}", ctx.data.source,
-                            f"set samples <= {len(ctx.data.x_train)}")
+                            f"split has {len(ctx.setup.data.x_train)}", ctx.setup.data.source,
+                            f"set samples <= {len(ctx.setup.data.x_train)}")
         names = [layer.name for layer in all_layers(ctx.model)]
         unknown = [name for name in self.float_layers if name not in names]
         if unknown:
@@ -97,9 +97,9 @@ class Quantize(Stage):
         if self.accuracy_control:
             control = Control(self._min_agreement(ctx), self.max_drop, self.max_float_layers)
         plan = QuantizationPlan(self.mode, self.io_type,
-                                ctx.data.representative(self.samples, ctx.seed),
+                                ctx.setup.data.representative(self.samples, ctx.setup.seed),
                                 self.per_channel, self.float_layers, control,
-                                ctx.data.labelled(self.check_samples, ctx.seed + 1))
+                                ctx.setup.data.labelled(self.check_samples, ctx.setup.seed + 1))
         return ctx.evolve(quantization=plan, result=Quantized(**plan.describe()))
 
     def _min_agreement(self, ctx: BuildContext) -> float:

@@ -112,20 +112,22 @@ class Structural(Stage):
     def shrink(self, ctx: BuildContext) -> tuple[Any, Structured]:
         """The smaller model, and what this stage reports about it."""
         planned = self.plan_for(ctx.model)
-        sample = ctx.data.representative(self.calibration_samples, ctx.seed)
+        data = ctx.setup.data
+        sample = data.representative(self.calibration_samples, ctx.setup.seed)
         scores = self._scores(ctx, planned, sample)
         keep = select(planned, scores, {**self.ratios, "*": self.ratio}, self.min_width,
                       self.allocation, self.round_to)
         model = rebuild(planned.graph, keep)
-        check_rebuilt(model, ctx.data.x_test[:1])
+        check_rebuilt(model, data.x_test[:1])
         refits, removed = None, None
         if self._refits:
-            removed = accuracy(model, ctx.data.x_test, ctx.data.y_test)
-            with ctx.reporter.task("least-squares refit", refittable(model), "layers") as task:
+            removed = accuracy(model, data.x_test, data.y_test)
+            with ctx.setup.reporter.task("least-squares refit", refittable(model),
+                                         "layers") as task:
                 refits = refit(planned.graph, keep, model, sample, self.damping, task)
         return model, Structured(
             criterion=self.criterion, allocation=self.allocation,
-            test_accuracy_before_finetune=accuracy(model, ctx.data.x_test, ctx.data.y_test),
+            test_accuracy_before_finetune=accuracy(model, data.x_test, data.y_test),
             test_accuracy_before_reconstruction=removed, reconstruction=refits,
             **shrink_report(planned, model, keep))
 
@@ -136,7 +138,8 @@ class Structural(Stage):
             return group_scores(planned, criterion(self.criterion).channel_scores(
                 planned.graph.model, producers, sample))
         share = max([self.ratio, *self.ratios.values()]) if self.allocation == "uniform" else 1
-        with ctx.reporter.task("OBS channel saliency", len(planned.prunable), "groups") as task:
+        with ctx.setup.reporter.task("OBS channel saliency", len(planned.prunable),
+                                     "groups") as task:
             return obs_channel_scores(planned, sample, self.damping, share, task)
 
     @classmethod

@@ -64,11 +64,11 @@ class TrainingStage(Stage):
         return self.epochs * math.ceil(self.fit_samples(train_samples) / self.batch_size)
 
     def preflight(self, ctx: BuildContext) -> None:
-        samples = self.fit_samples(len(ctx.data.x_train))
+        samples = self.fit_samples(len(ctx.setup.data.x_train))
         if samples < self.batch_size:
             raise DataError(
                 f"{self.kind} has {samples} training samples for batch_size {self.batch_size}",
-                ctx.data.source, "use more data, a smaller batch_size or validation_split")
+                ctx.setup.data.source, "use more data, a smaller batch_size or validation_split")
 
     def fit(self, ctx: BuildContext, model: Any, callbacks: list[Any],
             teacher: distill.Teacher | None = None) -> tuple[Any, Trained]:
@@ -76,12 +76,12 @@ class TrainingStage(Stage):
         build's distribution strategy, if any; return the trained model (`model` itself
         without a strategy) and the stage's result. With a `teacher`, distill from it."""
         keras = _compat.keras()
-        strategy = ctx.strategy
+        strategy = ctx.setup.strategy
         if strategy is not None:  # its variables (and optimizer state) live in the strategy
-            model = reload(model, ctx.work_dir / REPLICATED, strategy.scope())
+            model = reload(model, ctx.setup.work_dir / REPLICATED, strategy.scope())
         from_logits = not outputs_probabilities(model)
         epoch_logs = list(ctx.control.resume_logs)
-        data = ctx.data
+        data = ctx.setup.data
         targets = data.y_train if teacher is None else distill.pack(
             data.y_train, distill.teacher_logits(teacher.model, data.x_train,
                                                  not outputs_probabilities(teacher.model)))
@@ -103,7 +103,7 @@ class TrainingStage(Stage):
                 ctx.control.on_epoch_end(model, epoch_logs)
 
         if len(epoch_logs) < self.epochs:
-            with ctx.reporter.task(self.kind, steps, "steps") as task:
+            with ctx.setup.reporter.task(self.kind, steps, "steps") as task:
                 if epoch_logs:
                     task.advance(steps * len(epoch_logs) // self.epochs,
                                  f"resumed after epoch {len(epoch_logs)}")
@@ -112,7 +112,7 @@ class TrainingStage(Stage):
                 with reading(data.x_train):
                     model.fit(**self._fit_data(data.x_train, targets, ctx, len(epoch_logs)),
                               epochs=self.epochs, initial_epoch=len(epoch_logs), verbose=0,
-                              callbacks=[*callbacks, _reseeding(keras, model, ctx.seed,
+                              callbacks=[*callbacks, _reseeding(keras, model, ctx.setup.seed,
                                                                 ctx.control.index), monitor])
             if monitor.bad_epoch is not None:
                 raise BuildFailed(
@@ -121,7 +121,7 @@ class TrainingStage(Stage):
                     "lower learning_rate, or check the data for extreme values")
         steps_run = int(model.optimizer.iterations.numpy())
         if strategy is not None:  # back on the default device for the stages after
-            model = reload(model, ctx.work_dir / REPLICATED)
+            model = reload(model, ctx.setup.work_dir / REPLICATED)
         logs = {k.replace("label_accuracy", "accuracy"): v for k, v in epoch_logs[-1].items()}
         test_accuracy = accuracy(model, data.x_test, data.y_test)
         loss_fn = (f"sparse_categorical_crossentropy(from_logits={from_logits})"
@@ -141,9 +141,9 @@ class TrainingStage(Stage):
         the stage's place in the pipeline and the epoch's number, so that a build resumed at
         epoch k trains on what an uninterrupted one does."""
         cut = self.fit_samples(len(x))
-        order = np.random.default_rng(ctx.seed).permutation(len(x))
+        order = np.random.default_rng(ctx.setup.seed).permutation(len(x))
         kept, held = np.sort(order[:cut]), np.sort(order[cut:])
-        seeds = [epoch_seeds(ctx.seed, ctx.control.index, epoch, 1)[0]
+        seeds = [epoch_seeds(ctx.setup.seed, ctx.control.index, epoch, 1)[0]
                  for epoch in range(done, self.epochs)]
         args: dict[str, Any] = {
             "x": training(subset(x, kept), targets[kept], self.batch_size, seeds),

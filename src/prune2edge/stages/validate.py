@@ -86,13 +86,13 @@ class Validate(Stage):
         if self.runtime == "auto" and not TFLM.installed():
             skipped = (f"TensorFlow Lite Micro skipped: {TFLM.package} is not installed; "
                        f"{TFLM.fix()} to run the file on it")
-            ctx.reporter.note(skipped)
+            ctx.setup.reporter.note(skipped)
         checked = check_files(
-            dict(ctx.tflite), ctx.data, "final", micro=self.for_micro and skipped is None,
+            dict(ctx.tflite), ctx.setup.data, "final", micro=self.for_micro and skipped is None,
             reference=lambda x: predict(ctx.model, x, self.batch_size), threads=self.threads,
             runs=self.runs, warmup=self.warmup, interpreters=self.interpreters,
-            batch_size=self.batch_size, memory=self.memory, reporter=ctx.reporter)
-        figures, labels = checked.litert, ctx.data.y_test
+            batch_size=self.batch_size, memory=self.memory, reporter=ctx.setup.reporter)
+        figures, labels = checked.litert, ctx.setup.data.y_test
         base, final = figures["baseline"], figures["final"]
         keras_accuracy, agree = checked.reference_accuracy, checked.agreement
         assert keras_accuracy is not None and agree is not None  # LiteRT and Keras both ran
@@ -109,9 +109,9 @@ class Validate(Stage):
         speedup = ratio(base.latency.p50, final.latency.p50)
         latency["speedup_p50"] = None if speedup is None else round(speedup, 4)
         memory = {f"{role}_rss_growth_kb": f.rss_kb for role, f in figures.items()}
-        chance = near_chance(base.accuracy, ctx.data.num_classes)
+        chance = near_chance(base.accuracy, ctx.setup.data.num_classes)
         if chance:
-            ctx.reporter.warning(chance)
+            ctx.setup.reporter.warning(chance)
         pairs = [("Keras and the .tflite", agree["top1"])]
         micro = checked.micro
         if skipped:

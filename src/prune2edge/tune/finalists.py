@@ -44,7 +44,7 @@ def finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple
                 model = candidate.model or Scorer(template, ctx).score(candidate.ratios).model
                 seed_everything(recipe.seed)
                 made = run_stages(probe, model, ctx, work / f"finalist-{index}").tflite["final"]
-                accuracy = measure_accuracy(made, ctx.data)
+                accuracy = measure_accuracy(made, ctx.setup.data)
                 kept = memory.keep_finalist(index, made, accuracy), accuracy
             path, accuracy = kept
             probes[index] = (candidate, path, accuracy)
@@ -77,7 +77,7 @@ def _measured(memory: Memory, files: list[Path], ctx: BuildContext) -> list[Meas
     names = [file.name for file in files]
     known = memory.measured(names)
     if known is None:
-        measured = measure(files, ctx.data)
+        measured = measure(files, ctx.setup.data)
         memory.keep_measured(names, [(m.p50_ms, m.gzip_bytes) for m in measured])
         return measured
     return [Measured(p50, gzip) for p50, gzip in known]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..data import Dataset
 from ..data.stream import subset
-from ..engine.context import BuildContext
+from ..engine.context import BuildContext, BuildSetup
 from ..engine.pipeline import Pipeline
 from ..engine.prepare import seed_everything
 from ..engine.stage import Stage
@@ -73,8 +73,7 @@ class Scorer:
         model = load_own(model_file)
         work = model_file.parent / f"worker-{os.getpid()}"
         work.mkdir(exist_ok=True)
-        ctx = BuildContext(work_dir=work, data=data, model=model, baseline_model=model,
-                           seed=seed)
+        ctx = BuildContext(BuildSetup(work, data, seed), model=model, baseline_model=model)
         return cls(template, ctx, keep_models=False)
 
     def score(self, ratios: dict[str, float]) -> Candidate:
@@ -108,9 +107,9 @@ def run_stages(stages: tuple[Stage, ...], model: Any, ctx: BuildContext,
     baseline file in `ctx.tflite`, if there, is reused)."""
     work.mkdir(parents=True, exist_ok=True)
     baseline = {k: v for k, v in ctx.tflite.items() if k == "baseline"}
-    out, _ = Pipeline(stages).execute(ctx.evolve(model=model, work_dir=work, tflite=baseline,
-                                                 quantization=None,
-                                                 reporter=_TasksOnly(ctx.reporter)))
+    out, _ = Pipeline(stages).execute(
+        ctx.set_up(work_dir=work, reporter=_TasksOnly(ctx.setup.reporter))
+        .evolve(model=model, tflite=baseline, quantization=None))
     return out
 
 

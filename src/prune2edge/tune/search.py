@@ -117,10 +117,11 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
     seed_everything(recipe.seed)
     _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
                      work_dir=work, reporter=reporter)
-    memory = Memory(out, fingerprint(recipe.describe(), recipe.seed, ctx.data.digest(),
+    memory = Memory(out, fingerprint(recipe.describe(), recipe.seed, ctx.setup.data.digest(),
                                      digest(ctx.model)), resume)
-    ctx = _started(recipe, memory, ctx.evolve(
-        data=carve_validation(ctx.data, spec.validation_share, recipe.seed), strategy=strategy))
+    ctx = _started(recipe, memory, ctx.set_up(
+        data=carve_validation(ctx.setup.data, spec.validation_share, recipe.seed),
+        strategy=strategy))
     plan = template.plan_for(ctx.model)
     groups = [g.members[0] for g in plan.prunable]
     scorer = Scorer(template, ctx)
@@ -145,7 +146,7 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
         if jobs > 1:
             ctx.model.save(work / START)
         with Jobs(jobs, scorer, Scorer.in_worker,
-                  (work / START, ctx.data, recipe.seed, template)) as pool:
+                  (work / START, ctx.setup.data, recipe.seed, template)) as pool:
             greedy(search, pool, start, reporter, memory, gzip_of)
         finalists(search, recipe, template, probe, dense_file, ctx, work, reporter, memory)
     except KeyboardInterrupt:
@@ -184,7 +185,7 @@ def _latency_model(search: Search, scorer: Scorer, formats: tuple[Stage, ...],
             files.append(run_stages(formats, models[-1].model, ctx,
                                     work / f"latency-{ratio}").tflite["final"])
             task.advance()
-        measured = measure(files, ctx.data)
+        measured = measure(files, ctx.setup.data)
         task.advance()
     points = [(c.macs, m.p50_ms) for c, m in zip(models, measured, strict=True)]
     memory.keep_latency_points(points)
