@@ -23,7 +23,7 @@ demo: $(STAMP)  ## build the MNIST CNN example offline into build/demo
 	$(BIN)/prune2edge build models/mnist_cnn.toml --out build/demo --force
 
 test: lint  ## lint and type-check, then the tests (the slow end-to-end builds included)
-	$(BIN)/pytest -n auto --dist worksteal -m "not exhaustive"
+	$(BIN)/pytest -n auto --dist worksteal -m "not exhaustive" --durations=15
 
 test-all: lint  ## as test, plus the exhaustive tests (every Keras 3 family)
 	$(BIN)/pytest -n auto --dist worksteal

@@ -24,9 +24,11 @@ from prune2edge.tflite.runner import TFLiteRunner
 pytestmark = pytest.mark.slow
 CONVERTED_HERE = {"MobileNetV3", "Xception", "ConvNeXt"}
 # families whose structure a sibling in `make test` shares (RegNetY's grouped convolutions
-# and squeeze-excite, ResNet's residual stages, EfficientNet's MBConv blocks, InceptionV3's
-# concatenations, MobileNetV2's depthwise stacks): `make test-all` plans them too
-SIBLINGS = {"RegNetX", "ResNetRS", "EfficientNetV2", "InceptionResNetV2", "MobileNet"}
+# and squeeze-excite, ResNet's residual stages, EfficientNet's MBConv blocks, DenseNet's
+# concatenations, Xception's separable convolutions, MobileNetV2's depthwise stacks):
+# `make test-all` plans them too
+SIBLINGS = {"RegNetX", "ResNetRS", "EfficientNetV2", "InceptionResNetV2", "InceptionV3",
+            "NASNet", "MobileNet"}
 
 
 @pytest.mark.parametrize("family", [

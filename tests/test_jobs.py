@@ -1,16 +1,13 @@
-"""`--jobs N`: sensitivity cells and tune trials in worker processes write exactly what one
-process writes."""
+"""`--jobs N`: sensitivity cells in worker processes write exactly what one process writes
+(tune's trials: tests/test_tune.py)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from typer.testing import CliRunner
 
 from prune2edge.cli import app
 from prune2edge.jobs import Jobs
-from test_tune import STAGES, TUNE
 
 SCAN = """
 [[stages]]
@@ -66,27 +63,3 @@ def test_sensitivity_with_two_jobs_writes_what_one_writes(write_recipe, tmp_path
                "0.5,0.9", "--samples", "100", "--out", out, "--jobs", jobs)
         docs.append((out / "sensitivity.json").read_bytes())
     assert docs[0] == docs[1]
-
-
-def _trials(doc):
-    """tune.json's trials without the clock's figures (time taken, latency predicted from
-    timings), which no two runs share."""
-    return [{k: v for k, v in trial.items() if k not in ("seconds", "predicted_p50_ms")}
-            for trial in doc["trials"]]
-
-
-@pytest.mark.slow
-def test_tune_with_two_jobs_writes_what_one_writes(write_recipe, tmp_path):
-    """The size objective: the latency objective steers by timings, which vary run to run."""
-    one_finalist = TUNE.format(objective="size").replace("finalists = 2", "finalists = 1")
-    recipe = write_recipe(STAGES + one_finalist, model="tiny_models:cnn")  # the trials share
-    outs = [tmp_path / f"jobs{jobs}" for jobs in (1, 2)]
-    for jobs, out in zip((1, 2), outs, strict=True):
-        invoke("tune", recipe, "--out", out, "--jobs", jobs, "--quiet")
-    first, second = (json.loads((out / "tune.json").read_text()) for out in outs)
-    assert len(first["trials"]) >= 2  # a greedy step had several trials to share
-    assert _trials(first) == _trials(second)
-    chosen = ("ratios", "gzip_bytes", "validation_accuracy")
-    assert [first["winner"][k] for k in chosen] == [second["winner"][k] for k in chosen]
-    for name in ("tuned.toml", "build/model.tflite"):
-        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()

@@ -221,6 +221,28 @@ def test_tune_end_to_end_and_rebuild_byte_identical(tuned, tmp_path, objective):
     assert again.accuracy == result.report.accuracy
 
 
+def _trials(doc):
+    """tune.json's trials without the clock's figures (time taken, latency predicted from
+    timings), which no two runs share."""
+    return [{k: v for k, v in trial.items() if k not in ("seconds", "predicted_p50_ms")}
+            for trial in doc["trials"]]
+
+
+@pytest.mark.slow
+def test_tune_with_two_jobs_writes_what_one_writes(tuned, tmp_path):
+    """The size objective (the latency objective steers by timings, which vary run to run):
+    trials shared among worker processes give the tune one process gave."""
+    path, whole = tuned["size"]
+    shared = tune(path, tmp_path / "jobs2", jobs=2)
+    first, second = (json.loads((r.out / "tune.json").read_text()) for r in (whole, shared))
+    assert len(first["trials"]) >= 2  # a greedy step had several trials to share
+    assert _trials(first) == _trials(second)
+    chosen = ("ratios", "gzip_bytes", "validation_accuracy")
+    assert [first["winner"][k] for k in chosen] == [second["winner"][k] for k in chosen]
+    for name in ("tuned.toml", "build/model.tflite"):
+        assert (whole.out / name).read_bytes() == (shared.out / name).read_bytes()
+
+
 @pytest.mark.slow
 def test_an_interrupted_tune_claims_no_winner_and_resumes_to_the_same_one(tuned, tmp_path):
     from prune2edge.errors import Interrupted

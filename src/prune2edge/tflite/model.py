@@ -92,7 +92,7 @@ class TFLiteModel:
         such set."""
         graph = self.graph
         ops = graph.operators
-        constant = {i for i, t in enumerate(graph.tensors) if len(self.data(t))}
+        constant = {i for i, t in enumerate(graph.tensors) if self._stored(t)}
         first: dict[int, int] = {int(t): 0 for t in graph.inputs}
         last: dict[int, int] = {int(t): len(ops) - 1 for t in graph.outputs}
         for index, op in enumerate(ops):
@@ -111,8 +111,13 @@ class TFLiteModel:
 
     def data(self, tensor: Any) -> np.ndarray:
         """The bytes a tensor's buffer stores (empty for activations)."""
-        data = self.model.buffers[tensor.buffer].data if tensor.buffer else None
+        data = self.model.buffers[tensor.buffer].data if self._stored(tensor) else None
         return np.zeros(0, np.uint8) if data is None else np.asarray(data, np.uint8)
+
+    def _stored(self, tensor: Any) -> bool:
+        """Whether the file stores the tensor's values (a constant, not an activation)."""
+        data = self.model.buffers[tensor.buffer].data if tensor.buffer else None
+        return data is not None and len(data) > 0
 
     def _bytes(self, tensor: Any) -> int:
         shape = [max(1, int(d)) for d in (tensor.shape if tensor.shape is not None else [])]
