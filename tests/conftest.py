@@ -1,8 +1,10 @@
-"""Shared fixtures: a small MNIST subset on disk, tiny models, and recipe writers."""
+"""Shared fixtures: a small MNIST subset on disk, tiny models, recipe writers, and the README's
+first build (shortened)."""
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import textwrap
@@ -12,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from processes import prune2edge_process
 from prune2edge import data as data_mod
 from prune2edge.engine.context import BuildContext, BuildSetup
 from prune2edge.progress import Reporter
@@ -183,3 +187,39 @@ def make_ctx(tmp_path, tiny_arrays):
         return tiny_context(tiny_arrays, tmp_path / "work", factory).evolve(**changes)
 
     return make
+
+
+# The example, shortened: the tests' 640 training images, one epoch and two of fine-tuning.
+SHORTER = ("--set", "stages.train.epochs=1", "--set", "stages.finetune.epochs=2",
+           "--set", "stages.prune.schedule.frequency=4", "--set", "stages.validate.runs=50")
+
+
+def build_example(root: Path, out: Path, npz: Path) -> dict:
+    """`prune2edge build mnist_cnn --out OUT`, shortened, in a fresh process from `root`."""
+    process = prune2edge_process("build", "mnist_cnn", "--out", out, "--quiet",
+                                 "--set", f"data.source={npz}", *SHORTER, cwd=root)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def mnist_cnn(tmp_path_factory, tiny_npz):
+    """`build/mnist_cnn` in a folder that looks like the repository (models/ beside build/:
+    the recipes, and a baseline of this build, as the shortened build is not the committed
+    baseline's), made once for every worker."""
+    from prune2edge.cli import app
+
+    def make(root):
+        models = root / "models"
+        models.mkdir()
+        for path in (Path(__file__).resolve().parents[1] / "models").iterdir():
+            if path.name != "mnist_cnn.baseline.json":
+                (models / path.name).symlink_to(path)
+        out = root / "build" / "mnist_cnn"
+        build_example(root, out, tiny_npz)
+        recorded = CliRunner().invoke(app, ["check", str(out), "--update-baseline", "--baseline",
+                                            str(models / "mnist_cnn.baseline.json")])
+        assert recorded.exit_code in (0, 3), recorded.output
+
+    return made_once(tmp_path_factory, "repository", make)

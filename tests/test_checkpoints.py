@@ -164,11 +164,14 @@ def test_resume_in_process_gives_the_bytes_of_an_uninterrupted_build(copy, tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("source", ["npz", "image folder"])
+@pytest.mark.parametrize(("source", "stop"), [("npz", signal.SIGINT),
+                                              ("image folder", signal.SIGTERM)])
 def test_a_build_killed_in_training_and_stopped_in_fine_tuning_resumes_to_the_same_bytes(
-        tmp_path, tiny_npz, tiny_arrays, source):
-    """SIGKILL in the middle of `train`, then Ctrl-C in `finetune`: each time the same command
-    with --resume goes on, and the artifacts are those of the uninterrupted build."""
+        tmp_path, tiny_npz, tiny_arrays, source, stop):
+    """SIGKILL in the middle of `train` (npz), then Ctrl-C, or SIGTERM (what CI runners and
+    `kill` send), in `finetune`: the stop is one line and keeps only the checkpoint; each time
+    the same command with --resume goes on, and the artifacts are those of the uninterrupted
+    build."""
     from test_streaming import write_digits
 
     data = "tiny.npz"
@@ -187,15 +190,31 @@ def test_a_build_killed_in_training_and_stopped_in_fine_tuning_resumes_to_the_sa
     assert whole.wait(timeout=300) == 0, whole.communicate()
     out = tmp_path / "out"
     state = out / RESUME_DIR / STATE
-    for stop, (stage, epochs), args in ((signal.SIGKILL, (1, 1), ()),
-                                        (signal.SIGINT, (3, 1), ("--resume",))):
-        process = run(out, *args)
-        wait_for_epochs(state, stage, epochs, process)
-        process.send_signal(stop)
-        process.communicate(timeout=120)
-        assert process.returncode in (-signal.SIGKILL, 130)
+    again = ()
+    if stop == signal.SIGINT:  # once is enough: a killed build resumes from its checkpoint
+        killed = run(out)
+        wait_for_epochs(state, 1, 1, killed)
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate(timeout=120)
+        assert killed.returncode == -signal.SIGKILL
+        again = ("--resume",)
+    stopped = run(out, *again)
+    wait_for_epochs(state, 3, 1, stopped)
+    stopped.send_signal(stop)
+    _, stderr = stopped.communicate(timeout=120)
+    assert stopped.returncode == 130, stderr
+    saved = json.loads(state.read_text())
+    assert stderr.strip().splitlines()[-1] == (
+        f"error: interrupted: stopped cleanly, nothing half-written was kept ({out}): the "
+        f"checkpoint (stage 3 after epoch {saved['epochs_done']}) is kept: run the same "
+        "command with --resume")
+    assert sorted(p.name for p in out.iterdir()) == [RESUME_DIR]
+    assert [r["kind"] for r in saved["records"]] == ["train", "prune"]
     last = run(out, "--resume")
     _, stderr = last.communicate(timeout=300)
     assert last.returncode == 0, stderr
     assert digests(out) == digests(tmp_path / "whole")
-    assert json.loads((out / "report.json").read_text())["resumed"]["stage"] == 3
+    report = json.loads((out / "report.json").read_text())
+    assert report["resumed"] == {"stage": 3, "epochs_done": saved["epochs_done"],
+                                 "stages_skipped": ["train", "prune"]}
+    assert not (out / RESUME_DIR).exists()

@@ -1,27 +1,19 @@
 """Same recipe, same seed: byte-identical .tflite files and identical figures (timings aside).
 
 The example recipe runs whole (every stage, int8, sparse candidates, plots) on the tests' MNIST
-subset, for one and two epochs, so two builds fit in a test."""
+subset, for one and two epochs, in a fresh process, and again: its first build is the one
+tests/test_examples.py runs the docs' commands on."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from conftest import build_example
+
 pytestmark = pytest.mark.slow
 TIMED = {"seconds", "latency_ms", "memory"}
-
-
-def _build(out, data):
-    subprocess.run([sys.executable, "-m", "prune2edge", "build", "models/mnist_cnn.toml",
-                    "--out", str(out), "--quiet", "--set", f"data.source={data}",
-                    "--set", "stages.train.epochs=1", "--set", "stages.finetune.epochs=2",
-                    "--set", "stages.prune.schedule.frequency=4",
-                    "--set", "stages.validate.runs=50"], check=True, capture_output=True)
-    return json.loads((out / "report.json").read_text())
 
 
 def _untimed(report):
@@ -40,8 +32,9 @@ def _untimed(report):
     return doc
 
 
-def test_two_builds_in_fresh_processes_are_identical(tmp_path, tiny_npz):
-    first, second = _build(tmp_path / "a", tiny_npz), _build(tmp_path / "b", tiny_npz)
+def test_two_builds_in_fresh_processes_are_identical(mnist_cnn, tmp_path, tiny_npz):
+    first = json.loads((mnist_cnn / "build" / "mnist_cnn" / "report.json").read_text())
+    second = build_example(mnist_cnn, tmp_path / "again", tiny_npz)
     assert first["artifacts"]["model.tflite"]["sha256"] == \
         second["artifacts"]["model.tflite"]["sha256"]
     assert first["artifacts"] == second["artifacts"]  # every file, plots included

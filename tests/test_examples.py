@@ -1,6 +1,7 @@
-"""The README's first build, made for real (slow: about a minute and a half on 2 cores), and
-every command the README and docs/ show, run as written on it. (`make check` builds every
-example recipe and gates it on its budgets and committed baseline; CI runs the quick six.)"""
+"""The README's first build, made in a fresh process on the tests' MNIST subset with fewer
+epochs, and every command the README and docs/ show, run as written on it. (`make check`
+builds every example recipe as written and gates it on its budgets and committed baseline; CI
+runs the quick six; tests/test_determinism.py builds this one again and compares.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import made_once
 from prune2edge.cli import app
 
 pytestmark = pytest.mark.slow
@@ -20,38 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Commands cheap enough to run from every page: they read a build, they do not make one.
 CHEAP = {"recipes", "inspect", "validate", "check", "structure"}
-
-
-@pytest.fixture(scope="module")
-def mnist_cnn(tmp_path_factory):
-    """The README's first command, `prune2edge build mnist_cnn --out build/mnist_cnn`, run as
-    written (the docs' `check --baseline` compares it with the committed baseline) in a folder
-    that looks like the repository (models/ beside build/), once for every worker."""
-
-    def make(root):
-        (root / "models").symlink_to(ROOT / "models")
-        result = CliRunner().invoke(app, ["build", "mnist_cnn", "--out",
-                                          str(root / "build" / "mnist_cnn"), "--quiet"])
-        assert result.exit_code == 0, result.output
-
-    return made_once(tmp_path_factory, "repository", make)
-
-
-def _checks(out, sparsity):
+def test_the_cnn_example_builds_a_faithful_tflite(mnist_cnn):
+    out = mnist_cnn / "build" / "mnist_cnn"
     for name in ("baseline.tflite", "model.tflite", "model.keras", "report.json", "report.md"):
         assert (out / name).is_file()
     report = json.loads((out / "report.json").read_text())
-    accuracy = report["accuracy"]
-    assert abs(accuracy["keras"] - accuracy["tflite"]) <= 0.005
-    assert accuracy["tflite"] > 0.93
-    assert report["agreement"]["top1"] > 0.98
+    assert abs(report["accuracy"]["keras"] - report["accuracy"]["tflite"]) <= 0.02  # 200 images
+    assert report["agreement"]["top1"] > 0.95
     assert report["sizes"]["gzip_ratio"] > 1.5
-    assert all(layer["sparsity"] == pytest.approx(sparsity, abs=0.01)
+    assert all(layer["sparsity"] == pytest.approx(0.8, abs=0.01)
                for layer in report["sparsity"]["layers"])
-
-
-def test_the_cnn_example_builds_with_a_faithful_tflite(mnist_cnn):
-    _checks(mnist_cnn / "build" / "mnist_cnn", 0.8)
 
 
 def test_validate_on_the_cnn_build_matches_a_sample_by_sample_loop(mnist_cnn):

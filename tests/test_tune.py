@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import made_once
 from prune2edge import build, load_recipe
 from prune2edge.data import Dataset
 from prune2edge.errors import RecipeError
@@ -182,43 +183,50 @@ class _InterruptAt(Reporter):
         return nullcontext(Interrupting())
 
 
-@pytest.fixture(scope="module")
+def _tune_once(root, npz, objective):
+    """An uninterrupted tune into ROOT/tune, its recipe ROOT/recipe.toml, and what its
+    pareto.png draws in the finalists' panel (ROOT/drawn.json)."""
+    stages = STAGES if objective == "latency" else SIZE_STAGES  # size: unstructured too
+    path = root / "recipe.toml"
+    path.write_text(f'version = 1\nname = "tiny"\n[model]\nsource = "tiny_models:cnn"\n'
+                    f'[data]\nsource = "{npz}"\n{stages}' + TUNE.format(objective=objective))
+    cheaper = ("tune.finalists=1",) if objective == "latency" else ()  # size: two
+    result = tune(path, root / "tune", overrides=cheaper)
+    panel = figure(result.search, "tiny").axes[2]
+    drawn = {"finalists": panel.collections[0].get_offsets().tolist(),
+             "chosen": panel.collections[-1].get_offsets().tolist()}
+    (root / "drawn.json").write_text(json.dumps(drawn))
+
+
+@pytest.fixture
 def tuned(tmp_path_factory, tiny_npz):
-    """An uninterrupted tune of each objective, and its recipe."""
-    root = tmp_path_factory.mktemp("tuned")
-    results = {}
-    for objective in ("latency", "size"):
-        stages = STAGES if objective == "latency" else SIZE_STAGES  # size: unstructured too
-        path = root / f"{objective}.toml"
-        path.write_text(f'version = 1\nname = "tiny"\n[model]\nsource = "tiny_models:cnn"\n'
-                        f'[data]\nsource = "{tiny_npz}"\n{stages}'
-                        + TUNE.format(objective=objective))
-        results[objective] = path, tune(path, root / f"{objective}-tune")
-    return results
+    """objective -> the folder of its uninterrupted tune (the latency objective's with one
+    finalist), each made once for every worker, when a test first asks for it."""
+    return lambda objective: made_once(tmp_path_factory, f"tune-{objective}",
+                                       lambda root: _tune_once(root, tiny_npz, objective))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["latency", "size"])
 def test_tune_end_to_end_and_rebuild_byte_identical(tuned, tmp_path, objective):
-    _, result = tuned[objective]
-    doc = json.loads((result.out / "tune.json").read_text())
+    out = tuned(objective) / "tune"
+    doc = json.loads((out / "tune.json").read_text())
     assert 1 <= len(doc["trials"]) <= 4 and not doc["interrupted"]
     assert doc["winner"]["within_budget"] and doc["final"]["test_accuracy"] is not None
-    assert (result.out / "pareto.png").read_bytes().startswith(PNG)
-    panels = figure(result.search, "tiny").axes  # what pareto.png shows
-    finalists = panels[2].collections[0].get_offsets().tolist()
-    assert finalists == [[f["gzip_bytes"], f["validation_accuracy"] * 100]
-                         for f in doc["finalists"]]
-    chosen = panels[2].collections[-1].get_offsets().tolist()
-    assert chosen == [[doc["winner"]["gzip_bytes"], doc["winner"]["validation_accuracy"] * 100]]
-    assert not (result.out / ".prune2edge-resume").exists()
-    tuned_toml = result.out / "tuned.toml"
+    assert (out / "pareto.png").read_bytes().startswith(PNG)
+    drawn = json.loads((tuned(objective) / "drawn.json").read_text())
+    assert drawn["finalists"] == [[f["gzip_bytes"], f["validation_accuracy"] * 100]
+                                  for f in doc["finalists"]]
+    assert drawn["chosen"] == [[doc["winner"]["gzip_bytes"],
+                                doc["winner"]["validation_accuracy"] * 100]]
+    assert not (out / ".prune2edge-resume").exists()
+    tuned_toml = out / "tuned.toml"
     assert tomllib.loads(tuned_toml.read_text())["stages"][1]["ratios"] == \
         doc["winner"]["ratios"]
     again = build(tuned_toml, tmp_path / "again")
     assert (tmp_path / "again" / "model.tflite").read_bytes() == \
-        (result.out / "build" / "model.tflite").read_bytes()
-    assert again.accuracy == result.report.accuracy
+        (out / "build" / "model.tflite").read_bytes()
+    assert again.accuracy == json.loads((out / "build" / "report.json").read_text())["accuracy"]
 
 
 def _trials(doc):
@@ -229,25 +237,14 @@ def _trials(doc):
 
 
 @pytest.mark.slow
-def test_tune_with_two_jobs_writes_what_one_writes(tuned, tmp_path):
+def test_an_interrupted_tune_claims_no_winner_and_resumes_with_two_jobs_to_the_same_one(
+        tuned, tmp_path):
     """The size objective (the latency objective steers by timings, which vary run to run):
-    trials shared among worker processes give the tune one process gave."""
-    path, whole = tuned["size"]
-    shared = tune(path, tmp_path / "jobs2", jobs=2)
-    first, second = (json.loads((r.out / "tune.json").read_text()) for r in (whole, shared))
-    assert len(first["trials"]) >= 2  # a greedy step had several trials to share
-    assert _trials(first) == _trials(second)
-    chosen = ("ratios", "gzip_bytes", "validation_accuracy")
-    assert [first["winner"][k] for k in chosen] == [second["winner"][k] for k in chosen]
-    for name in ("tuned.toml", "build/model.tflite"):
-        assert (whole.out / name).read_bytes() == (shared.out / name).read_bytes()
-
-
-@pytest.mark.slow
-def test_an_interrupted_tune_claims_no_winner_and_resumes_to_the_same_one(tuned, tmp_path):
+    resumed with the later greedy steps' trials shared among two worker processes, the tune
+    writes what one uninterrupted process wrote."""
     from prune2edge.errors import Interrupted
 
-    path, whole = tuned["size"]  # its winner does not hang on timings
+    path, whole = tuned("size") / "recipe.toml", tuned("size") / "tune"  # no timings steer it
     out = tmp_path / "tune"
     with pytest.raises(Interrupted) as stopped:
         tune(path, out, reporter=_InterruptAt(2))
@@ -259,19 +256,19 @@ def test_an_interrupted_tune_claims_no_winner_and_resumes_to_the_same_one(tuned,
     assert (out / "pareto.png").read_bytes().startswith(PNG)  # the panels say why they are empty
     assert not (out / "build").exists()
 
-    resumed = tune(path, out, resume=True)
+    resumed = tune(path, out, resume=True, jobs=2)
     again = json.loads((out / "tune.json").read_text())
     kept = [t["seconds"] for t in doc["trials"]]
     assert [t["seconds"] for t in again["trials"][:2]] == kept  # read back, not scored again
-    first = json.loads((whole.out / "tune.json").read_text())
-    assert [t["validation_accuracy_one_shot"] for t in again["trials"]] == \
-        [t["validation_accuracy_one_shot"] for t in first["trials"]]
+    first = json.loads((whole / "tune.json").read_text())
+    assert len(first["trials"]) > 3  # a greedy step after the interruption had trials to share
+    assert _trials(again) == _trials(first)
     assert [f["validation_accuracy"] for f in again["finalists"]] == \
         [f["validation_accuracy"] for f in first["finalists"]]
-    assert (out / "tuned.toml").read_text() == (whole.out / "tuned.toml").read_text()
+    assert (out / "tuned.toml").read_text() == (whole / "tuned.toml").read_text()
     assert (out / "build" / "model.tflite").read_bytes() == \
-        (whole.out / "build" / "model.tflite").read_bytes()
-    assert resumed.search.winner.ratios == whole.search.winner.ratios
+        (whole / "build" / "model.tflite").read_bytes()
+    assert resumed.search.winner.ratios == first["winner"]["ratios"]
     assert not (out / ".prune2edge-resume").exists()
 
 
