@@ -152,7 +152,7 @@ class TinyFiles:
 
 @pytest.fixture(scope="session")
 def tiny_files(tmp_path_factory, tiny_arrays) -> TinyFiles:
-    from prune2edge.keras.schedules import ConstantSparsity
+    from prune2edge.sparsity.schedules import ConstantSparsity
     from prune2edge.stages import Convert, FineTune, Prune, Quantize, Strip, Train
 
     work = tmp_path_factory.mktemp("tiny-files")

@@ -8,7 +8,7 @@ import numpy as np
 from conftest import run_stages
 from prune2edge import _compat
 from prune2edge.keras.model import prunable_weights, weight_sparsity
-from prune2edge.keras.schedules import ConstantSparsity
+from prune2edge.sparsity.schedules import ConstantSparsity
 from prune2edge.stages import FineTune, Prune, Strip
 from prune2edge.tflite.runner import TFLiteRunner
 

@@ -12,7 +12,7 @@ from prune2edge.errors import RecipeError
 from prune2edge.keras import obs
 from prune2edge.keras.criteria import m_by_n_mask, zero_count
 from prune2edge.keras.model import weight_sparsity
-from prune2edge.keras.schedules import ConstantSparsity, PolynomialDecay
+from prune2edge.sparsity.schedules import ConstantSparsity, PolynomialDecay
 from prune2edge.stages import Convert, FineTune, Prune, Quantize, Train, Validate
 
 RNG = np.random.default_rng(0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from prune2edge.errors import RecipeError
-from prune2edge.keras.schedules import ConstantSparsity, PolynomialDecay
 from prune2edge.params import from_mapping, to_mapping
+from prune2edge.sparsity.schedules import ConstantSparsity, PolynomialDecay
 from prune2edge.stages import Prune, Quantize, Validate
 
 

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from prune2edge.errors import DataError, ModelError, RecipeError
-from prune2edge.keras.schedules import PolynomialDecay
 from prune2edge.recipe import apply_overrides, bundled_recipes, load_recipe
+from prune2edge.sparsity.schedules import PolynomialDecay
 from prune2edge.stages import FineTune, Prune
 
 

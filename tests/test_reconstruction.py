@@ -9,8 +9,8 @@ import pytest
 from conftest import run_stages
 from prune2edge import Pipeline, _compat
 from prune2edge.errors import RecipeError
-from prune2edge.keras.schedules import ConstantSparsity
 from prune2edge.keras.surgery import obs_channel_scores, plan, rebuild, refit, select
+from prune2edge.sparsity.schedules import ConstantSparsity
 from prune2edge.stages import Convert, Prune, Quantize, Strip, Structural, Train
 
 RNG = np.random.default_rng(0)

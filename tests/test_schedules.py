@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from prune2edge.errors import RecipeError
-from prune2edge.keras.schedules import ConstantSparsity, PolynomialDecay
+from prune2edge.sparsity.schedules import ConstantSparsity, PolynomialDecay
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -9,7 +9,7 @@ from conftest import run_stages as run
 from prune2edge import _compat
 from prune2edge.errors import BuildFailed, ModelError, RecipeError
 from prune2edge.keras.model import has_pruning_wrappers, weight_sparsity
-from prune2edge.keras.schedules import ConstantSparsity
+from prune2edge.sparsity.schedules import ConstantSparsity
 from prune2edge.stages import (
     Baseline,
     Convert,
@@ -97,7 +97,7 @@ def test_prune_rejects_named_layers_it_cannot_prune(make_ctx):
 
 
 def test_prune_resolves_a_share_of_the_following_finetune(make_ctx):
-    from prune2edge.keras.schedules import PolynomialDecay
+    from prune2edge.sparsity.schedules import PolynomialDecay
 
     finetune = FineTune(epochs=3, batch_size=32, validation_split=0.1)
     ctx = make_ctx()

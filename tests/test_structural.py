@@ -9,8 +9,8 @@ from conftest import run_stages
 from prune2edge import _compat
 from prune2edge.errors import ModelError, RecipeError
 from prune2edge.inspect import inspect
-from prune2edge.keras.schedules import ConstantSparsity
 from prune2edge.keras.surgery import group_scores, plan, rebuild, select
+from prune2edge.sparsity.schedules import ConstantSparsity
 from prune2edge.stages import Convert, FineTune, Prune, Strip, Structural, Train, Validate
 from test_models import functional_cnn
 

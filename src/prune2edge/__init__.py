@@ -26,14 +26,14 @@ from .errors import (
     RecipeError,
     TFLiteError,
 )
-from .keras.keras3 import register_keras3_translation
-from .keras.schedules import ConstantSparsity, PolynomialDecay
+from .keras.from_keras3 import register_keras3_translation
 from .progress import Reporter
 from .recipe import Recipe, build, load_recipe
 from .report.budgets import Figure, register_budget
 from .report.gate import run_check
 from .report.results import StageResult, Trained
 from .report.schema import BuildReport
+from .sparsity.schedules import ConstantSparsity, PolynomialDecay
 from .stages import (
     Baseline,
     Convert,

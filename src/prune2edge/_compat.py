@@ -60,6 +60,14 @@ def keras3() -> ModuleType | None:
         return None
 
 
+def keras3_engine() -> ModuleType:
+    """Keras 3, which the Keras 3 engine needs (`keras3()` where it is optional)."""
+    keras = keras3()
+    if keras is None:
+        raise DependencyError("Keras 3 is not installed", fix="pip install 'keras>=3.13'")
+    return keras
+
+
 @functools.cache
 def tfmot_sparsity() -> ModuleType:
     """`tensorflow_model_optimization.sparsity.keras`."""
@@ -154,6 +162,13 @@ def keras3_functional_class() -> type:
     from keras.src.models.functional import Functional
 
     return Functional
+
+
+def keras3_sublayers(layer: Any) -> list[Any]:
+    """The layers a Keras 3 layer holds directly: a model's layers, a custom layer's blocks.
+
+    Private: `Layer._flatten_layers`, checked against Keras 3.15."""
+    return list(layer._flatten_layers(include_self=False, recursive=False))
 
 
 def keras3_producer(tensor: Any) -> Any:

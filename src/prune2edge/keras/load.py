@@ -10,7 +10,7 @@ from typing import Any
 from .. import _compat
 from ..errors import ModelError, first_line
 from ..sources import call_function, is_callable_source, resolve_path
-from . import keras3
+from . import from_keras3
 from .model import predict
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -66,13 +66,13 @@ def load(source: str, base_dir: Path, safe_mode: bool = True) -> LoadedModel:
         model = call_function(source, base_dir, ModelError)
         kind = "factory"
         details["executes_user_code"] = True
-        if keras3.is_keras3_model(model):  # e.g. with layers of its own, translations registered
-            model, details["translation"] = keras3.translate_model(model)
+        if from_keras3.is_keras3_model(model):  # with layers of its own, translations registered
+            model, details["translation"] = from_keras3.translate_model(model)
     else:
         path = resolve_path(source, base_dir)
         kind = _file_kind(path)
         if kind == "keras3":
-            model, details["translation"] = keras3.load_and_translate(path, safe_mode)
+            model, details["translation"] = from_keras3.load_and_translate(path, safe_mode)
         else:
             if kind == "h5" and safe_mode:
                 _refuse_lambda_layers(path)
@@ -92,7 +92,7 @@ def _file_kind(path: Path) -> str:
     if path.is_dir():
         return "savedmodel"
     if path.suffix == ".keras":
-        return "keras3" if keras3.saved_by_keras3(path) else "keras"
+        return "keras3" if from_keras3.saved_by_keras3(path) else "keras"
     return "h5"
 
 

@@ -17,11 +17,11 @@ from ..errors import ModelError, RecipeError
 from ..keras import reconstruct
 from ..keras.model import accuracy, clone, prunable_weights
 from ..keras.one_shot import prune_once
-from ..keras.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from ..params import to_mapping
 from ..report.format import figures, fmt_pct, table
 from ..report.results import Pruned
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
+from ..sparsity.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from .calibration import check_calibration
 
 if TYPE_CHECKING:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import numpy as np
+
 from ..errors import RecipeError
 
 S = TypeVar("S", bound="_Schedule")
@@ -75,6 +77,21 @@ class _Schedule:
                 "end_step", "fine-tune for more steps, lower frequency, or raise the share")
         return dataclasses.replace(self, end_step=end)
 
+    def prunes_at(self, step: int) -> bool:
+        """Whether training step `step` (counted from 1) is a pruning turn (tfmot's rule)."""
+        end = self._end()
+        return (self.begin_step <= step and (end < 0 or step <= end)
+                and (step - self.begin_step) % self.frequency == 0)
+
+    def _end(self) -> int:
+        if isinstance(self.end_step, str):
+            raise ValueError("resolve() the schedule's end_step share first")
+        return self.end_step
+
+    def sparsity_at(self, step: int) -> np.float32:
+        """The sparsity a pruning turn at `step` applies, in tfmot's float32 arithmetic."""
+        raise NotImplementedError
+
     def to_tfmot(self, sparsity_api: Any) -> Any:
         raise NotImplementedError
 
@@ -112,6 +129,13 @@ class PolynomialDecay(_Schedule):
     def target(self) -> float:
         return self.final_sparsity
 
+    def sparsity_at(self, step: int) -> np.float32:
+        f32 = np.float32
+        progress = f32(step - self.begin_step) / f32(self._end() - self.begin_step)
+        progress = min(f32(1.0), max(f32(0.0), progress))
+        decay = np.power(f32(1.0) - progress, f32(self.power))
+        return f32(self.initial_sparsity - self.final_sparsity) * decay + f32(self.final_sparsity)
+
     def to_tfmot(self, sparsity_api: Any) -> Any:
         return sparsity_api.PolynomialDecay(
             initial_sparsity=self.initial_sparsity, final_sparsity=self.final_sparsity,
@@ -136,6 +160,9 @@ class ConstantSparsity(_Schedule):
     @property
     def target(self) -> float:
         return self.target_sparsity
+
+    def sparsity_at(self, step: int) -> np.float32:
+        return np.float32(self.target_sparsity)
 
     def to_tfmot(self, sparsity_api: Any) -> Any:
         return sparsity_api.ConstantSparsity(

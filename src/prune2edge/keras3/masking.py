@@ -1,0 +1,122 @@
+"""Magnitude pruning of Keras 3 models without tfmot: a mask per pruned variable, set by the
+schedule and held through training by a callback.
+
+What tfmot's wrapper does inside the graph is done here between batches, in the same order:
+the step counts the training batches from 1; at a pruning turn each mask is recomputed from
+the variable as the optimizer left it; before every batch, and after every epoch, each
+variable becomes variable * mask. Masks live beside the model, not in it, so any Keras 3
+model (functional, Sequential or subclassed) is pruned as it is and stays plain: stripping
+is dropping the masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _compat
+from ..sparsity.masks import Pooling, block_mask, m_by_n_mask
+from ..sparsity.schedules import Schedule
+
+# The weights tfmot 0.8.1 prunes in each layer type (its `PruneRegistry`), by Keras 3 name;
+# a recurrent layer's are its cell's, MultiHeadAttention's its projections' kernels.
+PRUNED_WEIGHTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
+                     "Conv2DTranspose", "Conv3DTranspose", "MultiHeadAttention"),
+                    frozenset({"kernel"})),
+    **dict.fromkeys(("SeparableConv1D", "SeparableConv2D"), frozenset({"pointwise_kernel"})),
+    "Embedding": frozenset({"embeddings"}),
+    **dict.fromkeys(("LSTM", "GRU", "SimpleRNN"), frozenset({"kernel", "recurrent_kernel"})),
+}
+
+
+def layers_with_weights(model: Any) -> Iterator[Any]:
+    """Every layer of `model` that holds weights of its own, in order: the layers of the
+    types tfmot knows whole, other layers' sublayers (nested models, a subclass's blocks)
+    searched."""
+    for layer in _compat.keras3_sublayers(model):
+        if type(layer).__name__ in PRUNED_WEIGHTS or not _compat.keras3_sublayers(layer):
+            if layer.weights:
+                yield layer
+        else:
+            yield from layers_with_weights(layer)
+
+
+def pruned_variables(layer: Any) -> list[Any] | None:
+    """The variables of `layer` magnitude pruning masks, None for a type tfmot cannot prune."""
+    names = PRUNED_WEIGHTS.get(type(layer).__name__)
+    if names is None:
+        return None
+    return [w for w in layer.weights if w.name in names]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a mask is set: the schedule, and blocks or an m-by-n pattern (tfmot's options)."""
+
+    schedule: Schedule  # with end_step resolved to a step count
+    block_size: tuple[int, int] = (1, 1)
+    block_pooling_type: Pooling = "AVG"
+    sparsity_m_by_n: tuple[int, int] | None = None
+
+    def turn(self, step: int) -> bool:
+        """Whether masks are recomputed at training step `step` (m-by-n: once, at step 1)."""
+        return step == 1 if self.sparsity_m_by_n else self.schedule.prunes_at(step)
+
+    def mask(self, weights: np.ndarray, step: int) -> np.ndarray:
+        if self.sparsity_m_by_n:
+            return m_by_n_mask(weights, *self.sparsity_m_by_n)
+        return block_mask(weights, float(self.schedule.sparsity_at(step)), self.block_size,
+                          self.block_pooling_type)
+
+
+class Masks:
+    """The masks of a model's pruned variables, keyed by variable path, and the step."""
+
+    def __init__(self, variables: list[Any], rule: Rule, step: int = 0,
+                 masks: dict[str, np.ndarray] | None = None):
+        self.variables = {v.path: v for v in variables}
+        self.rule = rule
+        self.step = step
+        self.masks = masks or {path: np.ones(v.shape, v.dtype)
+                               for path, v in self.variables.items()}
+        self._tensors: dict[str, Any] = {}
+
+    def advance(self) -> None:
+        """One training batch on: recompute the masks at a pruning turn, then mask."""
+        self.step += 1
+        if self.rule.turn(self.step):
+            self.masks = {path: self.rule.mask(v.numpy(), self.step)
+                          for path, v in self.variables.items()}
+            self._tensors = {}
+        self.apply()
+
+    def apply(self) -> None:
+        """variable = variable * mask, for every pruned variable."""
+        ops = _compat.keras3_engine().ops
+        for path, variable in self.variables.items():
+            if path not in self._tensors:
+                self._tensors[path] = ops.convert_to_tensor(self.masks[path])
+            variable.assign(ops.multiply(variable, self._tensors[path]))
+
+    def sparsity(self) -> dict[str, float]:
+        """The share of zeros each mask sets, by variable path."""
+        return {path: float(1.0 - mask.mean()) for path, mask in self.masks.items()}
+
+
+def hold(masks: Masks) -> Any:
+    """A Keras 3 callback that keeps `masks` on the model while it trains (tfmot's wrapper
+    and `UpdatePruningStep` in one)."""
+    keras = _compat.keras3_engine()
+
+    class HoldMasks(keras.callbacks.Callback):  # type: ignore[name-defined]
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            masks.advance()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            masks.apply()
+
+    return HoldMasks()
