@@ -25,6 +25,18 @@ from prune2edge.report.results import StageResult
 TRAIN, TEST = 640, 200
 
 
+# Fixtures that train or build: a test that asks for one is slow (`make test`), never in
+# `make test-fast`, which must stay a quick edit loop.
+COSTLY_FIXTURES = {"tiny_files", "mnist_cnn", "tuned", "build_dir", "built", "interrupted",
+                   "previous", "files", "keras3_files", "outlier_model", "digits", "saved"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if COSTLY_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_arrays() -> dict[str, np.ndarray]:
     """The first 640 train / 200 test samples of the bundled MNIST split."""
@@ -145,19 +157,17 @@ def run_stages(ctx: BuildContext, *stages) -> BuildContext:
 class TinyFiles:
     """One tiny pruned MLP (80% sparse), as Keras files and .tflite files in several forms."""
 
-    ctx: BuildContext  # after strip: ctx.model is the stripped Keras model
+    ctx: BuildContext  # ctx.model is the stripped Keras model (read back from its file)
     block_ctx: BuildContext  # the same pruned in 4x1 Keras blocks (1x4 as TFLite stores them)
     files: dict[str, Path]
 
 
-@pytest.fixture(scope="session")
-def tiny_files(tmp_path_factory, tiny_arrays) -> TinyFiles:
+def _make_tiny_files(work: Path, arrays: dict[str, np.ndarray]) -> None:
     from prune2edge.sparsity.schedules import ConstantSparsity
     from prune2edge.stages import Convert, FineTune, Prune, Quantize, Strip, Train
 
-    work = tmp_path_factory.mktemp("tiny-files")
     schedule = ConstantSparsity(target_sparsity=0.8, frequency=5)
-    trained = run_stages(tiny_context(tiny_arrays, work / "a"), Train(epochs=1))
+    trained = run_stages(tiny_context(arrays, work / "a"), Train(epochs=1))
     ctx = run_stages(trained, Prune(schedule=schedule), FineTune(epochs=1), Strip())
     block_ctx = run_stages(trained, Prune(schedule=schedule, block_size=(4, 1)),
                            FineTune(epochs=1), Strip())
@@ -169,15 +179,32 @@ def tiny_files(tmp_path_factory, tiny_arrays) -> TinyFiles:
         "int8_dense_int8_io": (ctx, (Quantize(samples=20, io_type="int8"),
                                      Convert(sparse="off"))),
     }
-    files = {}
     for name, (start, stages) in variants.items():
-        converted = run_stages(start, *stages)
-        files[name] = work / f"{name}.tflite"
-        files[name].write_bytes(converted.tflite["final"].read_bytes())
-    files["keras_h5"] = work / "model.h5"
-    ctx.model.save(files["keras_h5"])
-    files["keras"] = work / "model.keras"
-    ctx.model.save(files["keras"])
+        (work / f"{name}.tflite").write_bytes(run_stages(start, *stages).tflite["final"]
+                                              .read_bytes())
+    ctx.model.save(work / "model.h5")
+    ctx.model.save(work / "model.keras")
+    block_ctx.model.save(work / "block.keras")
+
+
+TINY_FILES = ("float_dense", "float_sparse", "float_block_sparse", "int8_sparse",
+              "int8_dense_int8_io")
+
+
+@pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory, tiny_arrays) -> TinyFiles:
+    """Made once for every worker; the Keras models read back from their files."""
+    from prune2edge import _compat
+
+    root = made_once(tmp_path_factory, "tiny-files",
+                     lambda work: _make_tiny_files(work, tiny_arrays))
+    files = {name: root / f"{name}.tflite" for name in TINY_FILES}
+    files |= {"keras_h5": root / "model.h5", "keras": root / "model.keras"}
+    load = _compat.keras().models.load_model
+    work = tmp_path_factory.mktemp("tiny-files")
+    ctx, block_ctx = (tiny_context(tiny_arrays, work / name).evolve(model=load(path))
+                      for name, path in (("ctx", files["keras"]),
+                                         ("block", root / "block.keras")))
     return TinyFiles(ctx, block_ctx, files)
 
 

@@ -19,6 +19,7 @@ from prune2edge import (
 )
 
 
+@pytest.mark.slow
 def test_pipeline_composed_in_code_runs_on_objects(make_ctx, tmp_path):
     ctx = make_ctx()
     pipeline = Pipeline([Prune(schedule=ConstantSparsity(target_sparsity=0.5, frequency=5)),
@@ -49,6 +50,7 @@ def test_slicing():
     assert info.value.what == "--until train: the pipeline has no train stage"
 
 
+@pytest.mark.slow
 def test_build_from_a_recipe_object(write_recipe, tmp_path):
     recipe = prune2edge.load_recipe(write_recipe("[[stages]]\nkind = \"convert\"\n"))
     recipe = dataclasses.replace(recipe, name="renamed")

@@ -51,6 +51,7 @@ def blocks_model():
     return keras.Model(inputs, layers.Dense(3, name="classifier")(x))
 
 
+@pytest.mark.slow
 def test_blocks_plan_into_the_groups_they_tie():
     model = blocks_model()
     planned = plan(model)
@@ -105,6 +106,7 @@ def test_a_residual_on_the_input_keeps_the_chain_whole():
     assert conv.reasons == ["its channels are tied to the model's input 'input_1' in Add 'skip'"]
 
 
+@pytest.mark.slow
 def test_structure_shows_the_plan(tmp_path):
     path = tmp_path / "blocks.keras"
     blocks_model().save(path)

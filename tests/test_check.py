@@ -112,6 +112,7 @@ def test_usage_and_input_errors_exit_1(build_dir, tmp_path, setup, args, message
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_budgets_need_the_figures_they_limit(write_recipe, tmp_path):
     recipe = write_recipe("[[stages]]\nkind = \"convert\"\n",
                           extra="[budgets]\nmin_accuracy = 0.9\n")
@@ -192,6 +193,7 @@ def test_every_report_carries_its_budgets_verdicts_without_check(build_dir, tmp_
     assert "## Budgets: every budget holds" in (build_dir / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_build_without_check_prints_its_budgets_and_exits_0_when_one_fails(tiny_npz,
                                                                            tmp_path):
     from conftest import STANDARD_STAGES

@@ -153,6 +153,7 @@ def test_resuming_another_recipe_is_refused(copy):
     assert line.startswith("error: the checkpoint belongs to a build with another recipe")
 
 
+@pytest.mark.slow
 def test_resume_in_process_gives_the_bytes_of_an_uninterrupted_build(copy, tmp_path):
     assert resume(copy, "--resume").exit_code == 0
     whole = tmp_path / "whole"

@@ -43,6 +43,7 @@ def test_module_entry_point():
     assert out.stdout.startswith("prune2edge ")
 
 
+@pytest.mark.slow
 def test_build_writes_every_output(write_recipe, standard_stages, tmp_path):
     recipe = write_recipe(standard_stages)
     out = tmp_path / "out"
@@ -64,6 +65,7 @@ def test_build_writes_every_output(write_recipe, standard_stages, tmp_path):
     assert "## Baseline vs final" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_set_until_and_only(write_recipe, standard_stages, tmp_path):
     recipe = write_recipe(standard_stages)
     result = invoke("build", recipe, "--out", tmp_path / "a", "--until", "strip", "--quiet",
@@ -81,6 +83,7 @@ def test_set_until_and_only(write_recipe, standard_stages, tmp_path):
     assert [s["kind"] for s in report["stages"]] == ["convert"]
 
 
+@pytest.mark.slow
 def test_non_empty_out_needs_force(write_recipe, tmp_path):
     recipe = write_recipe("[[stages]]\nkind = \"convert\"\n")
     out = tmp_path / "out"
@@ -139,6 +142,7 @@ def test_h_is_help(args):
     assert result.exit_code == 0 and "Usage:" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_log_gets_a_line_per_epoch_and_what_was_done_to_the_data(write_recipe, tmp_path,
                                                                     tiny_npz):
     """Not a terminal (a CI log): no bars, but every epoch's figures on a line of its own;
@@ -183,6 +187,7 @@ memory = false
     assert all(step in text for step in adapted[:2])
 
 
+@pytest.mark.slow
 def test_a_baseline_near_chance_is_a_loud_warning(write_recipe, tmp_path):
     recipe = write_recipe("""
 [[stages]]

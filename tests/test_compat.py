@@ -4,6 +4,7 @@ what depends on them (e.g. layers that name their own prunable weights)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from conftest import run_stages
 from prune2edge import _compat
@@ -58,6 +59,7 @@ def test_litert_ops_list_the_interpreter_graph(tiny_files):
     assert {op["op_name"] for op in ops} >= {"DELEGATE", "FULLY_CONNECTED"}  # XNNPACK + originals
 
 
+@pytest.mark.slow
 def test_a_prunable_layer_is_pruned_by_obd_through_its_own_weight_list(make_ctx):
     keras = _compat.keras()
     layer_cls = _own_prunable_dense()

@@ -167,6 +167,7 @@ def _damaged_png(path):
     path.write_bytes(path.read_bytes()[:60])  # the header survives, the image data does not
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["first", "a later"])
 def test_an_image_folder_with_a_damaged_image_names_it(tmp_path, out, tiny_arrays, which):
     from test_streaming import write_digits

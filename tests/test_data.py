@@ -207,6 +207,7 @@ def dense_model(shape, classes):
                              keras.layers.Dense(classes)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("source", "shape", "classes"), [
     ("images", (8, 8, 3), 2), ("test_data:batched_dataset", (16,), 3), ("xy.npz", (784,), 10),
 ])

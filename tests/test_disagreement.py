@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from prune2edge.cli import app
 
 
+@pytest.mark.slow
 def test_a_keras_tflite_disagreement_fails_the_build_but_keeps_the_report(tmp_path, tiny_npz):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(f"""

@@ -32,6 +32,7 @@ def test_the_loss_is_the_hinton_formula():
     assert got == pytest.approx(np.mean((1 - weight) * hard + weight * t * t * soft), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_distilled_fine_tune_and_checkpoint_round_trip(make_ctx, tmp_path):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1), Structural(ratio=0.5))
     out = run_stages(ctx, FineTune(epochs=1, teacher="baseline", temperature=2.0))

@@ -26,7 +26,7 @@ source = "{npz}"
 {distribute}
 [[stages]]
 kind = "train"
-epochs = 3
+epochs = {train_epochs}
 
 [[stages]]
 kind = "prune"
@@ -53,9 +53,10 @@ MIRRORED = '[distribute]\nstrategy = "mirrored"\ncpu_devices = 2\n'
 CLUSTER = '[distribute]\nstrategy = "multi_worker"\n'
 
 
-def write(tmp_path, npz, distribute="", finetune_epochs=2, teacher="none", name="recipe.toml"):
+def write(tmp_path, npz, distribute="", train_epochs=3, finetune_epochs=2, teacher="none",
+          name="recipe.toml"):
     path = tmp_path / name
-    path.write_text(RECIPE.format(npz=npz, distribute=distribute,
+    path.write_text(RECIPE.format(npz=npz, distribute=distribute, train_epochs=train_epochs,
                                   finetune_epochs=finetune_epochs, teacher=teacher))
     return path
 
@@ -109,9 +110,9 @@ def test_mirrored_over_two_cpus_matches_one_device_and_resumes(tmp_path, tiny_np
     """One device, then two mirrored CPUs; the mirrored build stopped in its (distilled)
     fine-tune resumes to the bytes of the uninterrupted one: deterministic under the
     strategy."""
-    build(write(tmp_path, tiny_npz, finetune_epochs=8, teacher="baseline"),
+    build(write(tmp_path, tiny_npz, finetune_epochs=5, teacher="baseline"),
           "--out", tmp_path / "one")
-    recipe = write(tmp_path, tiny_npz, MIRRORED, finetune_epochs=8, teacher="baseline",
+    recipe = write(tmp_path, tiny_npz, MIRRORED, finetune_epochs=5, teacher="baseline",
                    name="mirrored.toml")
     build(recipe, "--out", tmp_path / "two")
     (single, _), (mirrored, report) = (stage_outputs(tmp_path / d, "train")
@@ -131,8 +132,8 @@ def test_mirrored_over_two_cpus_matches_one_device_and_resumes(tmp_path, tiny_np
     build(recipe, "--out", out, "--resume")
     assert (out / "model.tflite").read_bytes() == (tmp_path / "two" / "model.tflite").read_bytes()
     finetune, report = stage_outputs(out, "finetune")
-    assert report["resumed"]["stage"] == 3 and finetune["epochs"] == 8
-    assert finetune["replicas"] == 2 and finetune["steps"] == 8 * 18
+    assert report["resumed"]["stage"] == 3 and finetune["epochs"] == 5
+    assert finetune["replicas"] == 2 and finetune["steps"] == 5 * 18
     assert finetune["loss_fn"].startswith("distillation")
     assert report["sparsity"]["overall"] == pytest.approx(0.6, abs=0.01)
 
@@ -149,7 +150,7 @@ def free_ports(count):
 
 @pytest.mark.slow
 def test_two_local_workers_finish_a_fine_tune(tmp_path, tiny_npz):
-    recipe = write(tmp_path, tiny_npz, CLUSTER)
+    recipe = write(tmp_path, tiny_npz, CLUSTER, train_epochs=1)
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     out = tmp_path / "out"
     processes = [prune2edge_process("build", recipe, "--out", out, "--quiet", env={

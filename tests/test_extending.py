@@ -42,6 +42,7 @@ def test_a_new_stage_is_one_file_and_recipes_find_it(write_recipe):
     assert recipe.stages[1] == toy_distill.ToyDistill(epochs=2)
 
 
+@pytest.mark.slow
 def test_a_third_party_stage_builds_reports_and_gates_its_own_figure(write_recipe, tmp_path):
     """tests/toy_distill.py alone adds a result field, a report field (kept by report.json
     beside the ones prune2edge names), a report.md section and a budget `check` holds."""
@@ -84,6 +85,7 @@ def test_a_third_party_stage_builds_reports_and_gates_its_own_figure(write_recip
         run_check(loaded, budget_overrides=["min_teacher_accuracy=0.4"])
 
 
+@pytest.mark.slow
 def test_the_new_stage_trains_with_its_teacher_checkpointed_and_resumed(make_ctx, tmp_path):
     from toy_distill import ToyDistill
 

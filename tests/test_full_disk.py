@@ -52,6 +52,7 @@ def fill(disk, leave: int) -> None:
         filler.write(b"\0" * max(0, free - leave))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("stages", "leave"), [(TRAIN + CONVERT, 150_000), (CONVERT, 60_000)],
                          ids=["checkpoint", "artifacts"])
 def test_a_full_disk_is_one_line_and_the_previous_build_stays(small_disk, tiny_npz, tmp_path,

@@ -72,6 +72,7 @@ def built(tmp_path_factory, tiny_npz):
     return recipe, build(recipe, root / "out")
 
 
+@pytest.mark.slow
 def test_the_final_model_loads_with_tf_keras_alone_and_predicts_what_its_tflite_does(
         built, tiny_arrays, tmp_path):
     _, report = built
@@ -88,12 +89,14 @@ def test_the_final_model_loads_with_tf_keras_alone_and_predicts_what_its_tflite_
     assert report.sparsity["overall"] > 0.3  # the zeros are in the model handed back
 
 
+@pytest.mark.slow
 def test_the_model_handed_back_is_the_same_bytes_every_build(built, tmp_path):
     recipe, report = built
     again = build(recipe, tmp_path / "again")
     assert again.artifacts["model.keras"] == report.artifacts["model.keras"]
 
 
+@pytest.mark.slow
 def test_a_build_stopped_early_hands_back_its_model_stripped(built, tmp_path):
     recipe, _ = built
     report = build(recipe, tmp_path / "until", until="finetune")
@@ -103,6 +106,7 @@ def test_a_build_stopped_early_hands_back_its_model_stripped(built, tmp_path):
     assert "model.keras" in report.artifacts and "model.tflite" not in report.artifacts
 
 
+@pytest.mark.slow
 def test_an_h5_model_gets_an_h5_back(tiny_files, tiny_npz, tmp_path):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(f'version = 1\n[model]\nsource = "{tiny_files.files["keras_h5"]}"\n'

@@ -22,6 +22,7 @@ def _weights(info):
     return [t for t in info.tensors if t.role == "weights"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["float_dense", "float_sparse"])
 def test_zero_shares_match_the_keras_weights_exactly(tiny_files, name):
     info = inspect(tiny_files.files[name])
@@ -51,6 +52,7 @@ def test_sparse_tensors_decode_to_the_exact_weights(tiny_files):
             assert np.array_equal(dense, kernels[dense.shape])
 
 
+@pytest.mark.slow
 def test_encodings_are_the_ones_the_converter_wrote(tiny_files):
     dense = _weights(inspect(tiny_files.files["float_dense"]))
     assert {t.encoding for t in dense} == {"dense"}

@@ -41,6 +41,7 @@ def files(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_operations_and_keras3_activations_translate_exactly(files):
     loaded = load("ops.keras", files)
     translation = loaded.details["translation"]
@@ -64,6 +65,7 @@ def test_operations_without_a_translation_are_named_with_the_reason(files):
     assert "(TrueDivide: divides a tensor by a tensor)" in what
 
 
+@pytest.mark.slow
 def test_a_registered_translation_builds_and_prunes_structurally(files, tiny_npz, tmp_path):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(f"""

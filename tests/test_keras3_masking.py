@@ -37,6 +37,7 @@ def fit(keras, model, arrays, callbacks, epochs=2):
               callbacks=callbacks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("rule", "options"), [
     (Rule(SCHEDULE), {}),
     (Rule(SCHEDULE, block_size=(4, 1), block_pooling_type="MAX"),

@@ -60,6 +60,7 @@ def printout(path, arena_size):
                           capture_output=True, text=True, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["int8_dense_int8_io", "float_dense"])
 def test_the_arena_is_what_tflm_prints_and_the_smallest_it_accepts(tiny_files, name):
     path = tiny_files.files[name]
@@ -75,6 +76,7 @@ def test_the_arena_is_what_tflm_prints_and_the_smallest_it_accepts(tiny_files, n
     assert 0 <= arena.head - peak < 64
 
 
+@pytest.mark.slow
 def test_validate_runs_tflm_next_to_litert(tiny_files):
     path = tiny_files.files["int8_dense_int8_io"]
     result = runner.invoke(app, ["validate", str(path), "--runtime", "both", "--runs", "5",
@@ -99,6 +101,7 @@ def test_tflm_refuses_the_sparse_encoding_in_one_line(tiny_files):
     assert len(lines) == 1 and "TensorFlow Lite Micro has no kernel for DENSIFY" in lines[0]
 
 
+@pytest.mark.slow
 def test_a_model_tflm_crashes_on_is_refused_in_one_line(tmp_path):
     """TFLM's int8 softmax aborts the process on this MobileNet head (random weights); the
     model is opened in a child process first, so the user gets one line, not a dead build."""
@@ -128,6 +131,7 @@ def test_agreement_counts_output_steps():
                      "within_one_step": 0.5}
 
 
+@pytest.mark.slow
 def test_a_build_for_tflm_is_dense_reports_the_arena_and_check_gates_it(write_recipe, tmp_path):
     out = tmp_path / "out"
     recipe = write_recipe(STAGES.format(convert=""), model="tiny_models:cnn")

@@ -56,6 +56,7 @@ def assert_built(report):
     assert abs(report.accuracy["keras"] - report.accuracy["tflite"]) < 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".keras", ".h5", "savedmodel"])
 def test_tf_keras_files(tmp_path, tiny_npz, suffix):
     path = tmp_path / f"model{suffix}" if suffix != "savedmodel" else tmp_path / "saved"
@@ -70,6 +71,7 @@ def test_tf_keras_files(tmp_path, tiny_npz, suffix):
                      "DepthwiseConv2D": "tfmot prunes no weights of DepthwiseConv2D layers"}
 
 
+@pytest.mark.slow
 def test_factory_in_a_python_file(tmp_path, tiny_npz):
     (tmp_path / "my_model.py").write_text(textwrap.dedent("""\
         from test_models import functional_cnn
@@ -121,6 +123,7 @@ def keras3_files(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_keras3_file_is_translated_verified_pruned_and_quantized(keras3_files, tiny_npz,
                                                                   tmp_path):
     with open(keras3_files / "k3.keras", "rb") as f:

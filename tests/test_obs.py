@@ -51,6 +51,7 @@ def test_a_dead_input_loses_its_weights_and_nothing_breaks():
     assert (result.weights[:, 4] == 0).all() and np.isfinite(result.weights).all()
 
 
+@pytest.mark.slow
 def test_prune_stage_with_obs_then_straight_to_int8(make_ctx):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1))
     one_shot = Prune(schedule=ConstantSparsity(target_sparsity=0.7), criterion="obs",
@@ -86,6 +87,7 @@ def _kernels(model) -> dict[str, np.ndarray]:
             or hasattr(layer, "depthwise_kernel")}
 
 
+@pytest.mark.slow
 def test_tfmot_holds_obs_zeros_through_fine_tuning(make_ctx):
     """OBS zeroes exactly as many weights as tfmot's mask does (one more and tfmot's
     threshold would be 0, unmasking them all); depthwise kernels tfmot does not prune."""
@@ -104,6 +106,7 @@ def test_tfmot_holds_obs_zeros_through_fine_tuning(make_ctx):
         assert np.array_equal(kernel == 0, zeros[name]), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("criterion", ["magnitude", "obs"])
 def test_m_by_n_pattern_survives_fine_tuning(make_ctx, criterion):
     ctx = run_stages(make_ctx("mobile"), Train(epochs=1))

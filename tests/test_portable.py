@@ -88,6 +88,7 @@ def test_validate_on_tflm_without_it_is_one_line(tiny_files):
     assert done.stderr.strip().startswith("error: tflite-micro is not installed (--runtime tflm)")
 
 
+@pytest.mark.slow
 def test_runtime_auto_builds_without_tflm_and_says_it_was_skipped(write_recipe, tmp_path):
     recipe = write_recipe(INT8.format(runtime="auto"), model="tiny_models:cnn")
     out = tmp_path / "out"

@@ -104,6 +104,7 @@ def build(write_recipe, tmp_path, model, quantize, name):
     return result, out
 
 
+@pytest.mark.slow
 def test_accuracy_control_keeps_the_outlier_path_in_float_and_the_build_passes(
         write_recipe, tmp_path, outlier_model):
     plain, out = build(write_recipe, tmp_path, outlier_model, "", "plain")
@@ -149,6 +150,7 @@ def test_accuracy_control_keeps_the_outlier_path_in_float_and_the_build_passes(
     assert "accuracy_control" not in kept
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("layer", "message"), [
     ("nope", "float_layers names 'nope', which is not a layer of the model"),  # before work
     ("pixels", "float_layers names 'pixels', which no int8 op comes from")])  # at convert

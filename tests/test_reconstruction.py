@@ -73,6 +73,7 @@ def test_obs_removes_a_duplicate_channel_and_the_refit_makes_it_exact():
     assert np.allclose(smaller(X).numpy(), model(X).numpy(), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_structural_obs_with_depthwise_refit(make_ctx):
     ctx = run_stages(make_ctx("mobile"), Train(epochs=1))
     out = run_stages(ctx, Structural(criterion="obs", ratio=0.5, calibration_samples=64))
@@ -85,6 +86,7 @@ def test_structural_obs_with_depthwise_refit(make_ctx):
                for name in ("conv2d_1", "dense"))
 
 
+@pytest.mark.slow
 def test_l1_with_reconstruct_is_better_than_without(make_ctx):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1))
     plain = run_stages(ctx, Structural(ratio=0.75)).result
@@ -95,6 +97,7 @@ def test_l1_with_reconstruct_is_better_than_without(make_ctx):
     assert refit_.test_accuracy_before_finetune > plain.test_accuracy_before_finetune
 
 
+@pytest.mark.slow
 def test_a_calibration_only_pipeline_is_valid_and_builds(make_ctx):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1))  # the trained model a user holds
     stages = (Structural(criterion="obs", ratio=0.5, calibration_samples=64),

@@ -66,6 +66,7 @@ def test_inputs_that_do_not_fit(tiny_files):
                                "is (28, 28)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["float_sparse", "int8_sparse", "int8_dense_int8_io"])
 def test_stripped_names_run_the_same_in_a_smaller_file(tiny_files, tmp_path, name):
     from prune2edge.inspect import inspect

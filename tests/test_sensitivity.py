@@ -19,6 +19,7 @@ kind = "structural"
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "criterion", "layers"), [
     ("magnitude", "magnitude", ["dense", "dense_1"]),
     ("magnitude", "obd", ["dense", "dense_1"]),

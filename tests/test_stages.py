@@ -25,6 +25,7 @@ from prune2edge.stages import (
 PRUNE_60 = Prune(schedule=ConstantSparsity(target_sparsity=0.6, frequency=5))
 
 
+@pytest.mark.slow
 def test_train_trains_a_copy_and_sets_the_baseline(make_ctx):
     ctx = make_ctx()
     before = [w.copy() for w in ctx.model.get_weights()]
@@ -35,6 +36,7 @@ def test_train_trains_a_copy_and_sets_the_baseline(make_ctx):
     assert out.result.loss_fn == "sparse_categorical_crossentropy(from_logits=False)"
 
 
+@pytest.mark.slow
 def test_baseline_trains_a_dense_copy_and_leaves_the_model_untrained(make_ctx):
     """For recipes that train while pruning: the report's reference is a trained dense
     model, not the untrained input."""
@@ -62,6 +64,7 @@ def test_prune_wraps_chosen_layers_and_lists_the_rest(make_ctx):
         "dense_1": "listed in prune.exclude"}
 
 
+@pytest.mark.slow
 def test_prune_by_type_and_block_sparsity_keeps_convs_dense(make_ctx):
     out = run(make_ctx("cnn"), Prune(schedule=PRUNE_60.schedule, layers=("Dense",),
                                      block_size=(1, 4)), FineTune(epochs=1), Strip())
@@ -96,6 +99,7 @@ def test_prune_rejects_named_layers_it_cannot_prune(make_ctx):
     assert info.value.what == "nothing to prune"
 
 
+@pytest.mark.slow
 def test_prune_resolves_a_share_of_the_following_finetune(make_ctx):
     from prune2edge.sparsity.schedules import PolynomialDecay
 
@@ -111,6 +115,7 @@ def test_prune_resolves_a_share_of_the_following_finetune(make_ctx):
     assert out.result.epochs == 3
 
 
+@pytest.mark.slow
 def test_finetune_and_strip_reach_the_target_sparsity(make_ctx):
     out = run(make_ctx(), Train(epochs=1), PRUNE_60, FineTune(epochs=1), Strip())
     assert not has_pruning_wrappers(out.model)
@@ -120,6 +125,7 @@ def test_finetune_and_strip_reach_the_target_sparsity(make_ctx):
     assert weight_sparsity(out.baseline_model)["overall"] == 0.0
 
 
+@pytest.mark.slow
 def test_finetune_never_trains_the_baseline_in_place(make_ctx):
     ctx = make_ctx()
     before = ctx.model.get_weights()[0].copy()
@@ -153,6 +159,7 @@ def test_quantize_draws_the_same_samples_for_the_same_seed(make_ctx):
     assert run(ctx, Quantize(mode="float16")).quantization.samples is None
 
 
+@pytest.mark.slow
 def test_per_tensor_int8_stores_one_scale_per_weight_tensor(make_ctx):
     from prune2edge.sizes import Size
     ctx = make_ctx("cnn")
@@ -173,6 +180,7 @@ def test_per_tensor_int8_stores_one_scale_per_weight_tensor(make_ctx):
         Quantize(mode="float16", per_channel=False)
 
 
+@pytest.mark.slow
 def test_convert_auto_keeps_the_smaller_encoding_and_records_both(make_ctx):
     from prune2edge.sizes import Size
 
@@ -195,6 +203,7 @@ def _tensor_types(path):
     return {d["dtype"].__name__ for d in interpreter.get_tensor_details()}
 
 
+@pytest.mark.slow
 def test_convert_applies_the_quantization_plan(make_ctx):
     ctx = run(make_ctx(), Train(epochs=1))
     int8 = run(ctx, Quantize(mode="int8", samples=20), Convert(sparse="off"))
@@ -208,6 +217,7 @@ def test_convert_applies_the_quantization_plan(make_ctx):
     assert "float16" in _tensor_types(f16.tflite["final"])
 
 
+@pytest.mark.slow
 def test_validate_matches_an_independent_interpreter_loop(make_ctx):
     out = run(make_ctx(), Train(epochs=1), Quantize(samples=20), Convert(),
               Validate(runs=5, warmup=1, batch_size=64))

@@ -136,6 +136,7 @@ def test_an_epochs_order_depends_on_its_seed_alone(digits, streamed):
     np.testing.assert_array_equal(order([6]), both[len(stream):])  # resumable
 
 
+@pytest.mark.slow
 def test_a_streamed_source_builds_end_to_end(digits, tmp_path):
     """The folder and the TFRecord file hold the same images; both builds learn from them,
     and as the samples, their order and their shuffle are the same, so are the models."""

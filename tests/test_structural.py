@@ -119,6 +119,7 @@ def test_min_width_global_allocation_and_exclusions():
     assert len(everything["conv2d"]) + len(everything["conv2d_1"]) == 7  # 14 channels, 7 kept
 
 
+@pytest.mark.slow
 def test_stage_reports_widths_params_and_macs_and_the_tflite_is_smaller(make_ctx):
     ctx = run_stages(make_ctx("cnn"), Train(epochs=1))
     out = run_stages(ctx, Structural(criterion="obd", ratio=0.5, calibration_samples=32,
@@ -138,6 +139,7 @@ def test_stage_reports_widths_params_and_macs_and_the_tflite_is_smaller(make_ctx
     assert out.result.accuracy["tflite"] > 0.1
 
 
+@pytest.mark.slow
 def test_structural_then_magnitude_then_int8_in_one_pipeline(make_ctx):
     from prune2edge.stages import Quantize
 
@@ -151,6 +153,7 @@ def test_structural_then_magnitude_then_int8_in_one_pipeline(make_ctx):
     assert {t.dtype for t in weights} == {"int8"}
 
 
+@pytest.mark.slow
 def test_iterative_schedule_prunes_a_rebuilt_model_again(make_ctx):
     once = run_stages(make_ctx(), Train(epochs=1), Structural(ratio=0.5))
     first = once.result.layers[0]
@@ -163,6 +166,7 @@ def test_iterative_schedule_prunes_a_rebuilt_model_again(make_ctx):
     assert shapes == {(8, 784), (10, 8)}
 
 
+@pytest.mark.slow
 def test_obd_prune_is_one_shot_and_tfmot_holds_its_mask(make_ctx):
     ctx = run_stages(make_ctx(), Train(epochs=1))
     prune = Prune(schedule=ConstantSparsity(target_sparsity=0.7, frequency=5), criterion="obd",

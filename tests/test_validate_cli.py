@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from prune2edge import _compat
@@ -91,6 +92,7 @@ BLOCK_TF = ("import sys\n"
             "main()\n")
 
 
+@pytest.mark.slow
 def test_validate_and_inspect_run_without_tensorflow(tiny_files, tiny_npz):
     path = str(tiny_files.files["int8_sparse"])
     for args in (["validate", path, "--data", str(tiny_npz), "--runs", "3", "--json"],
