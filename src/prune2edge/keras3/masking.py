@@ -38,11 +38,11 @@ def layers_with_weights(model: Any) -> Iterator[Any]:
     types tfmot knows whole, other layers' sublayers (nested models, a subclass's blocks)
     searched."""
     for layer in _compat.keras3_sublayers(model):
-        if type(layer).__name__ in PRUNED_WEIGHTS or not _compat.keras3_sublayers(layer):
-            if layer.weights:
-                yield layer
-        else:
+        whole = type(layer).__name__ in PRUNED_WEIGHTS
+        if not whole and _compat.keras3_sublayers(layer):
             yield from layers_with_weights(layer)
+        elif layer.weights:
+            yield layer
 
 
 def pruned_variables(layer: Any) -> list[Any] | None:
@@ -76,13 +76,11 @@ class Rule:
 class Masks:
     """The masks of a model's pruned variables, keyed by variable path, and the step."""
 
-    def __init__(self, variables: list[Any], rule: Rule, step: int = 0,
-                 masks: dict[str, np.ndarray] | None = None):
+    def __init__(self, variables: list[Any], rule: Rule):
         self.variables = {v.path: v for v in variables}
         self.rule = rule
-        self.step = step
-        self.masks = masks or {path: np.ones(v.shape, v.dtype)
-                               for path, v in self.variables.items()}
+        self.step = 0
+        self.masks = {path: np.ones(v.shape, v.dtype) for path, v in self.variables.items()}
         self._tensors: dict[str, Any] = {}
 
     def advance(self) -> None:

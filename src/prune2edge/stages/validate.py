@@ -94,8 +94,7 @@ class Validate(Stage):
             batch_size=self.batch_size, memory=self.memory, reporter=ctx.setup.reporter)
         figures, labels = checked.litert, ctx.setup.data.y_test
         base, final = figures["baseline"], figures["final"]
-        keras_accuracy, agree = checked.reference_accuracy, checked.agreement
-        assert keras_accuracy is not None and agree is not None  # LiteRT and Keras both ran
+        keras_accuracy, agree = checked.compared()  # LiteRT and Keras both ran
         accuracy = {"baseline": base.accuracy, "keras": keras_accuracy,
                     "tflite": final.accuracy, "test_samples": final.samples,
                     "change_pt": round((final.accuracy - base.accuracy) * 100, 4),

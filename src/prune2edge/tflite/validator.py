@@ -18,6 +18,7 @@ import numpy as np
 from .. import _compat
 from ..data import Dataset, DataSpec, fit_to_model, load
 from ..data.stream import Stream
+from ..errors import BuildFailed
 from ..metrics import top1
 from ..progress import Reporter
 from ..requirements import TFLM
@@ -149,6 +150,14 @@ class Checked:
     outputs: np.ndarray | None
     reference_accuracy: float | None = None
     agreement: dict[str, float] | None = None
+
+    def compared(self) -> tuple[float, dict[str, float]]:
+        """The reference's accuracy and its agreement with the final file; BuildFailed when
+        no reference was compared (none given, or neither runtime ran)."""
+        if self.reference_accuracy is None or self.agreement is None:
+            raise BuildFailed("no reference model's outputs were compared with the .tflite",
+                              "validate", "give check_files a reference and a runtime")
+        return self.reference_accuracy, self.agreement
 
 
 def check_files(paths: dict[str, Path], data: Dataset, final: str, *, litert: bool = True,
