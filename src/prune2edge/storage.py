@@ -8,6 +8,8 @@ import math
 import os
 import secrets
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -30,6 +32,32 @@ def is_no_space(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then act on them: a checkpoint or a
+    commit is written whole, and no stop lands inside `shutil.rmtree` (where Python can close a
+    folder's descriptor twice and turn the stop into an OSError). Off the main thread,
+    where signals cannot be caught, the block just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda received, _: held.append(received))
+                for number in stops}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+        for number in dict.fromkeys(held):
+            handler = previous[signal.Signals(number)]
+            if callable(handler):
+                handler(number, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(number)
 
 
 def free_bytes(path: Path) -> int | None:

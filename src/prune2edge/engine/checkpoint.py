@@ -74,11 +74,17 @@ class Checkpointer:
              records: list[dict[str, Any]], model: Any, baseline_model: Any,
              models: Mapping[str, Any] | None = None) -> None:
         """Write a checkpoint beside the last one, then switch state.json to it: a failure
-        (a full disk, a kill) leaves the last one whole."""
+        (a full disk, a kill) leaves the last one whole; Ctrl-C or SIGTERM waits for it."""
         name = f"stage{stage_index}-epoch{epochs_done}"
         roles = {"model": model, **({} if baseline_model is model else
                                     {"baseline": baseline_model}),
                  **{f"model-{role}": m for role, m in sorted((models or {}).items())}}
+        with storage.uninterrupted():
+            self._save(name, roles, {"stage_index": stage_index, "epochs_done": epochs_done,
+                                     "epoch_logs": epoch_logs, "records": records,
+                                     "roles": sorted(models or {})})
+
+    def _save(self, name: str, roles: dict[str, Any], progress: dict[str, Any]) -> None:
         first = not self.directory.exists()
         self.directory.mkdir(exist_ok=True)
         storage.remove(self.directory / name)
@@ -91,9 +97,8 @@ class Checkpointer:
             if first:  # no checkpoint rather than an empty one
                 storage.remove(self.directory)
             raise
-        state = {"format": FORMAT, "fingerprint": self.fingerprint, "stage_index": stage_index,
-                 "epochs_done": epochs_done, "epoch_logs": epoch_logs, "records": records,
-                 "folder": name, "files": files, "roles": sorted(models or {})}
+        state = {"format": FORMAT, "fingerprint": self.fingerprint, **progress,
+                 "folder": name, "files": files}
         storage.write_bytes(self.directory / STATE, json.dumps(_sealed(state), indent=1))
         for old in self.directory.iterdir():
             if old.name not in (name, STATE):

@@ -92,7 +92,12 @@ class BuildDir:
 
     def commit(self, keep_checkpoint: bool = False) -> None:
         """Move everything staged into the output directory, replacing an earlier build; the
-        checkpoint goes too, unless `keep_checkpoint` (the work goes on later)."""
+        checkpoint goes too, unless `keep_checkpoint` (the work goes on later). Ctrl-C or
+        SIGTERM waits until the move is done."""
+        with storage.uninterrupted():
+            self._commit(keep_checkpoint)
+
+    def _commit(self, keep_checkpoint: bool) -> None:
         report = self.out / REPORT_NAME
         for name in _previous_artifacts(report):
             _remove(self.out / name)
