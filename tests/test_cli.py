@@ -99,7 +99,7 @@ def test_non_empty_out_needs_force(write_recipe, tmp_path):
     ("[[stages]]\nkind = \"strip\"\n", "tiny_models:mlp", "",
      "recipe.toml: stage 1 (strip)): add a prune stage before it"),
     ("[[stages]]\nkind = \"convert\"\n", "tiny_models:not_a_model", "",
-     "the source gave a str, not a tf_keras Model"),
+     "the source gave a str, not a Keras Model"),
     ("[[stages]]\nkind = \"convert\"\n", "tiny_models:nope", "",
      "tiny_models has no function 'nope'"),
     ("[[stages]]\nkind = \"convert\"\n", "no_such_module:f", "",

@@ -145,7 +145,7 @@ CASES = [
                                            lambda t: build(model=str(t / "cut.h5"))(t, t)),
          "cannot read the model"),
     Case("not a Keras model", build(model="test_error_catalogue:not_a_model"),
-         "the source gave a str, not a tf_keras Model"),
+         "the source gave a str, not a Keras Model"),
     Case("nothing prunable", build(stages="""
         [[stages]]
         kind = 'prune'

@@ -25,10 +25,15 @@ def test_polynomial_decay_checks(kwargs, message):
     assert info.value.what.startswith(message)
 
 
-def test_constant_sparsity_may_prune_forever():
+def test_constant_sparsity_may_prune_forever_or_once():
     assert ConstantSparsity(target_sparsity=0.5, end_step=-1).end_step == -1
     with pytest.raises(RecipeError):
         PolynomialDecay(end_step=-1)
+    once = ConstantSparsity(target_sparsity=0.5, begin_step=1, end_step=1, frequency=1)
+    assert [step for step in range(5) if once.prunes_at(step)] == [1]
+    with pytest.raises(RecipeError) as info:
+        ConstantSparsity(begin_step=2, end_step=1)
+    assert info.value.what == "end_step (1) must not be before begin_step (2)"
 
 
 def test_share_resolves_to_a_pruning_turn():

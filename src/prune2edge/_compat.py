@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -58,6 +59,12 @@ def keras3() -> ModuleType | None:
         return importlib.import_module("keras")
     except ImportError:
         return None
+
+
+def keras3_imported() -> ModuleType | None:
+    """Keras 3 if something in this process imported it already, else None (never imports)."""
+    module = sys.modules.get("keras")
+    return module if module is not None and hasattr(module, "ops") else None
 
 
 def keras3_engine() -> ModuleType:
@@ -169,6 +176,25 @@ def keras3_sublayers(layer: Any) -> list[Any]:
 
     Private: `Layer._flatten_layers`, checked against Keras 3.15."""
     return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def keras3_build_shape(model: Any) -> Any:
+    """The input shape a Keras 3 model was built with (its batch axis included); None for a
+    model never built. A subclassed model has no `input_shape`: this is where Keras keeps it.
+
+    Private: `Layer._build_shapes_dict`, checked against Keras 3.15."""
+    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    return next(iter(shapes.values()), None) if len(shapes) == 1 else (
+        list(shapes.values()) or None)
+
+
+def keras3_seed_states(model: Any) -> list[Any]:
+    """The state variable of every `SeedGenerator` in a Keras 3 model (dropout, noise), in
+    model order: [seed, counter], which draws the layer's random numbers.
+
+    Public `Layer.non_trainable_variables`; the state's path ends with
+    "seed_generator_state" (checked against Keras 3.15)."""
+    return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
 
 
 def keras3_producer(tensor: Any) -> Any:

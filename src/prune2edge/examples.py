@@ -1,4 +1,5 @@
-"""Example model factories used by the bundled recipes (untrained tf_keras models)."""
+"""Example model factories used by the bundled recipes and benchmarks (untrained models:
+tf_keras, and one Keras 3 model)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,17 @@ def mnist_cnn() -> Any:
         layers.Dense(128, activation="relu"),
         layers.Dense(10),
     ], name="mnist_cnn")
+
+
+def mnist_cnn_keras3() -> Any:
+    """`mnist_cnn` written in Keras 3 (functional): for the keras3 engine and its twin."""
+    keras = _compat.keras3_engine()
+    layers = keras.layers
+    inputs = keras.Input((28, 28, 1))
+    x = layers.MaxPooling2D()(layers.Conv2D(32, 3, activation="relu")(inputs))
+    x = layers.MaxPooling2D()(layers.Conv2D(64, 3, activation="relu")(x))
+    x = layers.Dense(128, activation="relu")(layers.Flatten()(x))
+    return keras.Model(inputs, layers.Dense(10)(x), name="mnist_cnn_keras3")
 
 
 def mobilenet_v2_mnist() -> Any:

@@ -61,7 +61,8 @@ def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Sta
         model=model.describe(),
         data=ctx.setup.data.describe(),
         stages=[r.to_dict() for r in records],
-        sparsity=None if has_pruning_wrappers(ctx.model) else weight_sparsity(ctx.model),
+        sparsity=(None if ctx.masks is not None or has_pruning_wrappers(ctx.model)
+                  else weight_sparsity(ctx.model)),
         artifacts={},
         plots=[],
         environment=environment(seed),

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import storage
 from ..errors import OutputError, first_line
-from ..keras.files import load_own
 from ..sizes import sha256
 from .context import StageRecord
+from .model_engine import ModelEngine, engine_for
 
 if TYPE_CHECKING:
     from .context import BuildContext
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 RESUME_DIR = ".prune2edge-resume"
 STATE = "state.json"
+MASKS = "masks.npz"  # the pruning masks an engine keeps beside the model (Keras 3's)
 FORMAT = 2  # the layout of a checkpoint; an older one is refused, not misread
 START_OVER = "pass --force to start over (the checkpoint is discarded)"
 # What a checkpoint must match, and what the refusal says when it does not.
@@ -59,6 +60,7 @@ class ResumePoint:
     model: Any
     baseline_model: Any  # the very same object as `model` when the build had them so
     models: Mapping[str, Any] = field(default_factory=dict)  # the context's further models
+    masks: Any = None  # the masks kept beside `model`, if the engine keeps them so
 
     def describe(self) -> dict[str, Any]:
         return {"stage": self.stage_index, "epochs_done": self.epochs_done,
@@ -66,13 +68,15 @@ class ResumePoint:
 
 
 class Checkpointer:
-    def __init__(self, out_dir: Path, fingerprint: dict[str, str]):
+    def __init__(self, out_dir: Path, fingerprint: dict[str, str],
+                 engine: ModelEngine | None = None):
         self.directory = Path(out_dir) / RESUME_DIR
         self.fingerprint = fingerprint
+        self.engine = engine or engine_for("tf_keras")
 
     def save(self, *, stage_index: int, epochs_done: int, epoch_logs: list[dict[str, float]],
              records: list[dict[str, Any]], model: Any, baseline_model: Any,
-             models: Mapping[str, Any] | None = None) -> None:
+             models: Mapping[str, Any] | None = None, masks: Any = None) -> None:
         """Write a checkpoint beside the last one, then switch state.json to it: a failure
         (a full disk, a kill) leaves the last one whole; Ctrl-C or SIGTERM waits for it."""
         name = f"stage{stage_index}-epoch{epochs_done}"
@@ -82,9 +86,10 @@ class Checkpointer:
         with storage.uninterrupted():
             self._save(name, roles, {"stage_index": stage_index, "epochs_done": epochs_done,
                                      "epoch_logs": epoch_logs, "records": records,
-                                     "roles": sorted(models or {})})
+                                     "roles": sorted(models or {})}, masks)
 
-    def _save(self, name: str, roles: dict[str, Any], progress: dict[str, Any]) -> None:
+    def _save(self, name: str, roles: dict[str, Any], progress: dict[str, Any],
+              masks: Any) -> None:
         first = not self.directory.exists()
         self.directory.mkdir(exist_ok=True)
         storage.remove(self.directory / name)
@@ -93,6 +98,9 @@ class Checkpointer:
                 for role, saved in roles.items():
                     saved.save(folder / f"{role}.keras")  # .keras keeps the optimizer state
                 files = {role: sha256(folder / f"{role}.keras") for role in roles}
+                if masks is not None:
+                    masks.save(folder / MASKS, roles["model"])
+                    files[MASKS] = sha256(folder / MASKS)
         except BaseException:
             if first:  # no checkpoint rather than an empty one
                 storage.remove(self.directory)
@@ -112,9 +120,14 @@ class Checkpointer:
             if state["fingerprint"].get(part) != self.fingerprint[part]:
                 raise OutputError(what, str(self.directory.parent), fix)
         folder = self.directory / state["folder"]
+        files = dict(state["files"])
+        masks_digest = files.pop(MASKS, None)
         loaded = {role: self._load(folder / f"{role}.keras", digest)
-                  for role, digest in state["files"].items()}
+                  for role, digest in files.items()}
         model = loaded["model"]
+        masks = (None if masks_digest is None else
+                 self._load(folder / MASKS, masks_digest, lambda path: self.engine.load_masks(
+                     path, model)))
         try:
             records = [StageRecord.from_dict(doc, stage.Result)
                        for doc, stage in zip(state["records"], stages, strict=False)]
@@ -123,10 +136,11 @@ class Checkpointer:
                                                   f"this prune2edge ({exc})") from exc
         return ResumePoint(state["stage_index"], state["epochs_done"], state["epoch_logs"],
                            records, model, loaded.get("baseline", model),
-                           {role: loaded[f"model-{role}"] for role in state["roles"]})
+                           {role: loaded[f"model-{role}"] for role in state["roles"]}, masks)
 
-    @staticmethod
-    def _load(path: Path, digest: str) -> Any:
+    def _load(self, path: Path, digest: str, reader: Any = None) -> Any:
+        """What `path` holds, read by `reader` (the engine's model loader by default), once
+        its content is checked against `digest`."""
         try:
             intact = sha256(path) == digest
         except OSError as exc:
@@ -134,7 +148,7 @@ class Checkpointer:
         if not intact:
             raise damaged(path, "its content is not what was saved (truncated or altered)")
         try:
-            return load_own(path)
+            return (reader or self.engine.load_own)(path)
         except Exception as exc:  # Keras raises many types for unreadable files
             raise damaged(path, first_line(exc)) from exc
 
@@ -181,12 +195,14 @@ class EpochSaver:
     def __call__(self, model: Any, epoch_logs: list[dict[str, float]]) -> None:
         self.checkpoints.save(stage_index=self.stage_index, epochs_done=len(epoch_logs),
                               epoch_logs=epoch_logs, records=self.done, model=model,
-                              baseline_model=self.ctx.baseline_model, models=self.ctx.models)
+                              baseline_model=self.ctx.baseline_model, models=self.ctx.models,
+                              masks=self.ctx.masks)
 
     def stage_done(self, ctx: BuildContext, records: list[StageRecord]) -> None:
         self.checkpoints.save(stage_index=self.stage_index + 1, epochs_done=0, epoch_logs=[],
                               records=[r.to_dict() for r in records], model=ctx.model,
-                              baseline_model=ctx.baseline_model, models=ctx.models)
+                              baseline_model=ctx.baseline_model, models=ctx.models,
+                              masks=ctx.masks)
 
 
 def describe_checkpoint(out_dir: Path) -> str | None:

@@ -13,6 +13,7 @@ from ..data import Dataset
 from ..progress import Reporter
 from ..report.results import StageResult
 from .facts import Facts
+from .model_engine import ModelEngine, engine_for
 
 if TYPE_CHECKING:
     from ..keras.converter import QuantizationPlan
@@ -46,14 +47,15 @@ class StageControl:
 @dataclass(frozen=True, eq=False)
 class BuildSetup:
     """What a build runs with, the same for every stage: its work directory (the staging
-    folder), the data, the seed, the reporter and the tf.distribute strategy training stages
-    run under (if any)."""
+    folder), the data, the seed, the reporter, the tf.distribute strategy training stages
+    run under (if any) and the model engine (tf_keras or Keras 3)."""
 
     work_dir: Path
     data: Dataset
     seed: int = 0
     reporter: Reporter = field(default_factory=Reporter)
     strategy: Any = None
+    engine: ModelEngine = field(default_factory=lambda: engine_for("tf_keras"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,13 +66,15 @@ class BuildContext:
     `model` is the current Keras model (maybe with pruning wrappers); `baseline_model` is the
     dense reference every ratio is measured against (the input model, after `train` if any).
     `models` holds further models by role (a teacher, search candidates); checkpoints save
-    them with the rest.
+    them with the rest. `masks` are the pruning masks an engine keeps beside the model
+    (Keras 3's), None where the model holds its own (tfmot's wrappers) or is not pruning.
     """
 
     setup: BuildSetup
     model: Any = None
     baseline_model: Any = None
     models: Mapping[str, Any] = field(default_factory=dict)
+    masks: Any = None
     quantization: QuantizationPlan | None = None
     tflite: Mapping[str, Path] = field(default_factory=dict)  # "baseline"/"final" -> file
     result: StageResult = field(default_factory=StageResult)  # what the running stage reports

@@ -8,8 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import native_log
-from ..errors import BuildFailed, Interrupted, Prune2EdgeError, RecipeError
-from ..keras.files import hand_back
+from ..errors import BuildFailed, Interrupted, ModelError, Prune2EdgeError, RecipeError
 from ..keras.model import digest
 from ..report.results import StageResult
 from ..report.schema import BuildReport
@@ -19,6 +18,7 @@ from .assemble import assemble, write
 from .checkpoint import Checkpointer, EpochSaver, ResumePoint, describe_checkpoint, fingerprint
 from .context import BuildContext, StageRecord
 from .distribute import strategy_for
+from .handback import hand_back
 from .options import BuildOptions
 from .order import check_order
 from .outdir import BuildDir
@@ -87,6 +87,7 @@ class Pipeline:
         total = len(self.stages)
         for index, stage in enumerate(self.stages, 1):
             try:
+                _check_engine(stage, ctx)
                 stage.preflight(ctx.controlled(remaining=self.stages[index:]))
             except Prune2EdgeError as exc:
                 raise exc.located(f"stage {index} ({stage.kind})") from exc
@@ -96,7 +97,7 @@ class Pipeline:
             records = list(resume.records)
             start = resume.stage_index
             ctx = ctx.evolve(model=resume.model, baseline_model=resume.baseline_model,
-                             models=resume.models)
+                             models=resume.models, masks=resume.masks)
         for index, stage in enumerate(self.stages, 1):
             ctx = ctx.controlled(remaining=self.stages[index:]).with_result(StageResult())
             if index < start:
@@ -160,10 +161,12 @@ class Pipeline:
                 loaded, ctx = prepare(model, data_source, base_dir=options.base_dir, seed=seed,
                                       work_dir=staging, reporter=reporter)
                 checkpoints = Checkpointer(build_dir.out, fingerprint(
-                    recipe, seed, ctx.setup.data.digest(), digest(loaded.model)))
+                    recipe, seed, ctx.setup.data.digest(), digest(loaded.model)),
+                    ctx.setup.engine)
                 point = checkpoints.load(self.stages) if options.resume else None
                 ctx, records = self.execute(ctx.set_up(strategy=strategy), checkpoints, point)
-                hand_back(ctx.model, staging, h5=loaded.kind == "h5")
+                hand_back(ctx.setup.engine, ctx.model, ctx.masks, staging,
+                          h5=loaded.kind == "h5")
                 report = assemble(ctx, records, self.stages, name=options.name, seed=seed,
                                   model=loaded, recipe=recipe,
                                   seconds=time.perf_counter() - started,
@@ -171,6 +174,18 @@ class Pipeline:
                 write(report, staging, self.stages)
             build_dir.commit()
         return report.located(options.out)
+
+def _check_engine(stage: Stage, ctx: BuildContext) -> None:
+    """Refuse a stage the build's model engine cannot run, before any work."""
+    engine = ctx.setup.engine.name
+    reason = stage.unsupported(engine)
+    if reason is None and engine == "keras3" and ctx.setup.strategy is not None:
+        reason = "[distribute] runs in the tf_keras engine only"
+    if reason is not None:
+        raise ModelError(f"the keras3 engine cannot run this yet: {reason}", None,
+                         'set [model] engine = "tf_keras" to translate the model (functional '
+                         "and Sequential models), or leave the stage out")
+
 
 def _record_name(kind: str, records: list[StageRecord]) -> str:
     """'finetune', then 'finetune-2' for the second stage of a kind."""

@@ -6,21 +6,28 @@ from pathlib import Path
 from typing import Any
 
 from .. import _compat, data
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..keras import load as keras_load
-from ..keras.model import input_shape, output_units
 from ..progress import Reporter
 from .context import BuildContext, BuildSetup
+from .model_engine import ModelEngine, engine_for
 
 
 def prepare(model: Any, data_source: Any, *, base_dir: Path, seed: int, work_dir: Path,
-            reporter: Reporter) -> tuple[keras_load.LoadedModel, BuildContext]:
-    """Load the model and the data fitted to it: the context the first stage starts from."""
+            reporter: Reporter, command: str = "") -> tuple[keras_load.LoadedModel, BuildContext]:
+    """Load the model and the data fitted to it: the context the first stage starts from.
+    A `command` named here (e.g. "tune") runs in the tf_keras engine only."""
     loaded = _load_model(model, base_dir)
-    dataset = _load_data(data_source, loaded.model, base_dir, seed)
+    if command and loaded.engine != "tf_keras":
+        raise ModelError(f"prune2edge {command} runs in the tf_keras engine only, and this "
+                         f"model builds in the {loaded.engine} engine", loaded.source,
+                         "build it with `prune2edge build` (a functional or Sequential model "
+                         'also takes [model] engine = "tf_keras")')
+    engine = engine_for(loaded.engine, loaded.model)
+    dataset = _load_data(data_source, loaded.model, engine, base_dir, seed)
     if dataset.preprocessing:
         reporter.note(f"data fitted to the model: {'; '.join(dataset.preprocessing)}")
-    return loaded, BuildContext(BuildSetup(work_dir, dataset, seed, reporter),
+    return loaded, BuildContext(BuildSetup(work_dir, dataset, seed, reporter, engine=engine),
                                 model=loaded.model, baseline_model=loaded.model)
 
 
@@ -32,7 +39,10 @@ def seed_everything(seed: int) -> None:
     keras = _compat.keras()
     keras.backend.clear_session()
     keras.backend.experimental.enable_tf_random_generator()
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # Keras 3 too: its default seeds come from `random`
+    keras3 = _compat.keras3_imported()
+    if keras3 is not None:  # Keras 3 layer names start over too, as in a fresh process
+        keras3.backend.clear_session(free_memory=False)
     _compat.tf().config.experimental.enable_op_determinism()
 
 
@@ -40,15 +50,15 @@ def _load_model(model: Any, base_dir: Path) -> keras_load.LoadedModel:
     if isinstance(model, str):
         model = keras_load.ModelSpec(source=model)
     if isinstance(model, keras_load.ModelSpec):
-        return keras_load.load(model.source, base_dir, model.safe_mode)
-    if not isinstance(model, _compat.keras().Model):
-        raise TypeError("model must be a tf_keras Model, a source string or a ModelSpec")
-    return keras_load.LoadedModel(model, f"<{type(model).__name__} {model.name}>", "object")
+        return keras_load.load(model.source, base_dir, model.safe_mode, model.engine or "auto")
+    return keras_load.loaded(model, f"<{type(model).__name__} {getattr(model, 'name', '')}>",
+                             "object")
 
 
-def _load_data(source: Any, model: Any, base_dir: Path, seed: int) -> data.Dataset:
+def _load_data(source: Any, model: Any, engine: ModelEngine, base_dir: Path,
+               seed: int) -> data.Dataset:
     """The data fitted to the model: a mismatch fails here, before any training."""
-    shape, classes = input_shape(model), output_units(model)
+    shape, classes = engine.input_shape(model), engine.output_units(model)
     if isinstance(source, data.Dataset):
         if tuple(source.x_train.shape[1:]) != shape or source.num_classes != classes:
             raise DataError(f"the Dataset has samples {source.x_train.shape[1:]} and "

@@ -45,6 +45,7 @@ class Stage:
     applies_masks: ClassVar[bool] = False  # a prune schedule advances during its training
     prunes: ClassVar[bool] = False  # removes weights or channels
     sets_baseline: ClassVar[str] = ""  # what the baseline is after it, if it makes it
+    engines: ClassVar[frozenset[str]] = frozenset({"tf_keras", "keras3"})  # it runs in
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,6 +83,11 @@ class Stage:
 
     def preflight(self, ctx: BuildContext) -> None:
         """Raise if this stage cannot work on the loaded model and data; runs before any stage."""
+
+    def unsupported(self, engine: str) -> str | None:
+        """Why this stage, with these parameters, cannot run in `engine` ("tf_keras" or
+        "keras3"); None when it can (by default: when `engines` names it)."""
+        return None if engine in self.engines else f"{self.kind} runs in the tf_keras engine only"
 
     def run(self, ctx: BuildContext) -> BuildContext:
         raise NotImplementedError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +63,7 @@ def calibrate(model: Any, plan: QuantizationPlan) -> bytes:
 
 def _converter(model: Any, plan: QuantizationPlan | None, sparse: bool) -> Any:
     tf = _compat.tf()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = _from_model(tf, model)
     mode = plan.mode if plan else "none"
     optimizations = [] if mode == "none" else [tf.lite.Optimize.DEFAULT]
     if sparse:
@@ -85,9 +87,25 @@ def _converter(model: Any, plan: QuantizationPlan | None, sparse: bool) -> Any:
     return converter
 
 
+def _from_model(tf: Any, model: Any) -> Any:
+    """The converter for a tf_keras model, or a Keras 3 one traced at batch 1: its shapes are
+    then static, as tf_keras' are (Keras 3 computes a Flatten's shape at run time, and
+    XNNPACK refuses a sparse int8 FULLY_CONNECTED behind such a reshape)."""
+    if isinstance(model, _compat.keras().Model):
+        return tf.lite.TFLiteConverter.from_keras_model(model)
+    shape = (model.inputs[0].shape if getattr(model, "inputs", None)
+             else _compat.keras3_build_shape(model))
+    spec = tf.TensorSpec((1, *shape[1:]), tf.float32)
+    traced = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([traced], model)
+    converter.experimental_lower_to_saved_model = False  # the weights frozen into constants
+    return converter
+
+
 def _convert(converter: Any, plan: QuantizationPlan | None) -> bytes:
     try:
-        with warnings.catch_warnings():
+        # Keras 3 models are exported first, and Keras prints where ("Saved artifact at")
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError and assorted runtime errors

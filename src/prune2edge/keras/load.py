@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .. import _compat
 from ..errors import ModelError, first_line
@@ -22,6 +22,10 @@ class ModelSpec:
 
     source: str  # module:function or file.py:function factory, .keras/.h5 file, SavedModel dir
     safe_mode: bool = True  # refuse files whose loading would run code stored in them
+    # tf_keras: tfmot's wrappers (a Keras 3 graph is translated); keras3: the Keras 3 model as
+    # it is; auto (or left out): keras3 for the Keras 3 models translation cannot take
+    # (subclassed ones), tf_keras for the others
+    engine: Literal["auto", "tf_keras", "keras3"] | None = None
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,12 @@ class LoadedModel:
     source: str
     kind: str  # "factory", "keras", "keras3", "h5", "savedmodel", "object"
     details: dict[str, Any] = field(default_factory=dict)
+    engine: str = "tf_keras"  # the engine the build runs in: "tf_keras" or "keras3"
 
     def describe(self) -> dict[str, Any]:
+        engine = {} if self.engine == "tf_keras" else {"engine": self.engine}
         return {"source": self.source, "kind": self.kind,
-                "parameters": int(self.model.count_params()), **self.details}
+                "parameters": int(self.model.count_params()), **engine, **self.details}
 
 
 def check_source(source: str, base_dir: Path) -> None:
@@ -53,39 +59,57 @@ def check_source(source: str, base_dir: Path) -> None:
                          "give a SavedModel directory, or a .keras/.h5 file")
 
 
-def load(source: str, base_dir: Path, safe_mode: bool = True) -> LoadedModel:
-    """Load a model from a factory, a Keras 2 or 3 file, an .h5 file or a SavedModel.
+def load(source: str, base_dir: Path, safe_mode: bool = True,
+         engine: str = "auto") -> LoadedModel:
+    """Load a model from a factory, a Keras 2 or 3 file, an .h5 file or a SavedModel, for
+    `engine` (see `ModelSpec.engine`).
 
     `safe_mode` refuses files that would run code stored in them (Lambda layers); factories
     run the user's code because the user named them, and the result says so.
     """
     check_source(source, base_dir)
-    keras = _compat.keras()
     details: dict[str, Any] = {"safe_mode": safe_mode, "executes_user_code": not safe_mode}
     if is_callable_source(source):
         model = call_function(source, base_dir, ModelError)
         kind = "factory"
         details["executes_user_code"] = True
-        if from_keras3.is_keras3_model(model):  # with layers of its own, translations registered
-            model, details["translation"] = from_keras3.translate_model(model)
     else:
         path = resolve_path(source, base_dir)
         kind = _file_kind(path)
-        if kind == "keras3":
-            model, details["translation"] = from_keras3.load_and_translate(path, safe_mode)
-        else:
-            if kind == "h5" and safe_mode:
-                _refuse_lambda_layers(path)
-            model = _load_file(keras, path, kind, safe_mode)
+        if kind == "h5" and safe_mode:
+            _refuse_lambda_layers(path)
+        model = (from_keras3.load(path, safe_mode) if kind == "keras3"
+                 else _load_file(_compat.keras(), path, kind, safe_mode))
+    return loaded(model, source, kind, details, engine)
+
+
+def loaded(model: Any, source: str, kind: str, details: dict[str, Any] | None = None,
+           engine: str = "auto") -> LoadedModel:
+    """`model` (a tf_keras or Keras 3 model) ready for `engine`: a Keras 3 graph is translated
+    for the tf_keras engine; what the engine cannot take is refused."""
+    details = dict(details or {})
+    if not isinstance(model, _compat.keras().Model) and from_keras3.is_keras3_model(model):
+        if engine == "keras3" or (engine == "auto" and not from_keras3.is_graph(model)):
+            return LoadedModel(model, source, kind, details, engine="keras3")
+        model, details["translation"] = from_keras3.translate_model(model)
+    elif engine == "keras3":
+        raise ModelError("engine keras3 runs Keras 3 models, and this is a tf_keras model",
+                         source, 'leave [model] engine = "auto" (or "tf_keras") for it')
+    _check_tf_keras(model, source)
+    return LoadedModel(model, source, kind, details)
+
+
+def _check_tf_keras(model: Any, source: str) -> None:
+    keras = _compat.keras()
     if not isinstance(model, keras.Model):
-        raise ModelError(f"the source gave a {type(model).__name__}, not a tf_keras Model",
-                         source, "return a tf_keras Sequential or functional model")
+        raise ModelError(f"the source gave a {type(model).__name__}, not a Keras Model",
+                         source, "return a tf_keras or Keras 3 model")
     if not isinstance(model, keras.Sequential) and not _compat.is_graph_network(model):
         raise ModelError(
             f"{type(model).__name__} is a subclassed model", source,
             "its call() is Python code that tfmot cannot see or rebuild: build it with the "
-            "functional API or Sequential (the same layers and weights work)")
-    return LoadedModel(model, source, kind, details)
+            "functional API or Sequential (the same layers and weights work), or with Keras 3 "
+            "(whose engine prunes subclassed models)")
 
 
 def _file_kind(path: Path) -> str:

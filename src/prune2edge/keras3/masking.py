@@ -11,13 +11,17 @@ is dropping the masks.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import _compat
+from ..params import from_mapping, to_mapping
 from ..sparsity.masks import Pooling, block_mask, m_by_n_mask
 from ..sparsity.schedules import Schedule
 
@@ -103,6 +107,30 @@ class Masks:
     def sparsity(self) -> dict[str, float]:
         """The share of zeros each mask sets, by variable path."""
         return {path: float(1.0 - mask.mean()) for path, mask in self.masks.items()}
+
+    def save(self, path: Path, model: Any) -> None:
+        """The masks, the step and the rule in one .npz file; the variables are named by
+        their place in `model.weights` (layer names change when a model is loaded again)."""
+        places = {id(w): i for i, w in enumerate(model.weights)}
+        about = {"step": self.step, "rule": to_mapping(self.rule),
+                 "places": [places[id(v)] for v in self.variables.values()]}
+        arrays: dict[str, Any] = {f"mask{i}": mask for i, mask in enumerate(self.masks.values())}
+        buffer = io.BytesIO()
+        np.savez(buffer, about=np.array(json.dumps(about)), **arrays)
+        Path(path).write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path, model: Any) -> Masks:
+        """The masks `save` wrote, on the same variables of `model` (a copy of that model)."""
+        with np.load(path) as saved:
+            about = json.loads(str(saved["about"]))
+            arrays = [saved[f"mask{i}"] for i in range(len(about["places"]))]
+        weights = model.weights
+        masks = cls([weights[i] for i in about["places"]],
+                    from_mapping(Rule, about["rule"], "checkpoint masks"))
+        masks.step = about["step"]
+        masks.masks = dict(zip(masks.variables, arrays, strict=True))
+        return masks
 
 
 def hold(masks: Masks) -> Any:

@@ -37,9 +37,10 @@ def plan_int8(model: Any, plan: QuantizationPlan, reporter: Reporter | None = No
     calibrated = Calibrated.of(model, plan)
     x, labels = plan.check
     names = [layer.name for layer in all_layers(model)]
+    outputs = getattr(model, "output_names", None) or ()  # a subclassed Keras 3 model: none
 
     def rank(nodes: tuple[str, ...]) -> list[LayerError]:
-        return layer_errors(calibrated, x[:PROBE_SAMPLES], names, model.output_names, nodes)
+        return layer_errors(calibrated, x[:PROBE_SAMPLES], names, outputs, nodes)
 
     all_int8 = rank(())
     start = _nodes_of(plan.float_layers, all_int8)

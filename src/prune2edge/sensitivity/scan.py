@@ -67,7 +67,7 @@ def scan(recipe: Recipe, *, mode: Mode = "magnitude", criterion: str | None = No
     seed_everything(recipe.seed)
     with tempfile.TemporaryDirectory() as work:
         _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
-                         work_dir=Path(work), reporter=reporter)
+                         work_dir=Path(work), reporter=reporter, command="sensitivity")
         before = recipe.pipeline.before_pruning()
         if before is not None:
             ctx, _ = before.execute(ctx.set_up(strategy=strategy))

@@ -39,6 +39,8 @@ class _Schedule:
     frequency: int
 
     def _check_steps(self, allow_forever: bool) -> None:
+        """Constant sparsity (`allow_forever`) may prune until training ends (-1) or at one
+        turn only (end_step = begin_step), as tfmot's may; a decay needs room to decay."""
         if self.begin_step < 0:
             raise RecipeError(f"begin_step must be >= 0, got {self.begin_step}", "begin_step",
                               "count steps from 0, the first fine-tune batch")
@@ -52,11 +54,15 @@ class _Schedule:
                                   "steps", "end_step", 'write a step count or e.g. "70%"')
         elif self.end_step == -1 and allow_forever:
             pass
-        elif self.end_step <= self.begin_step:
-            forever = " (or -1 to prune until training ends)" if allow_forever else ""
+        elif allow_forever and self.end_step < self.begin_step:  # one turn is allowed
+            raise RecipeError(
+                f"end_step ({self.end_step}) must not be before begin_step ({self.begin_step})",
+                "end_step", f"set end_step >= {self.begin_step} (or -1 to prune until "
+                "training ends)")
+        elif not allow_forever and self.end_step <= self.begin_step:
             raise RecipeError(
                 f"end_step ({self.end_step}) must be after begin_step ({self.begin_step})",
-                "end_step", f"set end_step > {self.begin_step}{forever}")
+                "end_step", f"set end_step > {self.begin_step}")
 
     @property
     def end_share(self) -> float | None:

@@ -10,7 +10,6 @@ from typing import ClassVar
 from ..engine.context import BuildContext
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
-from ..keras.model import clone
 from .training import TrainingStage
 
 
@@ -29,5 +28,5 @@ class Baseline(TrainingStage):
         # No per-epoch checkpoints: they hold the model being built, which this stage leaves
         # alone; an interrupted build resumes at the start of this stage.
         dense, trained = self.fit(ctx.controlled(resume_logs=(), on_epoch_end=None),
-                                  clone(ctx.model), callbacks=[])
+                                  ctx.setup.engine.clone(ctx.model), callbacks=[])
         return ctx.evolve(baseline_model=dense, result=trained)

@@ -6,14 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from .. import _compat
 from ..engine.context import BuildContext
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..keras import distill
-from ..keras.model import clone, has_pruning_wrappers
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 from .training import TrainingStage
 
@@ -56,16 +54,19 @@ class FineTune(TrainingStage):
             raise RecipeError("pruning_summaries needs the model to be pruning", None,
                               "put this finetune between prune and strip, or drop the option")
 
+    def unsupported(self, engine: str) -> str | None:
+        if engine == "keras3" and self.teacher != "none":
+            return "distillation from the baseline (teacher) runs in the tf_keras engine only"
+        if engine == "keras3" and self.pruning_summaries:
+            return "pruning_summaries run in the tf_keras engine only"
+        return None
+
     def run(self, ctx: BuildContext) -> BuildContext:
+        engine = ctx.setup.engine
         # Never train the baseline in place: every ratio is measured against it.
-        model = clone(ctx.model) if ctx.model is ctx.baseline_model else ctx.model
-        callbacks = []
-        if has_pruning_wrappers(model):
-            sparsity = _compat.tfmot_sparsity()
-            callbacks.append(sparsity.UpdatePruningStep())
-            if self.pruning_summaries:
-                log_dir = ctx.setup.work_dir / "tensorboard"
-                callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
+        model = engine.clone(ctx.model) if ctx.model is ctx.baseline_model else ctx.model
+        summaries = ctx.setup.work_dir / "tensorboard" if self.pruning_summaries else None
+        callbacks = engine.pruning_callbacks(model, ctx.masks, summaries)
         teacher = (distill.Teacher(ctx.baseline_model, self.temperature, self.distill_weight)
                    if self.teacher == "baseline" else None)
         model, trained = self.fit(ctx, model, callbacks, teacher)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .. import _compat
 from ..engine.context import BuildContext, StageRecord
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
-from ..keras.model import has_pruning_wrappers
 from ..report.results import Measured
 from ..sizes import Size
 
@@ -26,14 +23,9 @@ class Measure(Stage):
     Result = Measured
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        model = ctx.model
-        if has_pruning_wrappers(model):  # wrappers carry masks: measure what strip would give
-            model = _compat.tfmot_sparsity().strip_pruning(model)
         path = ctx.setup.work_dir / ".measure.h5"
-        try:
-            with warnings.catch_warnings():  # "HDF5 is legacy": it is what tfmot measures
-                warnings.simplefilter("ignore")
-                _compat.keras().models.save_model(model, path, include_optimizer=False)
+        try:  # a pruning model is measured as strip would leave it
+            ctx.setup.engine.save_plain(ctx.model, path)
             sizes = {"keras_h5": Size.of_file(path)}
         finally:
             path.unlink(missing_ok=True)

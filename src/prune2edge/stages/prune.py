@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from .. import _compat
 from ..engine.context import BuildContext, StageRecord, Upcoming
 from ..engine.facts import Fact
+from ..engine.model_engine import ModelEngine, engine_for
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import ModelError, RecipeError
 from ..keras import reconstruct
-from ..keras.model import accuracy, clone, prunable_weights
-from ..keras.one_shot import prune_once
+from ..keras.model import accuracy
 from ..params import to_mapping
 from ..report.format import figures, fmt_pct, table
 from ..report.results import Pruned
@@ -116,8 +115,13 @@ class Prune(Stage):
             raise self._no_finetune()
 
     def preflight(self, ctx: BuildContext) -> None:
-        self.choose_layers(ctx.model)
+        self.choose_layers(ctx.model, ctx.setup.engine)
         self.resolved_schedule(ctx)
+
+    def unsupported(self, engine: str) -> str | None:
+        if engine == "keras3" and self.criterion != "magnitude":
+            return f"criterion {self.criterion} runs in the tf_keras engine only"
+        return None
 
     def resolved_schedule(self, ctx: BuildContext) -> tuple[Schedule, int | None]:
         """The schedule with a share end_step resolved, and the fine-tune steps it runs in."""
@@ -135,27 +139,30 @@ class Prune(Stage):
             "finetune stage follows this prune", "schedule.end_step",
             "add a finetune stage after prune, or give end_step as a step count")
 
-    def choose_layers(self, model: Any) -> list[LayerChoice]:
-        """Which layers with weights get pruned; raises ModelError for names that match none."""
-        names = {n for layer in model.layers for n in (layer.name, type(layer).__name__)}
+    def choose_layers(self, model: Any, engine: ModelEngine | None = None) -> list[LayerChoice]:
+        """Which layers with weights get pruned (of a tf_keras model unless `engine` says
+        otherwise); raises ModelError for names that match none."""
+        engine = engine or engine_for("tf_keras")
+        layers = engine.layers(model)
+        names = {n for layer in layers for n in (layer.name, type(layer).__name__)}
         for option, entries in (("layers", self.layers), ("exclude", self.exclude)):
             unknown = [e for e in entries if e not in names]
             if unknown:
-                available = ", ".join(layer.name for layer in model.layers)
+                available = ", ".join(layer.name for layer in layers)
                 raise ModelError(f"{option} names {unknown[0]!r}, which is no layer name or type",
                                  f"prune.{option}", f"the model's layers are: {available}")
-        choices = [c for layer in model.layers if (c := self._choose(layer)) is not None]
+        choices = [c for layer in layers if (c := self._choose(layer, engine)) is not None]
         if not any(c.pruned for c in choices):
             reasons = "; ".join(f"{c.name}: {c.reason}" for c in choices) or "no layer has weights"
             raise ModelError("nothing to prune", f"prune ({reasons})",
                              "select layers tfmot can prune (Dense, Conv*) with `layers`")
         return choices
 
-    def _choose(self, layer: Any) -> LayerChoice | None:
+    def _choose(self, layer: Any, engine: ModelEngine) -> LayerChoice | None:
         if not layer.weights:
             return None
         name, kind = layer.name, type(layer).__name__
-        weights = prunable_weights(layer)
+        weights = engine.prunable_weights(layer)
         named = name in self.layers or kind in self.layers
 
         def dense(reason: str) -> LayerChoice:
@@ -194,33 +201,27 @@ class Prune(Stage):
         return LayerChoice(name, kind, True)
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        sparsity = _compat.tfmot_sparsity()
+        engine = ctx.setup.engine
         schedule, steps = self.resolved_schedule(ctx)
-        choices = self.choose_layers(ctx.model)
+        choices = self.choose_layers(ctx.model, engine)
         chosen = {c.name for c in choices if c.pruned}
-        # OBD's zeros are applied now; tfmot masks exactly them at the first training step
-        # (tfmot counts from 1) and then holds that mask: its periodic magnitude re-ranking
-        # would otherwise let weights the optimizer moved swap back in.
-        tfmot_schedule = (sparsity.ConstantSparsity(schedule.target, begin_step=1, end_step=1,
-                                                    frequency=1)
-                          if self.criterion != "magnitude" else schedule.to_tfmot(sparsity))
-        params = {"pruning_schedule": tfmot_schedule, "sparsity_m_by_n": self.sparsity_m_by_n,
-                  "block_size": self.block_size, "block_pooling_type": self.block_pooling_type}
-
-        def wrap(layer: Any) -> Any:
-            return sparsity.prune_low_magnitude(layer, **params) if layer.name in chosen else layer
-
-        keras = _compat.keras()
-        model = clone(ctx.model)
+        model = engine.clone(ctx.model)
         one_shot, rebuilt = self._prune_now(ctx, model, sorted(chosen)) if self._one_shot \
             else (None, None)
-        wrapped = keras.models.clone_model(model, clone_function=wrap)
+        # OBD's zeros are applied now; the masks take exactly them at the first training
+        # step (counted from 1) and then hold them: a periodic magnitude re-ranking would
+        # otherwise let weights the optimizer moved swap back in.
+        held = (ConstantSparsity(target_sparsity=schedule.target, begin_step=1, end_step=1,
+                                 frequency=1) if self.criterion != "magnitude" else schedule)
+        wrapped, masks = engine.prune(model, chosen, held, {
+            "sparsity_m_by_n": self.sparsity_m_by_n, "block_size": self.block_size,
+            "block_pooling_type": self.block_pooling_type})
         warnings = []
         end = schedule.end_step
         if steps is not None and isinstance(end, int) and end > steps:
             warnings.append(f"the schedule ends at step {end} but fine-tuning runs {steps} "
                             "steps: the final sparsity will not be reached")
-        return ctx.evolve(model=wrapped, result=Pruned(
+        return ctx.evolve(model=wrapped, masks=masks, result=Pruned(
             criterion=self.criterion,
             test_accuracy_before_finetune=one_shot,
             schedule=to_mapping(schedule),
@@ -238,12 +239,14 @@ class Prune(Stage):
         fine-tuning (what the criterion alone achieves), and OBS's reconstruction rows. OBD's
         and OBS's zeros stay in `model`; magnitude pruning is left to tfmot, exactly as tfmot
         does it, so it is only tried on a copy."""
-        target = model if self.criterion != "magnitude" else clone(model)
+        engine = ctx.setup.engine
+        target = model if self.criterion != "magnitude" else engine.clone(model)
         sample = (ctx.setup.data.representative(self.calibration_samples, ctx.setup.seed)
                   if self.criterion != "magnitude" else None)
         with ctx.setup.reporter.task(self.criterion, len(layers), "layers") as task:
-            rows = prune_once(target, layers, self.criterion, sample, self.schedule.target,
-                              self.damping, self.sparsity_m_by_n, task)
+            rows = engine.prune_once(target, layers, self.criterion, sample,
+                                     self.schedule.target, self.damping, self.sparsity_m_by_n,
+                                     task)
         return accuracy(target, ctx.setup.data.x_test, ctx.setup.data.y_test), rows
 
     @classmethod

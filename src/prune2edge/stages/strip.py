@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .. import _compat
 from ..engine.context import BuildContext
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
@@ -18,7 +17,8 @@ from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 @register_stage
 @dataclass(frozen=True, kw_only=True)
 class Strip(Stage):
-    """tfmot `strip_pruning`: the model goes back to plain layers, zeros in place."""
+    """The model goes back to plain layers, zeros in place (tfmot's `strip_pruning`; in the
+    keras3 engine, the masks applied and dropped)."""
 
     kind: ClassVar[str] = "strip"
     requires = frozenset({Fact.WRAPPED, Fact.TRAINED})
@@ -27,8 +27,8 @@ class Strip(Stage):
     Result = Stripped
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        stripped = _compat.tfmot_sparsity().strip_pruning(ctx.model)
+        stripped = ctx.setup.engine.strip(ctx.model, ctx.masks)
         sparsity = weight_sparsity(stripped)
-        return ctx.evolve(model=stripped, result=Stripped(
+        return ctx.evolve(model=stripped, masks=None, result=Stripped(
             sparsity=round(sparsity["overall"], 6), weights=sparsity["weights"],
             zeros=sparsity["zeros"]))

@@ -8,7 +8,6 @@ from typing import ClassVar
 from ..engine.context import BuildContext
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
-from ..keras.model import clone
 from .training import TrainingStage
 
 
@@ -24,6 +23,6 @@ class Train(TrainingStage):
 
     def run(self, ctx: BuildContext) -> BuildContext:
         # A resumed stage continues training its checkpointed model (optimizer state included).
-        model = ctx.model if ctx.control.resume_logs else clone(ctx.model)
+        model = ctx.model if ctx.control.resume_logs else ctx.setup.engine.clone(ctx.model)
         model, trained = self.fit(ctx, model, callbacks=[])
         return ctx.evolve(model=model, baseline_model=model, result=trained)

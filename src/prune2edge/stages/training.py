@@ -9,7 +9,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from .. import _compat
 from ..data.stream import Stream, reading, subset, training
 from ..engine.context import BuildContext
 from ..engine.distribute import describe_strategy
@@ -17,7 +16,7 @@ from ..engine.stage import Stage
 from ..errors import BuildFailed, DataError, RecipeError
 from ..keras import distill
 from ..keras.files import reload
-from ..keras.model import accuracy, outputs_probabilities
+from ..keras.model import accuracy
 from ..report.results import Trained
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -75,16 +74,17 @@ class TrainingStage(Stage):
         """Train `model` (continuing a resumed stage after its finished epochs) under the
         build's distribution strategy, if any; return the trained model (`model` itself
         without a strategy) and the stage's result. With a `teacher`, distill from it."""
-        keras = _compat.keras()
+        engine = ctx.setup.engine
+        keras = engine.keras()
         strategy = ctx.setup.strategy
         if strategy is not None:  # its variables (and optimizer state) live in the strategy
             model = reload(model, ctx.setup.work_dir / REPLICATED, strategy.scope())
-        from_logits = not outputs_probabilities(model)
+        from_logits = not engine.outputs_probabilities(model)
         epoch_logs = list(ctx.control.resume_logs)
         data = ctx.setup.data
         targets = data.y_train if teacher is None else distill.pack(
             data.y_train, distill.teacher_logits(teacher.model, data.x_train,
-                                                 not outputs_probabilities(teacher.model)))
+                                                 not engine.outputs_probabilities(teacher.model)))
         if not epoch_logs or model.optimizer is None:  # a resumed model keeps its optimizer
             optimizer_cls = getattr(keras.optimizers, OPTIMIZERS[self.optimizer])
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -112,7 +112,7 @@ class TrainingStage(Stage):
                 with reading(data.x_train):
                     model.fit(**self._fit_data(data.x_train, targets, ctx, len(epoch_logs)),
                               epochs=self.epochs, initial_epoch=len(epoch_logs), verbose=0,
-                              callbacks=[*callbacks, _reseeding(keras, model, ctx.setup.seed,
+                              callbacks=[*callbacks, _reseeding(engine, model, ctx.setup.seed,
                                                                 ctx.control.index), monitor])
             if monitor.bad_epoch is not None:
                 raise BuildFailed(
@@ -164,18 +164,18 @@ def epoch_seeds(seed: int, stage_index: int, epoch: int, count: int) -> list[int
     return [int(value) for value in state]
 
 
-def _reseeding(keras: Any, model: Any, seed: int, stage_index: int) -> Any:
+def _reseeding(engine: Any, model: Any, seed: int, stage_index: int) -> Any:
     """A callback that reseeds the model's random layers (dropout, noise) at the start of
     every epoch, from the build's seed, the stage's place and the epoch's number."""
 
     def reseed(epoch: int, logs: Any = None) -> None:
-        generators = _compat.random_generators(model)
-        for generator, value in zip(generators, epoch_seeds(seed, stage_index, epoch,
-                                                             1 + len(generators))[1:],
-                                    strict=True):
-            generator.reset_from_seed(value)
+        reseeders = engine.reseeders(model)
+        for reseeder, value in zip(reseeders, epoch_seeds(seed, stage_index, epoch,
+                                                          1 + len(reseeders))[1:],
+                                   strict=True):
+            reseeder(value)
 
-    return keras.callbacks.LambdaCallback(on_epoch_begin=reseed)
+    return engine.keras().callbacks.LambdaCallback(on_epoch_begin=reseed)
 
 
 def epoch_line(logs: dict[str, float]) -> str:

@@ -133,9 +133,11 @@ class TFLiteRunner:
     def predict(self, x: np.ndarray | Stream, batch_size: int = 256,
                 progress: Any = None) -> np.ndarray:
         """Float outputs for all of `x` (an array, or a stream read as it goes), invoking
-        on whole batches (the last one padded); `progress.advance` is called after each."""
+        on whole batches (the last one padded); `progress.advance` is called after each. A
+        model whose batch axis is fixed at 1 (e.g. a Keras 3 model's) runs sample by sample."""
         check_input(self, x, str(self.path))
-        batch = max(1, min(batch_size, len(x)))
+        fixed = self.input["shape_signature"][0] == 1
+        batch = 1 if fixed else max(1, min(batch_size, len(x)))
         interpreter = self.interpreter
         interpreter.resize_tensor_input(self.input["index"], [batch, *self.input_shape])
         interpreter.allocate_tensors()

@@ -116,7 +116,7 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
     strategy = strategy_for(one_machine(recipe.distribute, "tune"))
     seed_everything(recipe.seed)
     _, ctx = prepare(recipe.model, recipe.data, base_dir=recipe.base_dir, seed=recipe.seed,
-                     work_dir=work, reporter=reporter)
+                     work_dir=work, reporter=reporter, command="tune")
     memory = Memory(out, fingerprint(recipe.describe(), recipe.seed, ctx.setup.data.digest(),
                                      digest(ctx.model)), resume)
     ctx = _started(recipe, memory, ctx.set_up(

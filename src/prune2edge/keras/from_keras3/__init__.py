@@ -4,7 +4,13 @@ layers (`ops.py`), and the layers `keras.applications` or a user defines transla
 registered functions (`layers.py`)."""
 
 from .layers import register_keras3_translation
-from .translate import is_keras3_model, load_and_translate, saved_by_keras3, translate_model
+from .translate import (
+    is_graph,
+    is_keras3_model,
+    load,
+    saved_by_keras3,
+    translate_model,
+)
 
-__all__ = ["is_keras3_model", "load_and_translate", "register_keras3_translation",
+__all__ = ["is_graph", "is_keras3_model", "load", "register_keras3_translation",
            "saved_by_keras3", "translate_model"]

@@ -35,26 +35,31 @@ def saved_by_keras3(path: Path) -> bool:
     return str(meta.get("keras_version", "")).startswith("3")
 
 
-def load_and_translate(path: Path, safe_mode: bool = True) -> tuple[Any, dict[str, Any]]:
-    """(tf_keras model, translation report) for a Keras 3 .keras file."""
+def load(path: Path, safe_mode: bool = True) -> Any:
+    """The Keras 3 model in a .keras file Keras 3 saved."""
     keras3 = _compat.keras3()
     if keras3 is None:
         raise ModelError("the file was saved by Keras 3, which is not installed", str(path),
                          "pip install keras>=3")
     try:
-        source = keras3.saving.load_model(path, compile=False, safe_mode=safe_mode)
+        return keras3.saving.load_model(path, compile=False, safe_mode=safe_mode)
     except Exception as exc:  # Keras raises many types for unreadable or unsafe files
         message = first_line(exc)
         if "safe_mode" in message or "unsafe" in message.lower():
             fix = "set [model] safe_mode = false only if you trust this file (it runs its code)"
-        elif "deserialize" in message:
+        elif "deserialize" in message or "locate class" in message:
             fix = ("its custom layers must be importable and registered with "
                    "@keras.saving.register_keras_serializable: rebuild the model with built-in "
                    "layers, or load it in a module:function factory that imports them")
         else:
             fix = "check that the file is complete and was saved with model.save()"
         raise ModelError(f"Keras 3 cannot load the model ({message})", str(path), fix) from exc
-    return translate_model(source)
+
+
+def is_graph(model: Any) -> bool:
+    """Whether a Keras 3 model is a layer graph (functional or Sequential), not subclassed."""
+    return isinstance(model, (_compat.keras3_engine().Sequential,
+                              _compat.keras3_functional_class()))
 
 
 def is_keras3_model(value: Any) -> bool:
@@ -103,8 +108,8 @@ class _Translator:
             return self._sequential(source)
         if not isinstance(source, self.functional):
             raise ModelError("subclassed Keras 3 models cannot be translated", source.name,
-                             "their call() is Python code prune2edge cannot rebuild: build the "
-                             "model with the functional API or Sequential")
+                             'their call() is Python code: build with [model] engine = "keras3" '
+                             '(or "auto"), which prunes the model as it is')
         return self._functional(source)
 
     def _refuse_untranslatable(self, source: Any) -> None:

@@ -1,0 +1,70 @@
+"""The model engine: what stages do to a model, said once per Keras. `[model] engine` chooses
+it: `tf_keras` (tfmot's wrappers; Keras 3 graphs translated) or `keras3` (the model as it is,
+its variables masked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from ..keras.engine import TfKerasEngine
+from ..keras3.engine import Keras3Engine
+from ..sparsity.schedules import Schedule
+
+EngineName = Literal["auto", "tf_keras", "keras3"]
+
+
+class ModelEngine(Protocol):
+    name: str  # "tf_keras" or "keras3"
+
+    def keras(self) -> Any:
+        """The Keras module the model is made of (optimizers, losses, callbacks)."""
+
+    def clone(self, model: Any) -> Any:
+        """An independent copy, weights included, uncompiled."""
+
+    def input_shape(self, model: Any) -> tuple[int, ...]: ...
+
+    def output_units(self, model: Any) -> int: ...
+
+    def outputs_probabilities(self, model: Any) -> bool: ...
+
+    def reseeders(self, model: Any) -> list[Callable[[int], None]]:
+        """Per random layer, a function restarting its random state from a seed."""
+
+    def layers(self, model: Any) -> list[Any]:
+        """The layers pruning chooses from."""
+
+    def prunable_weights(self, layer: Any) -> list[Any] | None:
+        """The weights magnitude pruning masks; None for a layer type it cannot prune."""
+
+    def prune(self, model: Any, chosen: set[str], schedule: Schedule,
+              options: dict[str, Any]) -> tuple[Any, Any]:
+        """(a copy of `model` pruned in the chosen layers, its masks if kept beside it)."""
+
+    def prune_once(self, model: Any, layers: list[str], name: str, x: Any, sparsity: float,
+                   damping: float = 0.01, m_by_n: tuple[int, int] | None = None,
+                   task: Any = None) -> list[dict[str, Any]] | None:
+        """Zero the chosen layers' lowest-ranked weights by criterion `name`, in place, now
+        (OBS: the rows of its layer-by-layer reconstruction)."""
+
+    def pruning_callbacks(self, model: Any, masks: Any, summaries: Path | None) -> list[Any]:
+        """The training callbacks that advance and hold the masks."""
+
+    def strip(self, model: Any, masks: Any) -> Any:
+        """The model as plain layers, the zeros kept."""
+
+    def save_plain(self, model: Any, path: Path) -> None:
+        """The stripped model saved without optimizer (.keras or .h5 by the suffix)."""
+
+    def load_own(self, path: Path) -> Any:
+        """A .keras file this build wrote, optimizer state included."""
+
+    def load_masks(self, path: Path, model: Any) -> Any:
+        """The masks a checkpoint saved beside `model` (engines that keep masks so)."""
+
+
+def engine_for(name: str, model: Any = None) -> ModelEngine:
+    """The engine `name` ("tf_keras" or "keras3") names, for `model`."""
+    return Keras3Engine(model) if name == "keras3" else TfKerasEngine()

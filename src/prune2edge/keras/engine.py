@@ -1,0 +1,87 @@
+"""The tf_keras engine: tf_keras models, pruned by tfmot's wrappers (the seed's method; Keras 3
+graphs arrive here translated, `from_keras3`)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import _compat
+from ..sparsity.schedules import Schedule
+from . import files
+from . import model as facts
+from .one_shot import prune_once as _prune_once
+
+
+class TfKerasEngine:
+    """What the stages do to a model, done to a tf_keras model (`keras3.engine` says the same
+    for Keras 3)."""
+
+    name = "tf_keras"
+
+    @staticmethod
+    def keras() -> Any:
+        return _compat.keras()
+
+    clone = staticmethod(facts.clone)
+    input_shape = staticmethod(facts.input_shape)
+    output_units = staticmethod(facts.output_units)
+    outputs_probabilities = staticmethod(facts.outputs_probabilities)
+    prunable_weights = staticmethod(facts.prunable_weights)
+    load_own = staticmethod(files.load_own)
+    prune_once = staticmethod(_prune_once)
+
+    @staticmethod
+    def reseeders(model: Any) -> list[Callable[[int], None]]:
+        """One function per random layer's generator (dropout, noise), in layer order, that
+        restarts it from a seed."""
+        return [generator.reset_from_seed for generator in _compat.random_generators(model)]
+
+    @staticmethod
+    def layers(model: Any) -> list[Any]:
+        return list(model.layers)
+
+    @staticmethod
+    def prune(model: Any, chosen: set[str], schedule: Schedule,
+              options: dict[str, Any]) -> tuple[Any, None]:
+        """A copy of `model` whose chosen layers are wrapped by tfmot's
+        `prune_low_magnitude` (the wrappers hold the masks)."""
+        sparsity = _compat.tfmot_sparsity()
+        params = {"pruning_schedule": schedule.to_tfmot(sparsity), **options}
+
+        def wrap(layer: Any) -> Any:
+            return sparsity.prune_low_magnitude(layer, **params) if layer.name in chosen else layer
+
+        return _compat.keras().models.clone_model(model, clone_function=wrap), None
+
+    @staticmethod
+    def pruning_callbacks(model: Any, masks: None, summaries: Path | None) -> list[Any]:
+        """tfmot's `UpdatePruningStep` (and `PruningSummaries` into `summaries`) while the
+        model has pruning wrappers."""
+        if not facts.has_pruning_wrappers(model):
+            return []
+        sparsity = _compat.tfmot_sparsity()
+        callbacks = [sparsity.UpdatePruningStep()]
+        if summaries is not None:
+            callbacks.append(sparsity.PruningSummaries(log_dir=str(summaries)))
+        return callbacks
+
+    @staticmethod
+    def strip(model: Any, masks: None) -> Any:
+        """tfmot's `strip_pruning`: plain layers, the zeros in place."""
+        if not facts.has_pruning_wrappers(model):
+            return model
+        return _compat.tfmot_sparsity().strip_pruning(model)
+
+    @staticmethod
+    def load_masks(path: Path, model: Any) -> None:
+        raise NotImplementedError("tfmot's masks live in its wrappers, saved with the model")
+
+    def save_plain(self, model: Any, path: Path) -> None:
+        """`model` as plain layers, without optimizer (.h5: as tfmot's guides measure it)."""
+        with warnings.catch_warnings():  # "HDF5 is legacy": it is what tfmot measures
+            warnings.simplefilter("ignore")
+            _compat.keras().models.save_model(self.strip(model, None), path,
+                                              include_optimizer=False)

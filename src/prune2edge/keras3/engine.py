@@ -1,0 +1,162 @@
+"""The Keras 3 engine: a build's model stays the Keras 3 model the user gave (functional,
+Sequential or subclassed); pruning masks its variables (`masking`), nothing wraps its layers."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import _compat
+from ..errors import ModelError
+from ..progress import Task
+from ..sparsity.schedules import ConstantSparsity, Schedule
+from .masking import Masks, Rule, hold, layers_with_weights, pruned_variables
+
+ONE_BATCH = 8  # samples the output is looked at on, where the model's layers do not say
+
+
+class Keras3Engine:
+    """What the stages do to a model, done to a Keras 3 model (`keras.engine` says the same for
+    tf_keras). It knows the classes of `model` that are not Keras' own (the user's layers and
+    models), so that the build reads back what it saved (checkpoints)."""
+
+    name = "keras3"
+
+    def __init__(self, model: Any = None):
+        keras = self.keras()
+        self.custom_objects = {
+            type(layer).__name__: type(layer) for layer in _every_layer(model)
+            if type(layer) not in (getattr(keras.layers, type(layer).__name__, None),
+                                   getattr(keras, type(layer).__name__, None))}
+
+    @staticmethod
+    def keras() -> Any:
+        return _compat.keras3_engine()
+
+    def clone(self, model: Any) -> Any:
+        """An independent copy: architecture, weights and layer names (a subclassed model's
+        copy makes new layers, named anew), no optimizer."""
+        copy = self.keras().models.clone_model(model)
+        if len(copy.weights) != len(model.weights):  # a subclassed model's, not yet called
+            copy(np.zeros((1, *self.input_shape(model)), "float32"), training=False)
+        for original, copied in zip(_every_layer(model), _every_layer(copy), strict=True):
+            copied.name = original.name
+        copy.set_weights(model.get_weights())
+        return copy
+
+    @staticmethod
+    def input_shape(model: Any) -> tuple[int, ...]:
+        """The single input shape without the batch axis, from the model's inputs or, for a
+        subclassed model, from the shape it was built with."""
+        shape = (model.input_shape if hasattr(model, "inputs") and model.inputs
+                 else _compat.keras3_build_shape(model))
+        if shape is None:
+            raise ModelError("the subclassed model was never built, so its input shape is "
+                             "unknown", model.name, "call it once on a batch (or model.build("
+                             "(None, *shape))) before returning it")
+        if isinstance(shape, list):
+            raise ModelError(f"the model has {len(shape)} inputs", model.name,
+                             "prune2edge handles single-input classifiers")
+        if any(d is None for d in shape[1:]):
+            raise ModelError(f"the model's input shape {tuple(shape)} is not fully defined",
+                             model.name, "give the Input layer a fixed shape")
+        return tuple(int(d) for d in shape[1:])
+
+    def output_units(self, model: Any) -> int:
+        shape = self._outputs(model).shape
+        if len(shape) != 2 or shape[1] < 2:
+            raise ModelError(f"the model's output shape is {(None, *shape[1:])}", model.name,
+                             "prune2edge handles classifiers with one output of >= 2 units")
+        return int(shape[1])
+
+    def outputs_probabilities(self, model: Any) -> bool:
+        """Whether the outputs are probabilities (softmax): rows of non-negative numbers
+        that sum to 1 on random inputs, whatever the model's code."""
+        outputs = self._outputs(model)
+        return bool(np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4))
+
+    def _outputs(self, model: Any) -> np.ndarray:
+        shape = (ONE_BATCH, *self.input_shape(model))
+        sample = np.random.default_rng(0).uniform(0, 1, shape).astype("float32")
+        outputs = model(sample, training=False)
+        if isinstance(outputs, (list, tuple, dict)):
+            raise ModelError(f"the model has {len(outputs)} outputs", model.name,
+                             "prune2edge handles classifiers with one output")
+        return np.asarray(outputs)
+
+    @staticmethod
+    def reseeders(model: Any) -> list[Callable[[int], None]]:
+        """One function per random layer's seed state (dropout, noise), in model order, that
+        restarts it from a seed."""
+        def restart(state: Any) -> Callable[[int], None]:
+            return lambda value: state.assign(np.array([value, 0], "uint32"))
+
+        return [restart(state) for state in _compat.keras3_seed_states(model)]
+
+    @staticmethod
+    def layers(model: Any) -> list[Any]:
+        """The layers pruning may choose from: those holding weights, found inside nested
+        models and a subclass's blocks."""
+        return list(layers_with_weights(model))
+
+    @staticmethod
+    def prunable_weights(layer: Any) -> list[Any] | None:
+        return pruned_variables(layer)
+
+    def prune(self, model: Any, chosen: set[str], schedule: Schedule,
+              options: dict[str, Any]) -> tuple[Any, Masks]:
+        """`model` itself, and masks on its chosen layers' pruned variables."""
+        variables = [v for layer in self.layers(model) if layer.name in chosen
+                     for v in pruned_variables(layer) or ()]
+        return model, Masks(variables, Rule(schedule, **options))
+
+    def prune_once(self, model: Any, layers: list[str], name: str, x: Any, sparsity: float,
+                   damping: float = 0.01, m_by_n: tuple[int, int] | None = None,
+                   task: Task | None = None) -> None:
+        """Zero `sparsity` of the chosen layers' pruned weights by magnitude (or m of every
+        n), in place: the masks' first turn, at once. Other criteria are the tf_keras
+        engine's."""
+        if name != "magnitude":
+            raise ValueError(f"criterion {name} runs in the tf_keras engine only")
+        at_once = ConstantSparsity(target_sparsity=sparsity, frequency=1)
+        self.prune(model, set(layers), at_once, {"sparsity_m_by_n": m_by_n})[1].advance()
+
+    @staticmethod
+    def pruning_callbacks(model: Any, masks: Masks | None, summaries: Path | None) -> list[Any]:
+        """`hold(masks)` while the model is pruned; no TensorBoard summaries here yet."""
+        return [] if masks is None else [hold(masks)]
+
+    @staticmethod
+    def strip(model: Any, masks: Masks | None) -> Any:
+        """The model with its masks applied for good (it has no wrappers to remove)."""
+        if masks is not None:
+            masks.apply()
+        return model
+
+    def save_plain(self, model: Any, path: Path) -> None:
+        """`model` saved uncompiled (.keras or .h5 by the suffix): what a user gets back."""
+        plain = self.clone(model)
+        with warnings.catch_warnings():  # "HDF5 is legacy": it is what sizes are measured by
+            warnings.simplefilter("ignore")
+            self.keras().saving.save_model(plain, path)
+
+    @staticmethod
+    def load_masks(path: Path, model: Any) -> Masks:
+        return Masks.load(path, model)
+
+    def load_own(self, path: Path) -> Any:
+        """A .keras file this build wrote (a checkpoint), optimizer state included."""
+        return self.keras().saving.load_model(path, safe_mode=False,
+                                              custom_objects=self.custom_objects)
+
+
+def _every_layer(layer: Any) -> list[Any]:
+    """`layer` and every layer in it, at any depth (nothing for None)."""
+    if layer is None:
+        return []
+    return [layer, *(inner for sub in _compat.keras3_sublayers(layer)
+                     for inner in _every_layer(sub))]

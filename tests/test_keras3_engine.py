@@ -1,0 +1,152 @@
+"""The keras3 engine: a Keras 3 model pruned, fine-tuned, stripped, converted and handed back
+as it is (a subclassed one included), without tfmot or translation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prune2edge import build
+from prune2edge.errors import Interrupted, ModelError
+from prune2edge.keras.load import load
+from prune2edge.tflite.model import TFLiteModel
+from prune2edge.tflite.runner import TFLiteRunner
+from test_checkpoints import StopAfter
+
+TESTS = Path(__file__).parent
+STAGES = """
+[[stages]]
+kind = "train"
+epochs = 1
+
+[[stages]]
+kind = "prune"
+schedule = {{ kind = "polynomial_decay", final_sparsity = 0.6, frequency = 4 }}
+
+[[stages]]
+kind = "finetune"
+epochs = 2
+
+[[stages]]
+kind = "strip"
+{quantize}
+[[stages]]
+kind = "convert"
+sparse = "off"
+
+[[stages]]
+kind = "validate"
+runs = 20
+"""
+
+
+def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "auto") -> Path:
+    shutil.copy(npz, root / "tiny.npz")
+    shutil.copy(TESTS / "keras3_models.py", root / "keras3_models.py")
+    recipe = root / "recipe.toml"
+    recipe.write_text(textwrap.dedent(f"""\
+        version = 1
+        name = "keras3-engine"
+        seed = 0
+        [model]
+        source = "keras3_models.py:{model}"
+        engine = "{engine}"
+        [data]
+        source = "tiny.npz"
+        """) + STAGES.format(quantize=quantize))
+    return recipe
+
+
+@pytest.mark.slow
+def test_a_subclassed_model_builds_pruned_and_int8(tmp_path, tiny_npz):
+    """Refused before this engine: magnitude pruning to 60 %, int8, builtin ops only."""
+    recipe = write(tmp_path, tiny_npz, "subclassed", '\n[[stages]]\nkind = "quantize"\n'
+                                                     'mode = "int8"\n')
+    report = build(recipe, tmp_path / "out")
+    assert report.model["engine"] == "keras3" and report.model["kind"] == "factory"
+    assert report.pruning[0]["pruned_layers"] == ["conv2d", "dense", "dense_1"]
+    stripped = next(s for s in report.stages if s["kind"] == "strip")["outputs"]
+    assert stripped["sparsity"] == pytest.approx(0.6, abs=0.01)
+    ops = set(TFLiteModel.of_file(tmp_path / "out" / "model.tflite").ops())
+    assert ops <= {"QUANTIZE", "DEQUANTIZE", "RESHAPE", "CONV_2D", "FULLY_CONNECTED",
+                   "SOFTMAX", "EXPAND_DIMS"}, ops  # builtin ops: no Flex, no custom op
+    validated = next(s for s in report.stages if s["kind"] == "validate")["outputs"]
+    assert validated["agreement"]["top1"] >= 0.9
+
+
+@pytest.mark.slow
+def test_the_model_handed_back_loads_without_prune2edge_and_matches_the_tflite(tmp_path,
+                                                                            tiny_npz):
+    """model.keras is plain Keras 3: a process that imports only keras and the user's module
+    loads it, and it computes what the float32 .tflite computes."""
+    recipe = write(tmp_path, tiny_npz, "subclassed")
+    build(recipe, tmp_path / "out")
+    x = np.load(tmp_path / "tiny.npz")["x_test"][:100].astype(np.float32) / 255.0
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import keras, numpy as np
+        import keras3_models  # the user's module registers its model class
+        model = keras.saving.load_model({str(tmp_path / "out" / "model.keras")!r})
+        x = np.load({str(tmp_path / "x.npy")!r})
+        np.save({str(tmp_path / "keras.npy")!r}, model.predict(x, verbose=0))
+        assert "prune2edge" not in sys.modules
+        """)
+    env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    keras_out = np.load(tmp_path / "keras.npy")
+    tflite_out = TFLiteRunner(tmp_path / "out" / "model.tflite").predict(x)
+    assert np.max(np.abs(keras_out - tflite_out)) <= 1e-5
+
+
+@pytest.mark.slow
+def test_an_interrupted_fine_tune_resumes_to_the_same_bytes(tmp_path, tiny_npz):
+    """Ctrl-C after the first fine-tune epoch: the checkpoint keeps the model and its masks,
+    and --resume makes the bytes of the uninterrupted build."""
+    roots = [tmp_path / "whole", tmp_path / "stopped"]
+    for root in roots:
+        root.mkdir()
+        write(root, tiny_npz, "functional", engine="keras3")
+    build(roots[0] / "recipe.toml", roots[0] / "out")
+    with pytest.raises(Interrupted):
+        build(roots[1] / "recipe.toml", roots[1] / "out", reporter=StopAfter("finetune", 1))
+    report = build(roots[1] / "recipe.toml", roots[1] / "out", resume=True)
+    assert report.resumed == {"stage": 3, "epochs_done": 1, "stages_skipped": ["train", "prune"]}
+    for name in ("model.tflite", "model.keras"):
+        digests = {hashlib.sha256((root / "out" / name).read_bytes()).hexdigest()
+                   for root in roots}
+        assert len(digests) == 1, name
+    stripped = json.loads((roots[1] / "out" / "report.json").read_text())["sparsity"]
+    assert stripped["overall"] == pytest.approx(0.6, abs=0.01)
+
+
+def test_engine_keras3_refuses_a_tf_keras_model(tmp_path):
+    with pytest.raises(ModelError) as info:
+        load("tiny_models:mlp", TESTS, engine="keras3")
+    assert info.value.what == "engine keras3 runs Keras 3 models, and this is a tf_keras model"
+
+
+@pytest.mark.slow
+def test_a_stage_the_engine_cannot_run_is_one_line_before_any_work(tmp_path, tiny_npz):
+    recipe = write(tmp_path, tiny_npz, "subclassed")
+    recipe.write_text(recipe.read_text().replace(
+        'kind = "prune"\n', 'kind = "structural"\nratio = 0.5\n').replace(
+        "schedule = { kind = \"polynomial_decay\", final_sparsity = 0.6, frequency = 4 }\n", "")
+        .replace('[[stages]]\nkind = "strip"\n', ""))
+    with pytest.raises(ModelError) as info:
+        build(recipe, tmp_path / "out")
+    assert info.value.what == ("the keras3 engine cannot run this yet: structural runs in the "
+                               "tf_keras engine only")
+    assert info.value.where == "stage 2 (structural)"
+    assert not (tmp_path / "out").exists()
