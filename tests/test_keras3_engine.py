@@ -67,9 +67,11 @@ def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "
 
 @pytest.mark.slow
 def test_a_subclassed_model_builds_pruned_and_int8(tmp_path, tiny_npz):
-    """Refused before this engine: magnitude pruning to 60 %, int8, builtin ops only."""
+    """Refused before this engine: magnitude pruning to 60 %, int8 with a layer kept float
+    (TensorFlow's name scopes of Keras 3 layers, "dense_1_2" for "dense_1", map back to the
+    layers), builtin ops only."""
     recipe = write(tmp_path, tiny_npz, "subclassed", '\n[[stages]]\nkind = "quantize"\n'
-                                                     'mode = "int8"\n')
+                                                     'mode = "int8"\nfloat_layers = ["dense_1"]\n')
     report = build(recipe, tmp_path / "out")
     assert report.model["engine"] == "keras3" and report.model["kind"] == "factory"
     assert report.pruning[0]["pruned_layers"] == ["conv2d", "dense", "dense_1"]
@@ -78,6 +80,9 @@ def test_a_subclassed_model_builds_pruned_and_int8(tmp_path, tiny_npz):
     ops = set(TFLiteModel.of_file(tmp_path / "out" / "model.tflite").ops())
     assert ops <= {"QUANTIZE", "DEQUANTIZE", "RESHAPE", "CONV_2D", "FULLY_CONNECTED",
                    "SOFTMAX", "EXPAND_DIMS"}, ops  # builtin ops: no Flex, no custom op
+    int8 = report.conversion["int8"]
+    assert int8["float_layers"] == ["dense_1 (FULLY_CONNECTED)"]  # the head
+    assert {name for e in int8["layer_errors"] for name in e["layers"]} >= {"conv2d", "flatten"}
     validated = next(s for s in report.stages if s["kind"] == "validate")["outputs"]
     assert validated["agreement"]["top1"] >= 0.9
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _compat
 from ..errors import BuildFailed, RecipeError
 from ..keras.converter import QuantizationPlan
 from ..keras.model import all_layers, predict
@@ -38,9 +39,10 @@ def plan_int8(model: Any, plan: QuantizationPlan, reporter: Reporter | None = No
     x, labels = plan.check
     names = [layer.name for layer in all_layers(model)]
     outputs = getattr(model, "output_names", None) or ()  # a subclassed Keras 3 model: none
+    keras3 = not isinstance(model, _compat.keras().Model)
 
     def rank(nodes: tuple[str, ...]) -> list[LayerError]:
-        return layer_errors(calibrated, x[:PROBE_SAMPLES], names, outputs, nodes)
+        return layer_errors(calibrated, x[:PROBE_SAMPLES], names, outputs, nodes, keras3)
 
     all_int8 = rank(())
     start = _nodes_of(plan.float_layers, all_int8)

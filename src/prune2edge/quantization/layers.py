@@ -48,11 +48,13 @@ class LayerError:
 
 
 def layer_errors(calibrated: Calibrated, samples: np.ndarray, layer_names: Iterable[str],
-                 output_layers: Iterable[str], float_nodes: tuple[str, ...] = ()
-                 ) -> list[LayerError]:
+                 output_layers: Iterable[str], float_nodes: tuple[str, ...] = (),
+                 suffixed: bool = False) -> list[LayerError]:
     """The error of every quantized op over `samples` (one invocation each), worst first.
     `layer_names` are the Keras model's layers, `output_layers` those producing its outputs
-    (whose tensors the converter renames after the signature)."""
+    (whose tensors the converter renames after the signature). `suffixed`: the graph was
+    traced from Keras 3, whose layers' name scopes TensorFlow made unique once ("dense" ->
+    "dense_1", "dense_1" -> "dense_1_2")."""
     tf = _compat.tf()
     options = tf.lite.experimental.QuantizationDebugOptions(
         layer_direct_compare_metrics={"error": channel_error, "tensor_error": tensor_error,
@@ -68,7 +70,7 @@ def layer_errors(calibrated: Calibrated, samples: np.ndarray, layer_names: Itera
     debugger.layer_statistics_dump(dump)
     names, outputs = set(layer_names), tuple(output_layers)
     rows = [LayerError(row["tensor_name"], row["op_name"],
-                       _layers_of(row["tensor_name"], names) or outputs,
+                       _layers_of(row["tensor_name"], names, suffixed) or outputs,
                        _figure(row["tensor_error" if row["op_name"] in FIXED_RANGE
                                    else "error"]), _figure(row["steps"]))
             for row in csv.DictReader(io.StringIO(dump.getvalue()))]
@@ -102,13 +104,14 @@ def error_steps(float_out: np.ndarray, quant_out: np.ndarray, scale: float,
     return float(np.sqrt(np.mean(np.square(error))) / scale) if scale else math.nan
 
 
-def _layers_of(node: str, names: set[str]) -> tuple[str, ...]:
+def _layers_of(node: str, names: set[str], suffixed: bool = False) -> tuple[str, ...]:
     """The Keras layers named in a fused tensor name, in order of first mention."""
     found: dict[str, None] = {}
     for part in node.split(";"):
         for component in part.split("/"):
-            if component in names:
-                found[component] = None
+            name = component.rpartition("_")[0] if suffixed else component
+            if name in names:
+                found[name] = None
     return tuple(found)
 
 
