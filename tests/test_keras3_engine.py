@@ -29,7 +29,7 @@ epochs = 1
 
 [[stages]]
 kind = "prune"
-schedule = {{ kind = "polynomial_decay", final_sparsity = 0.6, frequency = 4 }}
+{prune}
 
 [[stages]]
 kind = "finetune"
@@ -48,7 +48,11 @@ runs = 20
 """
 
 
-def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "auto") -> Path:
+MAGNITUDE = 'schedule = { kind = "polynomial_decay", final_sparsity = 0.6, frequency = 4 }'
+
+
+def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "auto",
+          prune: str = MAGNITUDE) -> Path:
     shutil.copy(npz, root / "tiny.npz")
     shutil.copy(TESTS / "keras3_models.py", root / "keras3_models.py")
     recipe = root / "recipe.toml"
@@ -61,7 +65,7 @@ def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "
         engine = "{engine}"
         [data]
         source = "tiny.npz"
-        """) + STAGES.format(quantize=quantize))
+        """) + STAGES.format(quantize=quantize, prune=prune))
     return recipe
 
 
@@ -91,9 +95,13 @@ def test_a_subclassed_model_builds_pruned_and_int8(tmp_path, tiny_npz):
 def test_the_model_handed_back_loads_without_prune2edge_and_matches_the_tflite(tmp_path,
                                                                             tiny_npz):
     """model.keras is plain Keras 3: a process that imports only keras and the user's module
-    loads it, and it computes what the float32 .tflite computes."""
-    recipe = write(tmp_path, tiny_npz, "subclassed")
-    build(recipe, tmp_path / "out")
+    loads it, and it computes what the float32 .tflite computes. Pruned by Optimal Brain
+    Damage: its zeros set at once, then held by the masks."""
+    recipe = write(tmp_path, tiny_npz, "subclassed", prune='criterion = "obd"\nschedule = '
+                   '{ kind = "constant_sparsity", target_sparsity = 0.6 }')
+    report = build(recipe, tmp_path / "out")
+    assert report.pruning[0]["test_accuracy_before_finetune"] > 0.3
+    assert report.sparsity["overall"] == pytest.approx(0.6, abs=0.01)
     x = np.load(tmp_path / "tiny.npz")["x_test"][:100].astype(np.float32) / 255.0
     np.save(tmp_path / "x.npy", x)
     script = textwrap.dedent(f"""\
@@ -145,10 +153,9 @@ def test_engine_keras3_refuses_a_tf_keras_model(tmp_path):
 @pytest.mark.slow
 def test_a_stage_the_engine_cannot_run_is_one_line_before_any_work(tmp_path, tiny_npz):
     recipe = write(tmp_path, tiny_npz, "subclassed")
-    recipe.write_text(recipe.read_text().replace(
-        'kind = "prune"\n', 'kind = "structural"\nratio = 0.5\n').replace(
-        "schedule = { kind = \"polynomial_decay\", final_sparsity = 0.6, frequency = 4 }\n", "")
-        .replace('[[stages]]\nkind = "strip"\n', ""))
+    recipe.write_text(recipe.read_text().replace('kind = "prune"\n', 'kind = "structural"\n')
+                      .replace(MAGNITUDE, "ratio = 0.5")
+                      .replace('[[stages]]\nkind = "strip"\n', ""))
     with pytest.raises(ModelError) as info:
         build(recipe, tmp_path / "out")
     assert info.value.what == ("the keras3 engine cannot run this yet: structural runs in the "

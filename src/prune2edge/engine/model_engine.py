@@ -43,12 +43,6 @@ class ModelEngine(Protocol):
               options: dict[str, Any]) -> tuple[Any, Any]:
         """(a copy of `model` pruned in the chosen layers, its masks if kept beside it)."""
 
-    def prune_once(self, model: Any, layers: list[str], name: str, x: Any, sparsity: float,
-                   damping: float = 0.01, m_by_n: tuple[int, int] | None = None,
-                   task: Any = None) -> list[dict[str, Any]] | None:
-        """Zero the chosen layers' lowest-ranked weights by criterion `name`, in place, now
-        (OBS: the rows of its layer-by-layer reconstruction)."""
-
     def pruning_callbacks(self, model: Any, masks: Any, summaries: Path | None) -> list[Any]:
         """The training callbacks that advance and hold the masks."""
 

@@ -12,7 +12,6 @@ from .. import _compat
 from ..sparsity.schedules import Schedule
 from . import files
 from . import model as facts
-from .one_shot import prune_once as _prune_once
 
 
 class TfKerasEngine:
@@ -31,7 +30,6 @@ class TfKerasEngine:
     outputs_probabilities = staticmethod(facts.outputs_probabilities)
     prunable_weights = staticmethod(facts.prunable_weights)
     load_own = staticmethod(files.load_own)
-    prune_once = staticmethod(_prune_once)
 
     @staticmethod
     def reseeders(model: Any) -> list[Callable[[int], None]]:

@@ -12,8 +12,7 @@ import numpy as np
 
 from .. import _compat
 from ..errors import ModelError
-from ..progress import Task
-from ..sparsity.schedules import ConstantSparsity, Schedule
+from ..sparsity.schedules import Schedule
 from .masking import Masks, Rule, hold, layers_with_weights, pruned_variables
 
 ONE_BATCH = 8  # samples the output is looked at on, where the model's layers do not say
@@ -113,17 +112,6 @@ class Keras3Engine:
         variables = [v for layer in self.layers(model) if layer.name in chosen
                      for v in pruned_variables(layer) or ()]
         return model, Masks(variables, Rule(schedule, **options))
-
-    def prune_once(self, model: Any, layers: list[str], name: str, x: Any, sparsity: float,
-                   damping: float = 0.01, m_by_n: tuple[int, int] | None = None,
-                   task: Task | None = None) -> None:
-        """Zero `sparsity` of the chosen layers' pruned weights by magnitude (or m of every
-        n), in place: the masks' first turn, at once. Other criteria are the tf_keras
-        engine's."""
-        if name != "magnitude":
-            raise ValueError(f"criterion {name} runs in the tf_keras engine only")
-        at_once = ConstantSparsity(target_sparsity=sparsity, frequency=1)
-        self.prune(model, set(layers), at_once, {"sparsity_m_by_n": m_by_n})[1].advance()
 
     @staticmethod
     def pruning_callbacks(model: Any, masks: Masks | None, summaries: Path | None) -> list[Any]:

@@ -16,6 +16,7 @@ from ..engine.stage import Stage
 from ..errors import ModelError, RecipeError
 from ..keras import reconstruct
 from ..keras.model import accuracy
+from ..keras.one_shot import prune_once
 from ..params import to_mapping
 from ..report.format import figures, fmt_pct, table
 from ..report.results import Pruned
@@ -119,8 +120,8 @@ class Prune(Stage):
         self.resolved_schedule(ctx)
 
     def unsupported(self, engine: str) -> str | None:
-        if engine == "keras3" and self.criterion != "magnitude":
-            return f"criterion {self.criterion} runs in the tf_keras engine only"
+        if engine == "keras3" and self.criterion == "obs":
+            return "criterion obs (layer-wise reconstruction) runs in the tf_keras engine only"
         return None
 
     def resolved_schedule(self, ctx: BuildContext) -> tuple[Schedule, int | None]:
@@ -237,16 +238,17 @@ class Prune(Stage):
                    layers: list[str]) -> tuple[float, list[dict[str, Any]] | None]:
         """The test accuracy with the chosen weights zeroed at the target sparsity, before any
         fine-tuning (what the criterion alone achieves), and OBS's reconstruction rows. OBD's
-        and OBS's zeros stay in `model`; magnitude pruning is left to tfmot, exactly as tfmot
-        does it, so it is only tried on a copy."""
+        and OBS's zeros stay in `model`; magnitude pruning is left to the masks (tfmot's, or
+        the Keras 3 engine's), exactly as tfmot does it, so it is only tried on a copy."""
         engine = ctx.setup.engine
         target = model if self.criterion != "magnitude" else engine.clone(model)
         sample = (ctx.setup.data.representative(self.calibration_samples, ctx.setup.seed)
                   if self.criterion != "magnitude" else None)
+        named = {layer.name: layer for layer in engine.layers(target)}
+        weights = [w for name in layers for w in engine.prunable_weights(named[name]) or ()]
         with ctx.setup.reporter.task(self.criterion, len(layers), "layers") as task:
-            rows = engine.prune_once(target, layers, self.criterion, sample,
-                                     self.schedule.target, self.damping, self.sparsity_m_by_n,
-                                     task)
+            rows = prune_once(target, layers, weights, self.criterion, sample,
+                              self.schedule.target, self.damping, self.sparsity_m_by_n, task)
         return accuracy(target, ctx.setup.data.x_test, ctx.setup.data.y_test), rows
 
     @classmethod
