@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -121,26 +122,27 @@ def test_the_model_handed_back_loads_without_prune2edge_and_matches_the_tflite(t
     keras_out = np.load(tmp_path / "keras.npy")
     tflite_out = TFLiteRunner(tmp_path / "out" / "model.tflite").predict(x)
     assert np.max(np.abs(keras_out - tflite_out)) <= 1e-5
+    with zipfile.ZipFile(tmp_path / "out" / "model.keras") as archive:
+        assert not json.loads(archive.read("config.json")).get("compile_config")  # uncompiled
 
 
 @pytest.mark.slow
 def test_an_interrupted_fine_tune_resumes_to_the_same_bytes(tmp_path, tiny_npz):
-    """Ctrl-C after the first fine-tune epoch: the checkpoint keeps the model and its masks,
-    and --resume makes the bytes of the uninterrupted build."""
-    roots = [tmp_path / "whole", tmp_path / "stopped"]
-    for root in roots:
-        root.mkdir()
-        write(root, tiny_npz, "functional", engine="keras3")
-    build(roots[0] / "recipe.toml", roots[0] / "out")
+    """Ctrl-C after the first fine-tune epoch of a subclassed model with dropout: the
+    checkpoint keeps the model (read back with the user's class) and its masks, dropout is
+    reseeded per epoch, and --resume makes the bytes of the uninterrupted build."""
+    recipe = write(tmp_path, tiny_npz, "subclassed")
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    build(recipe, whole)
     with pytest.raises(Interrupted):
-        build(roots[1] / "recipe.toml", roots[1] / "out", reporter=StopAfter("finetune", 1))
-    report = build(roots[1] / "recipe.toml", roots[1] / "out", resume=True)
+        build(recipe, stopped, reporter=StopAfter("finetune", 1))
+    report = build(recipe, stopped, resume=True)
     assert report.resumed == {"stage": 3, "epochs_done": 1, "stages_skipped": ["train", "prune"]}
     for name in ("model.tflite", "model.keras"):
-        digests = {hashlib.sha256((root / "out" / name).read_bytes()).hexdigest()
-                   for root in roots}
+        digests = {hashlib.sha256((out / name).read_bytes()).hexdigest()
+                   for out in (whole, stopped)}
         assert len(digests) == 1, name
-    stripped = json.loads((roots[1] / "out" / "report.json").read_text())["sparsity"]
+    stripped = json.loads((stopped / "report.json").read_text())["sparsity"]
     assert stripped["overall"] == pytest.approx(0.6, abs=0.01)
 
 

@@ -171,6 +171,11 @@ def keras3_functional_class() -> type:
     return Functional
 
 
+def keras3_is_graph(model: Any) -> bool:
+    """Whether a Keras 3 model is a layer graph (functional or Sequential), not subclassed."""
+    return isinstance(model, (keras3_engine().Sequential, keras3_functional_class()))
+
+
 def keras3_sublayers(layer: Any) -> list[Any]:
     """The layers a Keras 3 layer holds directly: a model's layers, a custom layer's blocks.
 
@@ -183,9 +188,9 @@ def keras3_build_shape(model: Any) -> Any:
     model never built. A subclassed model has no `input_shape`: this is where Keras keeps it.
 
     Private: `Layer._build_shapes_dict`, checked against Keras 3.15."""
-    shapes = getattr(model, "_build_shapes_dict", None) or {}
-    return next(iter(shapes.values()), None) if len(shapes) == 1 else (
-        list(shapes.values()) or None)
+    shapes = [tuple(shape) if all(d is None or isinstance(d, int) for d in shape) else shape
+              for shape in (getattr(model, "_build_shapes_dict", None) or {}).values()]
+    return shapes[0] if len(shapes) == 1 else (shapes or None)  # a loaded model's are lists
 
 
 def keras3_seed_states(model: Any) -> list[Any]:

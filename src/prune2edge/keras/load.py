@@ -89,7 +89,7 @@ def loaded(model: Any, source: str, kind: str, details: dict[str, Any] | None = 
     for the tf_keras engine; what the engine cannot take is refused."""
     details = dict(details or {})
     if not isinstance(model, _compat.keras().Model) and from_keras3.is_keras3_model(model):
-        if engine == "keras3" or (engine == "auto" and not from_keras3.is_graph(model)):
+        if engine == "keras3" or (engine == "auto" and not _compat.keras3_is_graph(model)):
             return LoadedModel(model, source, kind, details, engine="keras3")
         model, details["translation"] = from_keras3.translate_model(model)
     elif engine == "keras3":

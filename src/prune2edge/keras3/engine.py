@@ -27,6 +27,7 @@ class Keras3Engine:
 
     def __init__(self, model: Any = None):
         keras = self.keras()
+        self.names = [layer.name for layer in _every_layer(model)]  # kept through copies
         self.custom_objects = {
             type(layer).__name__: type(layer) for layer in _every_layer(model)
             if type(layer) not in (getattr(keras.layers, type(layer).__name__, None),
@@ -39,7 +40,9 @@ class Keras3Engine:
     def clone(self, model: Any) -> Any:
         """An independent copy: architecture, weights and layer names (a subclassed model's
         copy makes new layers, named anew), no optimizer."""
-        copy = self.keras().models.clone_model(model)
+        keras = self.keras()
+        copy = (keras.models.clone_model(model) if _compat.keras3_is_graph(model)
+                else type(model).from_config(model.get_config()))  # not compiled, as clones are
         if len(copy.weights) != len(model.weights):  # a subclassed model's, not yet called
             copy(np.zeros((1, *self.input_shape(model)), "float32"), training=False)
         for original, copied in zip(_every_layer(model), _every_layer(copy), strict=True):
@@ -137,9 +140,15 @@ class Keras3Engine:
         return Masks.load(path, model)
 
     def load_own(self, path: Path) -> Any:
-        """A .keras file this build wrote (a checkpoint), optimizer state included."""
-        return self.keras().saving.load_model(path, safe_mode=False,
-                                              custom_objects=self.custom_objects)
+        """A .keras file this build wrote (a checkpoint), optimizer state included, its layers
+        named as the build's (a subclassed model's layers are named anew when made)."""
+        model = self.keras().saving.load_model(path, safe_mode=False,
+                                               custom_objects=self.custom_objects)
+        layers = _every_layer(model)
+        if len(layers) == len(self.names):
+            for layer, name in zip(layers, self.names, strict=True):
+                layer.name = name
+        return model
 
 
 def _every_layer(layer: Any) -> list[Any]:

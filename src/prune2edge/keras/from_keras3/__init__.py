@@ -5,12 +5,11 @@ registered functions (`layers.py`)."""
 
 from .layers import register_keras3_translation
 from .translate import (
-    is_graph,
     is_keras3_model,
     load,
     saved_by_keras3,
     translate_model,
 )
 
-__all__ = ["is_graph", "is_keras3_model", "load", "register_keras3_translation",
+__all__ = ["is_keras3_model", "load", "register_keras3_translation",
            "saved_by_keras3", "translate_model"]

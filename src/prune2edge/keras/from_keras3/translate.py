@@ -56,12 +56,6 @@ def load(path: Path, safe_mode: bool = True) -> Any:
         raise ModelError(f"Keras 3 cannot load the model ({message})", str(path), fix) from exc
 
 
-def is_graph(model: Any) -> bool:
-    """Whether a Keras 3 model is a layer graph (functional or Sequential), not subclassed."""
-    return isinstance(model, (_compat.keras3_engine().Sequential,
-                              _compat.keras3_functional_class()))
-
-
 def is_keras3_model(value: Any) -> bool:
     """Whether `value` is a Keras 3 model (e.g. what a factory returned)."""
     keras3 = _compat.keras3()
