@@ -183,11 +183,15 @@ def keras3_sublayers(layer: Any) -> list[Any]:
     return list(layer._flatten_layers(include_self=False, recursive=False))
 
 
-def keras3_build_shape(model: Any) -> Any:
-    """The input shape a Keras 3 model was built with (its batch axis included); None for a
-    model never built. A subclassed model has no `input_shape`: this is where Keras keeps it.
+def keras3_input_shape(model: Any) -> Any:
+    """A Keras 3 model's input shape (its batch axis included; a list of shapes for several
+    inputs): its `Input`'s, or the shape a subclassed model was built with; None for a
+    subclassed model never built.
 
-    Private: `Layer._build_shapes_dict`, checked against Keras 3.15."""
+    Private: `Layer._build_shapes_dict` (where Keras keeps a subclassed model's), checked
+    against Keras 3.15."""
+    if getattr(model, "inputs", None):
+        return model.input_shape
     shapes = [tuple(shape) if all(d is None or isinstance(d, int) for d in shape) else shape
               for shape in (getattr(model, "_build_shapes_dict", None) or {}).values()]
     return shapes[0] if len(shapes) == 1 else (shapes or None)  # a loaded model's are lists

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from ..keras.engine import TfKerasEngine
 from ..keras3.engine import Keras3Engine
 from ..sparsity.schedules import Schedule
-
-EngineName = Literal["auto", "tf_keras", "keras3"]
 
 
 class ModelEngine(Protocol):

@@ -93,9 +93,7 @@ def _from_model(tf: Any, model: Any) -> Any:
     XNNPACK refuses a sparse int8 FULLY_CONNECTED behind such a reshape)."""
     if isinstance(model, _compat.keras().Model):
         return tf.lite.TFLiteConverter.from_keras_model(model)
-    shape = (model.inputs[0].shape if getattr(model, "inputs", None)
-             else _compat.keras3_build_shape(model))
-    spec = tf.TensorSpec((1, *shape[1:]), tf.float32)
+    spec = tf.TensorSpec((1, *_compat.keras3_input_shape(model)[1:]), tf.float32)
     traced = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([traced], model)
     converter.experimental_lower_to_saved_model = False  # the weights frozen into constants

@@ -25,11 +25,12 @@ class Keras3Engine:
 
     name = "keras3"
 
-    def __init__(self, model: Any = None):
+    def __init__(self, model: Any):
         keras = self.keras()
-        self.names = [layer.name for layer in _every_layer(model)]  # kept through copies
+        layers = _every_layer(model)
+        self.names = [layer.name for layer in layers]  # kept through copies and checkpoints
         self.custom_objects = {
-            type(layer).__name__: type(layer) for layer in _every_layer(model)
+            type(layer).__name__: type(layer) for layer in layers
             if type(layer) not in (getattr(keras.layers, type(layer).__name__, None),
                                    getattr(keras, type(layer).__name__, None))}
 
@@ -45,8 +46,7 @@ class Keras3Engine:
                 else type(model).from_config(model.get_config()))  # not compiled, as clones are
         if len(copy.weights) != len(model.weights):  # a subclassed model's, not yet called
             copy(np.zeros((1, *self.input_shape(model)), "float32"), training=False)
-        for original, copied in zip(_every_layer(model), _every_layer(copy), strict=True):
-            copied.name = original.name
+        _name_layers(copy, [layer.name for layer in _every_layer(model)])
         copy.set_weights(model.get_weights())
         return copy
 
@@ -54,8 +54,7 @@ class Keras3Engine:
     def input_shape(model: Any) -> tuple[int, ...]:
         """The single input shape without the batch axis, from the model's inputs or, for a
         subclassed model, from the shape it was built with."""
-        shape = (model.input_shape if hasattr(model, "inputs") and model.inputs
-                 else _compat.keras3_build_shape(model))
+        shape = _compat.keras3_input_shape(model)
         if shape is None:
             raise ModelError("the subclassed model was never built, so its input shape is "
                              "unknown", model.name, "call it once on a batch (or model.build("
@@ -144,16 +143,19 @@ class Keras3Engine:
         named as the build's (a subclassed model's layers are named anew when made)."""
         model = self.keras().saving.load_model(path, safe_mode=False,
                                                custom_objects=self.custom_objects)
-        layers = _every_layer(model)
-        if len(layers) == len(self.names):
-            for layer, name in zip(layers, self.names, strict=True):
-                layer.name = name
+        _name_layers(model, self.names)
         return model
 
 
 def _every_layer(layer: Any) -> list[Any]:
-    """`layer` and every layer in it, at any depth (nothing for None)."""
-    if layer is None:
-        return []
+    """`layer` and every layer in it, at any depth."""
     return [layer, *(inner for sub in _compat.keras3_sublayers(layer)
                      for inner in _every_layer(sub))]
+
+
+def _name_layers(model: Any, names: list[str]) -> None:
+    """Give `model`'s layers, in `_every_layer` order, these names: a subclassed model's layers
+    are named anew whenever it is made (copied, or read back), the same architecture's in the
+    same order."""
+    for layer, name in zip(_every_layer(model), names, strict=True):
+        layer.name = name
