@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import made_once
 from prune2edge.cli import app
 from prune2edge.errors import ModelError
 from prune2edge.keras.converter import to_tflite
@@ -29,21 +30,24 @@ def keras3_env():
     return {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    """The models of keras3_sources/write_models.py, written by Keras 3 in its own process."""
-    root = tmp_path_factory.mktemp("keras3-sources")
+def write_sources(root):
     for name in ("my_layers.py", "write_models.py"):
         shutil.copy(SOURCES / name, root / name)
     out = subprocess.run([sys.executable, str(root / "write_models.py"), str(root)],
                          env=keras3_env(), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
-    return root
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The models of keras3_sources/write_models.py, written by Keras 3 in its own process
+    (once per test session)."""
+    return made_once(tmp_path_factory, "keras3-sources", write_sources)
 
 
 @pytest.mark.slow
 def test_operations_and_keras3_activations_translate_exactly(files):
-    loaded = load("ops.keras", files)
+    loaded = load("ops.keras", files, engine="tf_keras")
     translation = loaded.details["translation"]
     assert translation["operations"] >= 20
     assert translation["max_abs_diff"] <= 1e-4  # at the outputs and 12 tensors inside
@@ -58,7 +62,7 @@ def test_operations_and_keras3_activations_translate_exactly(files):
 
 def test_operations_without_a_translation_are_named_with_the_reason(files):
     with pytest.raises(ModelError) as info:
-        load("refused.keras", files)
+        load("refused.keras", files, engine="tf_keras")
     what = info.value.what
     assert what.startswith("Keras 3 operations without a tf_keras translation")
     assert "(TrueDivide: divides a number by a tensor)" in what
@@ -73,6 +77,7 @@ version = 1
 name = "own-layer"
 [model]
 source = "{files}/my_layers.py:model"
+engine = "tf_keras"
 [data]
 source = "{tiny_npz}"
 [[stages]]

@@ -1,8 +1,9 @@
 """Every keras.applications family, its smallest member built by Keras 3 itself (random
-weights, small inputs) and saved as .keras, goes through `prune2edge build`: translated to
-tf_keras, verified against Keras 3 to 1e-4 (outputs and tensors inside), measured and handed
-back. (That the same architectures convert, pruned, is `test_applications.py`'s part; the
-MobileNetV3 the Keras 3 era ships goes through structural pruning and conversion here.)"""
+weights, small inputs) and saved as .keras, goes through `prune2edge build` in both engines:
+in the keras3 engine as it is, through structural pruning at ratio 0.5, int8 and conversion
+(builtin ops only, Keras-vs-.tflite agreement measured); and translated to tf_keras, verified
+against Keras 3 to 1e-4 (outputs and tensors inside), measured and handed back.
+(scripts/bench_keras3_applications.py measures both engines side by side.)"""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from conftest import made_once
 from prune2edge import build
+from prune2edge.tflite.model import TFLiteModel
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +38,26 @@ version = 1
 name = "{name}"
 [model]
 source = "{source}"
+engine = "{engine}"
 [data]
 source = "{data}"
 {stages}
 """
 MEASURE = '[[stages]]\nkind = "measure"\n'
-# (converting it took most of its build: tests/test_applications.py converts MobileNetV3)
-STRUCTURAL = '[[stages]]\nkind = "structural"\nratio = 0.5\n'
+SHRINK = """
+[[stages]]
+kind = "structural"
+ratio = 0.5
+[[stages]]
+kind = "quantize"
+mode = "int8"
+[[stages]]
+kind = "convert"
+sparse = "off"
+[[stages]]
+kind = "validate"
+runs = 10
+"""
 
 
 def write_families(root, names):
@@ -60,12 +75,12 @@ def saved(tmp_path_factory):
                      lambda root: write_families(root, sorted(OWN_PARTS)))
 
 
-def build_family(saved, name, data, work, stages=MEASURE):
+def build_family(saved, name, data, work, stages, engine):
     """`prune2edge build` of the family's saved file (in this process: the build imports
     Keras 3 beside tf_keras as the command does)."""
     recipe = work / f"{name}.toml"
     recipe.write_text(RECIPE.format(name=name, source=saved / f"{name}.keras", data=data,
-                                    stages=stages))
+                                    stages=stages, engine=engine))
     build(recipe, work / "out")
     return json.loads((work / "out" / "report.json").read_text())
 
@@ -76,31 +91,49 @@ SPECIFIC = {"MobileNetV3Small": lambda t: t["operations"] > 0,  # hard-swish wri
             "ConvNeXtTiny": lambda t: len(t["registered_translations"]) == 18}  # LayerScale
 
 
-# families whose translation has parts of its own (operations and depthwise stacks,
-# registered layers, Rescaling and Normalization); `make test-all` builds the others too
-# (NASNetMobile's separable cells, InceptionResNetV2's 40 registered scale layers)
+# families with parts of their own (operations and depthwise stacks, ConvNeXt's nested
+# Sequential models and LayerScale, Rescaling and Normalization); `make test-all` builds the
+# others too (NASNetMobile's separable cells, InceptionResNetV2's 40 scale layers)
 OWN_PARTS = {"MobileNetV3Small", "EfficientNetB0", "ConvNeXtTiny"}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=() if name in OWN_PARTS else pytest.mark.exhaustive)
-    for name in FAMILIES])
-def test_every_family_builds_from_its_keras3_file(saved, tiny_npz, tmp_path, name):
-    """MobileNetV3Small, the Keras 3 era's own MobileNet, is also pruned structurally in the
-    same build (one translation)."""
-    if name not in OWN_PARTS:
-        saved = tmp_path / "saved"
-        saved.mkdir()
-        write_families(saved, [name])
-    stages = MEASURE + (STRUCTURAL if name == "MobileNetV3Small" else "")
-    report = build_family(saved, name, tiny_npz, tmp_path, stages)
+def family_params():
+    return [pytest.param(name, marks=() if name in OWN_PARTS else pytest.mark.exhaustive)
+            for name in FAMILIES]
+
+
+def saved_family(saved, tmp_path, name):
+    """The family's file: saved once for `make test`'s families, else saved here."""
+    if name in OWN_PARTS:
+        return saved
+    own = tmp_path / "saved"
+    own.mkdir()
+    write_families(own, [name])
+    return own
+
+
+@pytest.mark.parametrize("name", family_params())
+def test_every_family_shrinks_in_the_keras3_engine(saved, tiny_npz, tmp_path, name):
+    """Structural pruning of the Keras 3 model as it is (`auto` picks the keras3 engine), int8
+    and conversion: at most 40 % of the MACs kept, builtin ops only, the model handed back."""
+    report = build_family(saved_family(saved, tmp_path, name), name, tiny_npz, tmp_path,
+                          SHRINK, "auto")
+    assert report["model"]["engine"] == "keras3" and "translation" not in report["model"]
+    structural = report["structural"][0]
+    assert structural["macs_after"] <= 0.4 * structural["macs_before"]
+    assert 0.0 <= report["agreement"]["top1"] <= 1.0
+    ops = set(TFLiteModel.of_file(tmp_path / "out" / "model.tflite").ops())
+    assert "CONV_2D" in ops and not any("CUSTOM" in op or "FLEX" in op for op in ops), ops
+    assert "model.keras" in report["artifacts"]
+
+
+@pytest.mark.parametrize("name", family_params())
+def test_every_family_translates_for_the_tf_keras_engine(saved, tiny_npz, tmp_path, name):
+    report = build_family(saved_family(saved, tmp_path, name), name, tiny_npz, tmp_path,
+                          MEASURE, "tf_keras")
     assert report["model"]["kind"] == "keras3"
     translation = report["model"]["translation"]
     assert translation["max_abs_diff"] <= 1e-4
     assert report["sizes"]["steps"][0]["keras_h5"]["bytes"] > 0
     assert "model.keras" in report["artifacts"]
     assert SPECIFIC.get(name, lambda t: True)(translation)
-    if name == "MobileNetV3Small":
-        structural = report["structural"][0]
-        assert structural["params_after"] < 0.5 * structural["params_before"]
-        assert any(len(group) > 1 for group in structural["groups"])  # residual, SE couplings

@@ -50,6 +50,7 @@ runs = 20
 
 
 MAGNITUDE = 'schedule = { kind = "polynomial_decay", final_sparsity = 0.6, frequency = 4 }'
+OBS = 'criterion = "obs"\nschedule = { kind = "constant_sparsity", target_sparsity = 0.5 }'
 
 
 def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "auto",
@@ -154,13 +155,37 @@ def test_engine_keras3_refuses_a_tf_keras_model(tmp_path):
 
 @pytest.mark.slow
 def test_a_stage_the_engine_cannot_run_is_one_line_before_any_work(tmp_path, tiny_npz):
+    recipe = write(tmp_path, tiny_npz, "subclassed", prune=OBS)
+    with pytest.raises(ModelError) as info:
+        build(recipe, tmp_path / "out")
+    assert info.value.what == ("the keras3 engine cannot run this yet: criterion obs "
+                               "(layer-wise reconstruction) runs in the tf_keras engine only")
+    assert info.value.where == "stage 2 (prune)"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_structural_pruning_refuses_a_subclassed_model_in_one_line(tmp_path, tiny_npz):
     recipe = write(tmp_path, tiny_npz, "subclassed")
     recipe.write_text(recipe.read_text().replace('kind = "prune"\n', 'kind = "structural"\n')
                       .replace(MAGNITUDE, "ratio = 0.5")
                       .replace('[[stages]]\nkind = "strip"\n', ""))
     with pytest.raises(ModelError) as info:
         build(recipe, tmp_path / "out")
-    assert info.value.what == ("the keras3 engine cannot run this yet: structural runs in the "
-                               "tf_keras engine only")
-    assert info.value.where == "stage 2 (structural)"
+    assert info.value.what == ("structural pruning needs a layer graph, and a subclassed "
+                               "model's call() is Python code")
+    assert info.value.where == "stage 2 (structural): digits"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_auto_translates_a_graph_for_what_only_the_tf_keras_engine_runs(tmp_path, tiny_npz):
+    """A Keras 3 graph builds as it is; when the recipe asks for what the keras3 engine cannot
+    run yet (OBS here), `auto` translates it for the tf_keras engine instead of refusing."""
+    recipe = write(tmp_path, tiny_npz, "functional", prune=OBS)
+    model = build(recipe, tmp_path / "out").model
+    assert "engine" not in model and model["translation"]["max_abs_diff"] <= 1e-4
+    with pytest.raises(ModelError) as info:
+        build(write(tmp_path, tiny_npz, "functional", prune=OBS, engine="keras3"),
+              tmp_path / "refused")
+    assert info.value.what.startswith("the keras3 engine cannot run this yet: criterion obs")

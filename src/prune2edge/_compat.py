@@ -206,11 +206,41 @@ def keras3_seed_states(model: Any) -> list[Any]:
     return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
 
 
+def is_keras3_node(value: Any) -> bool:
+    """Whether `value` is a node of a Keras 3 graph: a layer or an operation (never imports)."""
+    keras = keras3_imported()
+    return keras is not None and isinstance(value, keras.Operation)
+
+
+def is_keras3_operation(value: Any) -> bool:
+    """Whether `value` is a Keras 3 operation without a layer (`x + 3`, `keras.ops.mean`)."""
+    keras = keras3_imported()
+    return (keras is not None and isinstance(value, keras.Operation)
+            and not isinstance(value, keras.layers.Layer))
+
+
+def keras_of(model: Any) -> ModuleType:
+    """The Keras a model is made with: Keras 3 for a Keras 3 model, else tf_keras."""
+    module = keras3_imported()
+    return module if module is not None and isinstance(model, module.Model) else keras()
+
+
 def keras3_producer(tensor: Any) -> Any:
     """The Keras 3 layer (or operation) that produced a symbolic tensor.
 
     Private: `KerasTensor._keras_history`, checked against Keras 3.15."""
     return tensor._keras_history[0]
+
+
+def keras3_call_of(tensor: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """(args, kwargs) of the call that produced a symbolic Keras 3 tensor (empty for an
+    input's).
+
+    Private: `KerasTensor._keras_history` (operation, node index, tensor index),
+    `Operation._inbound_nodes` and `Node.arguments`, checked against Keras 3.15."""
+    operation, node_index, _ = tensor._keras_history
+    arguments = operation._inbound_nodes[node_index].arguments
+    return (tuple(arguments.args), dict(arguments.kwargs)) if arguments else ((), {})
 
 
 def keras3_calls(layer: Any) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], list[Any]]]:

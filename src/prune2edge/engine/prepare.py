@@ -14,10 +14,16 @@ from .model_engine import ModelEngine, engine_for
 
 
 def prepare(model: Any, data_source: Any, *, base_dir: Path, seed: int, work_dir: Path,
-            reporter: Reporter, command: str = "") -> tuple[keras_load.LoadedModel, BuildContext]:
+            reporter: Reporter, command: str = "",
+            keras3_gap: str | None = None) -> tuple[keras_load.LoadedModel, BuildContext]:
     """Load the model and the data fitted to it: the context the first stage starts from.
-    A `command` named here (e.g. "tune") runs in the tf_keras engine only."""
-    loaded = _load_model(model, base_dir)
+    A `command` named here (e.g. "tune") runs in the tf_keras engine only; `keras3_gap` is why
+    the keras3 engine cannot run the build (engine "auto" then translates a Keras 3 graph)."""
+    gap = f"prune2edge {command} runs in the tf_keras engine only" if command else keras3_gap
+    loaded = _load_model(model, base_dir, gap)
+    asked = getattr(model, "engine", None) or "auto"
+    if "translation" in loaded.details and asked == "auto":
+        reporter.note(f"Keras 3 graph translated for the tf_keras engine: {gap}")
     if command and loaded.engine != "tf_keras":
         raise ModelError(f"prune2edge {command} runs in the tf_keras engine only, and this "
                          f"model builds in the {loaded.engine} engine", loaded.source,
@@ -46,13 +52,14 @@ def seed_everything(seed: int) -> None:
     _compat.tf().config.experimental.enable_op_determinism()
 
 
-def _load_model(model: Any, base_dir: Path) -> keras_load.LoadedModel:
+def _load_model(model: Any, base_dir: Path, gap: str | None) -> keras_load.LoadedModel:
     if isinstance(model, str):
         model = keras_load.ModelSpec(source=model)
     if isinstance(model, keras_load.ModelSpec):
-        return keras_load.load(model.source, base_dir, model.safe_mode, model.engine or "auto")
+        return keras_load.load(model.source, base_dir, model.safe_mode, model.engine or "auto",
+                               translate_graphs=gap is not None)
     return keras_load.loaded(model, f"<{type(model).__name__} {getattr(model, 'name', '')}>",
-                             "object")
+                             "object", translate_graphs=gap is not None)
 
 
 def _load_data(source: Any, model: Any, engine: ModelEngine, base_dir: Path,

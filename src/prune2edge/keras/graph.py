@@ -1,4 +1,5 @@
-"""The layer graph of a Sequential or functional tf_keras model, read from its config.
+"""The layer graph of a Sequential or functional model: a tf_keras model's read from its
+config, a Keras 3 model's from its nodes (`keras3_graph`).
 
 Nested models (a Sequential stem inside a functional model, as in ConvNeXt) are inlined first,
 so every layer is a node of one graph.
@@ -6,7 +7,8 @@ so every layer is a node of one graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .. import _compat
@@ -17,23 +19,26 @@ from .nesting import inline_nested_models
 
 @dataclass(frozen=True)
 class Graph:
-    """A functional model's layers in topological order, with their inbound layers."""
+    """A functional model's layers (and a Keras 3 model's operations) in topological order,
+    with their inbound layers."""
 
     model: Any  # functional (a Sequential is re-expressed as a functional model)
-    config: dict[str, Any]
+    layers: list[Any]  # the nodes: layers, and a Keras 3 graph's operations
     inbound: dict[str, list[str]]  # layer name -> names of the layers feeding it, in order
     outputs: list[str]  # names of the layers whose outputs are the model's outputs
-    custom_objects: dict[str, type]  # layer classes that are not tf_keras' own, by name
+    config: dict[str, Any] | None = None  # tf_keras: what `rebuild` rebuilds, narrower
+    custom_objects: dict[str, type] = field(default_factory=dict)  # not tf_keras' own, by name
 
-    @property
-    def layers(self) -> list[Any]:
-        return self.model.layers
+    @cached_property
+    def _by_name(self) -> dict[str, Any]:
+        return {layer.name: layer for layer in self.layers}
 
     def layer(self, name: str) -> Any:
-        return self.model.get_layer(name)
+        return self._by_name[name]
 
 
 def graph_of(model: Any) -> Graph:
+    """A tf_keras model's graph (`keras3_graph.keras3_graph` reads a Keras 3 model's)."""
     keras = _compat.keras()
     if isinstance(model, keras.Sequential):
         model = keras.Model(model.inputs, model.outputs, name=model.name)
@@ -47,7 +52,7 @@ def graph_of(model: Any) -> Graph:
                              model.name, "structural pruning needs each layer called once")
         inbound[layer["name"]] = node_inputs(nodes[0]) if nodes else []
     outputs = [entry[0] for entry in config["output_layers"]]
-    return Graph(model, config, inbound, outputs, custom_objects(model))
+    return Graph(model, model.layers, inbound, outputs, config, custom_objects(model))
 
 
 def node_entries(node: list[Any]) -> list[list[Any]]:

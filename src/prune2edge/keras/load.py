@@ -23,8 +23,8 @@ class ModelSpec:
     source: str  # module:function or file.py:function factory, .keras/.h5 file, SavedModel dir
     safe_mode: bool = True  # refuse files whose loading would run code stored in them
     # tf_keras: tfmot's wrappers (a Keras 3 graph is translated); keras3: the Keras 3 model as
-    # it is; auto (or left out): keras3 for the Keras 3 models translation cannot take
-    # (subclassed ones), tf_keras for the others
+    # it is; auto (or left out): keras3 for Keras 3 models (a graph is translated for tf_keras
+    # when the recipe asks for what only that engine runs), tf_keras for tf_keras models
     engine: Literal["auto", "tf_keras", "keras3"] | None = None
 
 
@@ -59,10 +59,10 @@ def check_source(source: str, base_dir: Path) -> None:
                          "give a SavedModel directory, or a .keras/.h5 file")
 
 
-def load(source: str, base_dir: Path, safe_mode: bool = True,
-         engine: str = "auto") -> LoadedModel:
+def load(source: str, base_dir: Path, safe_mode: bool = True, engine: str = "auto",
+         translate_graphs: bool = False) -> LoadedModel:
     """Load a model from a factory, a Keras 2 or 3 file, an .h5 file or a SavedModel, for
-    `engine` (see `ModelSpec.engine`).
+    `engine` (see `ModelSpec.engine` and `loaded`).
 
     `safe_mode` refuses files that would run code stored in them (Lambda layers); factories
     run the user's code because the user named them, and the result says so.
@@ -80,16 +80,19 @@ def load(source: str, base_dir: Path, safe_mode: bool = True,
             _refuse_lambda_layers(path)
         model = (from_keras3.load(path, safe_mode) if kind == "keras3"
                  else _load_file(_compat.keras(), path, kind, safe_mode))
-    return loaded(model, source, kind, details, engine)
+    return loaded(model, source, kind, details, engine, translate_graphs)
 
 
 def loaded(model: Any, source: str, kind: str, details: dict[str, Any] | None = None,
-           engine: str = "auto") -> LoadedModel:
+           engine: str = "auto", translate_graphs: bool = False) -> LoadedModel:
     """`model` (a tf_keras or Keras 3 model) ready for `engine`: a Keras 3 graph is translated
-    for the tf_keras engine; what the engine cannot take is refused."""
+    for the tf_keras engine; what the engine cannot take is refused. "auto" builds a Keras 3
+    model in the keras3 engine, unless it is a graph and `translate_graphs` (the build asks
+    for what only the tf_keras engine runs)."""
     details = dict(details or {})
     if not isinstance(model, _compat.keras().Model) and from_keras3.is_keras3_model(model):
-        if engine == "keras3" or (engine == "auto" and not _compat.keras3_is_graph(model)):
+        graph = _compat.keras3_is_graph(model)
+        if engine == "keras3" or (engine == "auto" and not (graph and translate_graphs)):
             return LoadedModel(model, source, kind, details, engine="keras3")
         model, details["translation"] = from_keras3.translate_model(model)
     elif engine == "keras3":

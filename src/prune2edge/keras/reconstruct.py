@@ -45,7 +45,7 @@ def prune_layers(model: Any, layers: list[str], x: np.ndarray, sparsity: float,
 
 def layer_inputs(model: Any, layer: Any, x: np.ndarray) -> np.ndarray:
     """What `layer` receives when `model` runs on `x`."""
-    keras = _compat.keras()
+    keras = _compat.keras_of(model)
     return keras.Model(model.inputs, layer.input).predict(x, batch_size=256, verbose=0)
 
 

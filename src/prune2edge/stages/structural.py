@@ -44,7 +44,6 @@ class Structural(Stage):
     optional."""
 
     kind: ClassVar[str] = "structural"
-    engines = frozenset({"tf_keras"})  # the layer graph is rebuilt with tf_keras layers
     requires = frozenset({Fact.KERAS})
     forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
     prunes = True

@@ -36,19 +36,20 @@ def fit_matrix(layer: Any, old: Any, new_in: np.ndarray, old_in: np.ndarray,
 def fit_depthwise(layer: Any, old: Any, new_in: np.ndarray, old_in: np.ndarray,
                   inputs_kept: np.ndarray | None, damping: float) -> tuple[float, float]:
     """Each kept channel's window refit on its own: one small least-squares problem each."""
-    rows, cols, channels, multiplier = layer.depthwise_kernel.shape
+    kernel, old_kernel = _depthwise_kernel(layer), _depthwise_kernel(old)
+    rows, cols, channels, multiplier = kernel.shape
     size = rows * cols
     xn = input_patches(layer, new_in).reshape(-1, size, channels)
-    xo = input_patches(old, old_in).reshape(-1, size, old.depthwise_kernel.shape[2])
+    xo = input_patches(old, old_in).reshape(-1, size, old_kernel.shape[2])
     kept = np.arange(channels) if inputs_kept is None else inputs_kept
     xo = xo[:, :, kept]
     bias = layer.use_bias
-    old_kernel = old.depthwise_kernel.numpy()[:, :, kept, :].reshape(size, channels, multiplier)
+    old_weights = old_kernel.numpy()[:, :, kept, :].reshape(size, channels, multiplier)
     old_bias = (old.bias.numpy() if old.use_bias
-                else np.zeros(old.depthwise_kernel.shape[2] * multiplier))
-    target = np.concatenate([old_kernel.transpose(1, 0, 2),
+                else np.zeros(old_kernel.shape[2] * multiplier))
+    target = np.concatenate([old_weights.transpose(1, 0, 2),
                              old_bias.reshape(-1, multiplier)[kept][:, None, :]], axis=1)
-    start = layer.depthwise_kernel.numpy().reshape(size, channels, multiplier).transpose(1, 0, 2)
+    start = kernel.numpy().reshape(size, channels, multiplier).transpose(1, 0, 2)
     if bias:
         start = np.concatenate([start, layer.bias.numpy().reshape(channels, 1, multiplier)], 1)
     grams = [_grams(xn[:, :, c], xo[:, :, c], bias) for c in range(channels)]
@@ -61,11 +62,17 @@ def fit_depthwise(layer: Any, old: Any, new_in: np.ndarray, old_in: np.ndarray,
         before += _error(w0, g, c, o, t) * total
         after += _error(w, g, c, o, t) * total
     weights = np.stack(fitted)  # (channels, size [+ 1], multiplier)
-    layer.depthwise_kernel.assign(weights[:, :size].transpose(1, 0, 2).reshape(
+    kernel.assign(weights[:, :size].transpose(1, 0, 2).reshape(
         rows, cols, channels, multiplier))
     if bias:
         layer.bias.assign(weights[:, size].ravel())
     return (before / energy, after / energy) if energy else (0.0, 0.0)
+
+
+def _depthwise_kernel(layer: Any) -> Any:
+    """A depthwise convolution's kernel variable (tf_keras names it `depthwise_kernel`,
+    Keras 3 `kernel`)."""
+    return layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel
 
 
 def _weights(layer: Any, bias: bool) -> np.ndarray:

@@ -15,7 +15,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ... import _compat
 from ..graph import Graph, graph_of
+from ..keras3_graph import keras3_graph
 from .handlers import handler_for, out_width
 from .layout import Layout, Tracer, sources
 
@@ -51,7 +53,7 @@ class Plan:
 
 def plan(model: Any, exclude: tuple[str, ...] = ()) -> Plan:
     """Which producers can lose channels, in which groups, and why the others cannot."""
-    graph = graph_of(model)
+    graph = keras3_graph(model) if _compat.is_keras3_node(model) else graph_of(model)
     tracer = Tracer(exclude)
     layouts: dict[str, Layout] = {}
     for layer in graph.layers:

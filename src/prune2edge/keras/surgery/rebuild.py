@@ -1,5 +1,6 @@
-"""Rebuilding: a new model from the old one's config with smaller widths, every weight that
-sees a removed channel sliced by its layer's handler."""
+"""Rebuilding: a new model from the old one with smaller widths, every weight that sees a
+removed channel sliced by its layer's handler: a tf_keras model from its config, a Keras 3
+model by calling narrower copies of its layers and operations (`keras3_graph.replay`)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ import numpy as np
 from ... import _compat
 from ...errors import ModelError
 from ..graph import Graph
-from .handlers import Inbound, Sliced, handler_for, out_width
+from ..keras3_graph import copy_node, replay
+from .handlers import Inbound, Sliced, handler_for, out_width, weights_of
 
 
 def rebuild(graph: Graph, keep: dict[str, np.ndarray]) -> Any:
     """A new model with only the `keep`-indexed channels of each producer (by layer name)."""
+    slices = slice_layers(graph, keep)
+    if graph.config is None:  # a Keras 3 graph
+        return replay(graph.model, lambda node: (
+            copy_node(node, graph.model, slices[node.name].config), slices[node.name].weights))
     keras = _compat.keras()
     config = copy.deepcopy(graph.config)
     layer_configs = {entry["name"]: entry["config"] for entry in config["layers"]}
     weights = {}
-    for name, sliced in slice_layers(graph, keep).items():
+    for name, sliced in slices.items():
         weights[name] = sliced.weights
         layer_configs[name].update(sliced.config or {})
     model = keras.Model.from_config(config, custom_objects=graph.custom_objects)
@@ -36,7 +42,7 @@ def slice_layers(graph: Graph, keep: dict[str, np.ndarray]) -> dict[str, Sliced]
     for layer in graph.layers:
         ins = [Inbound(result[i].channels, out_width(graph.layer(i)))
                for i in graph.inbound[layer.name]]
-        result[layer.name] = handler_for(layer).slice(layer, layer.get_weights(), ins,
+        result[layer.name] = handler_for(layer).slice(layer, weights_of(layer), ins,
                                                       keep.get(layer.name))
     return result
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .costs import layer_costs
+from .handlers import output_shape
 from .plan import Plan
 
 
@@ -21,8 +22,8 @@ def shrink_report(plan_: Plan, after: Any, keep: dict[str, np.ndarray]) -> dict[
         layer = before.get_layer(name)
         new = cost_after.get(name, {"params": 0, "macs": 0})
         rows.append({"layer": name, "type": type(layer).__name__,
-                     "width_before": int(layer.output_shape[-1]),
-                     "width_after": int(after.get_layer(name).output_shape[-1]),
+                     "width_before": int(output_shape(layer)[-1]),
+                     "width_after": int(output_shape(after.get_layer(name))[-1]),
                      "params_before": cost["params"], "params_after": new["params"],
                      "macs_before": cost["macs"], "macs_after": new["macs"]})
     skipped = [{"layers": g.members, "reason": "; ".join(g.reasons)}

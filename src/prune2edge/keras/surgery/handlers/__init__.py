@@ -9,13 +9,20 @@ from .base import (
     Refit,
     Sliced,
     handler_for,
+    input_shape,
+    kind,
     out_width,
+    output_shape,
     register_handler,
+    weights_of,
 )
 from .channelwise import PassThroughHandler, PerChannelHandler
 from .merges import MergeHandler
+from .operations import ElementwiseOpHandler
 from .producers import ProducerHandler
 
-__all__ = ["DEFAULT", "HANDLERS", "Channels", "Inbound", "LayerHandler", "MergeHandler",
+__all__ = ["DEFAULT", "HANDLERS", "Channels", "ElementwiseOpHandler", "Inbound", "LayerHandler",
+           "MergeHandler",
            "PassThroughHandler", "PerChannelHandler", "ProducerHandler", "Refit", "Sliced",
-           "handler_for", "out_width", "register_handler"]
+           "handler_for", "input_shape", "kind", "out_width", "output_shape",
+           "register_handler", "weights_of"]

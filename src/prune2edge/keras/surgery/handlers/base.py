@@ -10,7 +10,9 @@ A handler answers:
 - `macs`: its multiply-accumulates per sample (the report's and tune's cost model).
 - `refits` / `refit`: whether and how the least-squares refit after pruning fits its weights.
 
-Register a handler for another layer type with `@register_handler("MyLayer")`.
+Register a handler for another layer type with `@register_handler("MyLayer")`; Keras 3
+operations written without a layer (`x + 3`, `keras.ops.mean(x, axis=(1, 2))`) are registered
+as "ops." and their class name ("ops.Add", "ops.Mean").
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .... import _compat
 from ..layout import Layout, Tracer, sources
 
 Channels = np.ndarray | None  # indices of the old channels kept; None: all of them
@@ -53,9 +56,27 @@ class Sliced:
     config: dict[str, Any] | None = None
 
 
+def output_shape(layer: Any) -> Any:
+    """The shape of a layer's output (a list of shapes for several), batch axis included."""
+    if not _compat.is_keras3_node(layer):
+        return layer.output_shape
+    output = layer.output
+    return [tuple(o.shape) for o in output] if isinstance(output, list | tuple) \
+        else tuple(output.shape)
+
+
+def input_shape(layer: Any) -> Any:
+    """The shape of a layer's input (a list of shapes for several), batch axis included."""
+    if not _compat.is_keras3_node(layer):
+        return layer.input_shape
+    given = layer.input
+    return [tuple(i.shape) for i in given] if isinstance(given, list | tuple) \
+        else tuple(given.shape)
+
+
 def out_width(layer: Any) -> int:
     """The size of the layer's output's last axis (0 when it has several outputs)."""
-    shape = layer.output_shape
+    shape = output_shape(layer)
     if isinstance(shape, list) and len(shape) == 1:  # an InputLayer's
         shape = shape[0]
     return int(shape[-1]) if isinstance(shape, tuple) and shape[-1] else 0
@@ -68,7 +89,8 @@ def channels_last(layer: Any) -> bool:
 def last_axis(layer: Any, axis: Any) -> bool:
     """Whether `axis` (an int or a one-element list) is the last axis of the layer's input."""
     axes = list(axis) if isinstance(axis, list | tuple) else [axis]
-    rank = len(layer.input_shape) if isinstance(layer.input_shape, tuple) else 0
+    shape = input_shape(layer)
+    rank = len(shape) if isinstance(shape, tuple) else 0
     return len(axes) == 1 and axes[0] in (-1, rank - 1)
 
 
@@ -77,8 +99,9 @@ class LayerHandler:
     that reach the layer stay whole, and its output is fixed."""
 
     def trace(self, layer: Any, inputs: Sequence[Layout], tracer: Tracer) -> Layout:
+        what = "operation" if _compat.is_keras3_operation(layer) else "layer"
         return self.stop(layer, inputs, tracer, f"its channels reach a {type(layer).__name__} "
-                                                f"layer ('{layer.name}')")
+                                                f"{what} ('{layer.name}')")
 
     @staticmethod
     def stop(layer: Any, inputs: Sequence[Layout], tracer: Tracer, reason: str) -> Layout:
@@ -118,5 +141,17 @@ def register_handler(*kinds: str) -> Callable[[type[LayerHandler]], type[LayerHa
     return register
 
 
+def kind(layer: Any) -> str:
+    """What handlers are registered for: a layer's class name; for a Keras 3 operation
+    without a layer, "ops." and its class name ("ops.Add" for `x + 3`)."""
+    name = type(layer).__name__
+    return f"ops.{name}" if _compat.is_keras3_operation(layer) else name
+
+
 def handler_for(layer: Any) -> LayerHandler:
-    return HANDLERS.get(type(layer).__name__, DEFAULT)
+    return HANDLERS.get(kind(layer), DEFAULT)
+
+
+def weights_of(layer: Any) -> list[np.ndarray]:
+    """A layer's weights (a Keras 3 operation has none)."""
+    return layer.get_weights() if hasattr(layer, "get_weights") else []

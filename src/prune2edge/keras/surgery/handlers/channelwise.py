@@ -18,7 +18,9 @@ from .base import (
     Refit,
     Sliced,
     channels_last,
+    input_shape,
     last_axis,
+    output_shape,
     register_handler,
 )
 
@@ -91,8 +93,8 @@ class DepthwiseHandler(PassThroughHandler):
                        *(np.take(b, expanded) for b in rest)], expanded)
 
     def macs(self, layer: Any) -> int:
-        return (math.prod(layer.output_shape[1:-1]) * math.prod(layer.kernel_size)
-                * layer.input_shape[-1] * layer.depth_multiplier)
+        return (math.prod(output_shape(layer)[1:-1]) * math.prod(layer.kernel_size)
+                * input_shape(layer)[-1] * layer.depth_multiplier)
 
     def refits(self, layer: Any) -> bool:
         return type(layer).__name__ == "DepthwiseConv2D"
@@ -110,7 +112,7 @@ class FlattenHandler(PassThroughHandler):
         channels = ins[0].channels
         if channels is None:
             return Sliced(weights, None)
-        shape = layer.input_shape
+        shape = input_shape(layer)
         positions = int(np.prod(shape[1:-1])) if len(shape) > 2 else 1
         return Sliced(weights, (np.arange(positions)[:, None] * shape[-1]
                                 + channels[None, :]).ravel())
@@ -122,7 +124,7 @@ class ReshapeHandler(PassThroughHandler):
     removed (the (N, C) -> (N, 1, 1, C) of a squeeze-excite block)."""
 
     def follows(self, layer: Any) -> bool:
-        before, after = layer.input_shape[1:], layer.output_shape[1:]
+        before, after = input_shape(layer)[1:], output_shape(layer)[1:]
         return (bool(before) and bool(after) and before[-1] == after[-1]
                 and all(d == 1 for d in (*before[:-1], *after[:-1])))
 

@@ -10,7 +10,15 @@ import numpy as np
 
 from .... import _compat
 from ..layout import Layout, Tracer, width
-from .base import Channels, Inbound, LayerHandler, Sliced, out_width, register_handler
+from .base import (
+    Channels,
+    Inbound,
+    LayerHandler,
+    Sliced,
+    out_width,
+    output_shape,
+    register_handler,
+)
 
 
 class MergeHandler(LayerHandler):
@@ -38,7 +46,7 @@ class ConcatenateHandler(LayerHandler):
     """Joins channels: each input's kept channels, offset by the widths before it."""
 
     def trace(self, layer: Any, inputs: Sequence[Layout], tracer: Tracer) -> Layout:
-        if layer.axis not in (-1, len(layer.output_shape) - 1):
+        if layer.axis not in (-1, len(output_shape(layer)) - 1):
             return super().trace(layer, inputs, tracer)
         return tuple(segment for layout in inputs for segment in layout)
 

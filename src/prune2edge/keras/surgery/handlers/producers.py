@@ -19,7 +19,9 @@ from .base import (
     Refit,
     Sliced,
     channels_last,
+    input_shape,
     out_width,
+    output_shape,
     register_handler,
 )
 
@@ -81,7 +83,7 @@ class ProducerHandler(LayerHandler):
                       {key: len(keep)})
 
     def macs(self, layer: Any) -> int:
-        in_shape, out_shape = layer.input_shape, layer.output_shape
+        in_shape, out_shape = input_shape(layer), output_shape(layer)
         if type(layer).__name__ == "Dense":
             positions = math.prod(in_shape[1:-1]) if len(in_shape) > 2 else 1
             return positions * in_shape[-1] * layer.units
@@ -115,10 +117,10 @@ class SeparableHandler(ProducerHandler):
                       {"filters": len(keep)})
 
     def macs(self, layer: Any) -> int:
-        positions = math.prod(layer.output_shape[1:-1])
-        depthwise = positions * math.prod(layer.kernel_size) * layer.input_shape[-1] \
+        positions = math.prod(output_shape(layer)[1:-1])
+        depthwise = positions * math.prod(layer.kernel_size) * input_shape(layer)[-1] \
             * layer.depth_multiplier
-        return depthwise + positions * layer.input_shape[-1] * layer.depth_multiplier \
+        return depthwise + positions * input_shape(layer)[-1] * layer.depth_multiplier \
             * layer.filters
 
     def refits(self, layer: Any) -> bool:
