@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from prune2edge import build
+from prune2edge.errors import DependencyError
 from prune2edge.recipe import load_recipe
 from prune2edge.requirements import TFLM
 from prune2edge.stages import FineTune, Prune, Validate
@@ -49,6 +51,16 @@ warmup = 1
 memory = false
 runtime = "{runtime}"
 """
+SUMMARIES = """
+[[stages]]
+kind = "prune"
+schedule = { kind = "constant_sparsity", target_sparsity = 0.5 }
+
+[[stages]]
+kind = "finetune"
+epochs = 1
+pruning_summaries = true
+"""
 
 
 def without_tflm(*args) -> subprocess.CompletedProcess:
@@ -80,6 +92,18 @@ def test_a_recipe_that_needs_tflm_is_refused_at_once_with_the_install_line(write
         "'prune2edge[micro]' (published for Linux x86-64 only), or set runtime = \"auto\" (now "
         "'tflm') to run it where installed")
     assert not out.exists()
+
+
+def test_pruning_summaries_need_tensorboard_before_any_work(write_recipe, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as where it is not installed
+    recipe = write_recipe(SUMMARIES)
+    with pytest.raises(DependencyError) as info:
+        build(recipe, tmp_path / "out")
+    assert str(info.value) == (
+        "TensorBoard is not installed (stage 2 (finetune)): install it with pip install "
+        "tensorboard, or set pruning_summaries = false")
+    assert not (tmp_path / "out").exists()
 
 
 def test_validate_on_tflm_without_it_is_one_line(tiny_files):

@@ -12,7 +12,7 @@ from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
 from ..keras import distill
-from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
+from ..requirements import TENSORBOARD, TENSORFLOW, TF_KERAS, TFMOT, Requirement
 from .training import TrainingStage
 
 
@@ -54,9 +54,12 @@ class FineTune(TrainingStage):
             raise RecipeError("pruning_summaries needs the model to be pruning", None,
                               "put this finetune between prune and strip, or drop the option")
 
+    def requirements(self) -> tuple[Requirement, ...]:
+        if self.pruning_summaries:
+            return (*self.needs, TENSORBOARD.without("or set pruning_summaries = false"))
+        return self.needs
+
     def unsupported(self, engine: str) -> str | None:
-        if engine == "keras3" and self.teacher != "none":
-            return "distillation from the baseline (teacher) runs in the tf_keras engine only"
         if engine == "keras3" and self.pruning_summaries:
             return "pruning_summaries run in the tf_keras engine only"
         return None
