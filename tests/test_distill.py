@@ -24,7 +24,7 @@ def test_the_loss_is_the_hinton_formula():
     labels = np.array([0, 2, 1])
     teacher, student = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
     t, weight = 3.0, 0.25
-    loss, _ = distill.loss_and_metric(t, weight, from_logits=True)
+    loss, _ = distill.loss_and_metric(_compat.keras(), t, weight, from_logits=True)
     got = loss(distill.pack(labels, teacher.astype(np.float32)),
                student.astype(np.float32)).numpy()
     hard = -_log_softmax(student)[np.arange(3), labels]

@@ -43,6 +43,7 @@ engine = "{engine}"
 source = "{data}"
 {stages}
 """
+MAX_INT8_DIFF = 0.02  # softmax outputs, Keras against the int8 .tflite
 MEASURE = '[[stages]]\nkind = "measure"\n'
 SHRINK = """
 [[stages]]
@@ -57,6 +58,7 @@ sparse = "off"
 [[stages]]
 kind = "validate"
 runs = 10
+min_agreement = 0.0  # random weights: near-uniform outputs, whose argmax int8 rounding flips
 """
 
 
@@ -121,7 +123,7 @@ def test_every_family_shrinks_in_the_keras3_engine(saved, tiny_npz, tmp_path, na
     assert report["model"]["engine"] == "keras3" and "translation" not in report["model"]
     structural = report["structural"][0]
     assert structural["macs_after"] <= 0.4 * structural["macs_before"]
-    assert 0.0 <= report["agreement"]["top1"] <= 1.0
+    assert report["agreement"]["max_abs_diff"] <= MAX_INT8_DIFF
     ops = set(TFLiteModel.of_file(tmp_path / "out" / "model.tflite").ops())
     assert "CONV_2D" in ops and not any("CUSTOM" in op or "FLEX" in op for op in ops), ops
     assert "model.keras" in report["artifacts"]

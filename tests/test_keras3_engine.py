@@ -35,6 +35,7 @@ kind = "prune"
 [[stages]]
 kind = "finetune"
 epochs = 2
+{finetune}
 
 [[stages]]
 kind = "strip"
@@ -50,11 +51,12 @@ runs = 20
 
 
 MAGNITUDE = 'schedule = { kind = "polynomial_decay", final_sparsity = 0.6, frequency = 4 }'
+MIRRORED = '\n[distribute]\nstrategy = "mirrored"\n'  # on this process's devices
 OBS = 'criterion = "obs"\nschedule = { kind = "constant_sparsity", target_sparsity = 0.5 }'
 
 
 def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "auto",
-          prune: str = MAGNITUDE) -> Path:
+          prune: str = MAGNITUDE, finetune: str = "") -> Path:
     shutil.copy(npz, root / "tiny.npz")
     shutil.copy(TESTS / "keras3_models.py", root / "keras3_models.py")
     recipe = root / "recipe.toml"
@@ -67,7 +69,8 @@ def write(root: Path, npz: Path, model: str, quantize: str = "", engine: str = "
         engine = "{engine}"
         [data]
         source = "tiny.npz"
-        """) + STAGES.format(quantize=quantize, prune=prune))
+        """) + STAGES.format(quantize=quantize, prune=prune,
+                                                            finetune=finetune))
     return recipe
 
 
@@ -147,6 +150,27 @@ def test_an_interrupted_fine_tune_resumes_to_the_same_bytes(tmp_path, tiny_npz):
     assert stripped["overall"] == pytest.approx(0.6, abs=0.01)
 
 
+@pytest.mark.slow
+def test_obs_and_distillation_build_a_subclassed_model_and_resume_exactly(tmp_path, tiny_npz):
+    """Optimal Brain Surgeon reaches a subclassed model's layers (their inputs watched as the
+    model runs) and leaves less output error than magnitude pruning; the fine-tune distils
+    from the dense model, and a resumed build reads its loss back to the same bytes."""
+    recipe = write(tmp_path, tiny_npz, "subclassed", prune=OBS, finetune='teacher = "baseline"')
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    report = build(recipe, whole)
+    rows = report.pruning[0]["reconstruction"]
+    assert [r["layer"] for r in rows] == ["conv2d", "dense", "dense_1"]
+    assert all(r["output_error"] < r["magnitude_output_error"] for r in rows)
+    assert report.sparsity["overall"] == pytest.approx(0.5, abs=0.01)
+    finetuned = next(s for s in report.stages if s["kind"] == "finetune")["outputs"]
+    assert finetuned["loss_fn"].startswith("distillation(")
+    with pytest.raises(Interrupted):
+        build(recipe, stopped, reporter=StopAfter("finetune", 1))
+    build(recipe, stopped, resume=True)
+    for name in ("model.tflite", "model.keras"):
+        assert (whole / name).read_bytes() == (stopped / name).read_bytes(), name
+
+
 def test_engine_keras3_refuses_a_tf_keras_model(tmp_path):
     with pytest.raises(ModelError) as info:
         load("tiny_models:mlp", TESTS, engine="keras3")
@@ -155,12 +179,13 @@ def test_engine_keras3_refuses_a_tf_keras_model(tmp_path):
 
 @pytest.mark.slow
 def test_a_stage_the_engine_cannot_run_is_one_line_before_any_work(tmp_path, tiny_npz):
-    recipe = write(tmp_path, tiny_npz, "subclassed", prune=OBS)
+    recipe = write(tmp_path, tiny_npz, "subclassed")
+    recipe.write_text(recipe.read_text() + MIRRORED)
     with pytest.raises(ModelError) as info:
         build(recipe, tmp_path / "out")
-    assert info.value.what == ("the keras3 engine cannot run this yet: criterion obs "
-                               "(layer-wise reconstruction) runs in the tf_keras engine only")
-    assert info.value.where == "stage 2 (prune)"
+    assert info.value.what == ("the keras3 engine cannot run this yet: [distribute] runs in "
+                               "the tf_keras engine only")
+    assert info.value.where == "stage 1 (train)"
     assert not (tmp_path / "out").exists()
 
 
@@ -181,11 +206,14 @@ def test_structural_pruning_refuses_a_subclassed_model_in_one_line(tmp_path, tin
 @pytest.mark.slow
 def test_auto_translates_a_graph_for_what_only_the_tf_keras_engine_runs(tmp_path, tiny_npz):
     """A Keras 3 graph builds as it is; when the recipe asks for what the keras3 engine cannot
-    run yet (OBS here), `auto` translates it for the tf_keras engine instead of refusing."""
-    recipe = write(tmp_path, tiny_npz, "functional", prune=OBS)
+    run yet (tf.distribute here), `auto` translates it for the tf_keras engine instead of
+    refusing."""
+    recipe = write(tmp_path, tiny_npz, "functional")
+    recipe.write_text(recipe.read_text() + MIRRORED)
     model = build(recipe, tmp_path / "out").model
     assert "engine" not in model and model["translation"]["max_abs_diff"] <= 1e-4
+    refused = write(tmp_path, tiny_npz, "functional", engine="keras3")
+    refused.write_text(refused.read_text() + MIRRORED)
     with pytest.raises(ModelError) as info:
-        build(write(tmp_path, tiny_npz, "functional", prune=OBS, engine="keras3"),
-              tmp_path / "refused")
-    assert info.value.what.startswith("the keras3 engine cannot run this yet: criterion obs")
+        build(refused, tmp_path / "refused")
+    assert info.value.what.startswith("the keras3 engine cannot run this yet: [distribute]")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..keras import distill
 from ..keras.engine import TfKerasEngine
 from ..keras3.engine import Keras3Engine
 from ..sparsity.schedules import Schedule
@@ -59,4 +60,7 @@ class ModelEngine(Protocol):
 
 def engine_for(name: str, model: Any = None) -> ModelEngine:
     """The engine `name` ("tf_keras" or "keras3") names, for `model`."""
-    return Keras3Engine(model) if name == "keras3" else TfKerasEngine()
+    if name != "keras3":
+        return TfKerasEngine()
+    distill.register(Keras3Engine.keras())  # checkpoints of a distilling fine-tune load
+    return Keras3Engine(model)

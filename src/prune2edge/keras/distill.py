@@ -46,20 +46,22 @@ def pack(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
     return np.concatenate([labels.reshape(-1, 1).astype(np.float32), logits], axis=1)
 
 
-def loss_and_metric(temperature: float, weight: float, from_logits: bool) -> tuple[Any, Any]:
-    """The distillation loss and an accuracy metric that reads the packed labels."""
-    loss_cls, accuracy = register()
+def loss_and_metric(keras: Any, temperature: float, weight: float,
+                    from_logits: bool) -> tuple[Any, Any]:
+    """The distillation loss and an accuracy metric that reads the packed labels, for the
+    Keras module `keras` (tf_keras, or Keras 3 on the TensorFlow backend)."""
+    loss_cls, accuracy = register(keras)
     return loss_cls(temperature=temperature, weight=weight, from_logits=from_logits), accuracy
 
 
 @functools.cache
-def register() -> tuple[Any, Any]:
-    """The loss and metric classes, registered with Keras (so saved models reload)."""
-    keras, tf = _compat.keras(), _compat.tf()
+def register(keras: Any) -> tuple[Any, Any]:
+    """The loss and metric classes, registered with `keras` (so saved models reload)."""
+    tf = _compat.tf()
     register = keras.saving.register_keras_serializable(package="prune2edge")
 
     @register
-    class DistillationLoss(keras.losses.Loss):  # type: ignore[name-defined]  # lazy Keras
+    class DistillationLoss(keras.losses.Loss):  # lazy Keras
         def __init__(self, temperature: float = 4.0, weight: float = 0.5,
                      from_logits: bool = True, name: str = "distillation", **kwargs: Any):
             super().__init__(name=name, **kwargs)

@@ -15,7 +15,7 @@ def load_own(path: Path) -> Any:
     """A .keras file this build wrote: pruning wrappers, the distillation loss and the
     optimizer state included."""
     keras = _compat.keras()
-    distill.register()
+    distill.register(keras)
     with _compat.tfmot_sparsity().prune_scope():
         # safe_mode off: the file was written by this build, from the model it loaded
         return keras.models.load_model(path, safe_mode=False)

@@ -119,11 +119,6 @@ class Prune(Stage):
         self.choose_layers(ctx.model, ctx.setup.engine)
         self.resolved_schedule(ctx)
 
-    def unsupported(self, engine: str) -> str | None:
-        if engine == "keras3" and self.criterion == "obs":
-            return "criterion obs (layer-wise reconstruction) runs in the tf_keras engine only"
-        return None
-
     def resolved_schedule(self, ctx: BuildContext) -> tuple[Schedule, int | None]:
         """The schedule with a share end_step resolved, and the fine-tune steps it runs in."""
         finetune = _next_finetune(ctx.control.remaining)
@@ -246,8 +241,9 @@ class Prune(Stage):
                   if self.criterion != "magnitude" else None)
         named = {layer.name: layer for layer in engine.layers(target)}
         weights = [w for name in layers for w in engine.prunable_weights(named[name]) or ()]
+        in_order = [layer for layer in named.values() if layer.name in layers]
         with ctx.setup.reporter.task(self.criterion, len(layers), "layers") as task:
-            rows = prune_once(target, layers, weights, self.criterion, sample,
+            rows = prune_once(target, in_order, weights, self.criterion, sample,
                               self.schedule.target, self.damping, self.sparsity_m_by_n, task)
         return accuracy(target, ctx.setup.data.x_test, ctx.setup.data.y_test), rows
 

@@ -91,8 +91,8 @@ class TrainingStage(Stage):
                 loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
                 metric: Any = "accuracy"
                 if teacher is not None:
-                    loss, metric = distill.loss_and_metric(teacher.temperature, teacher.weight,
-                                                           from_logits)
+                    loss, metric = distill.loss_and_metric(keras, teacher.temperature,
+                                                           teacher.weight, from_logits)
                 optimizer = (optimizer_cls() if self.learning_rate is None
                              else optimizer_cls(learning_rate=self.learning_rate))
                 model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
