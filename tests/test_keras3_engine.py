@@ -17,6 +17,7 @@ import pytest
 
 from prune2edge import build
 from prune2edge.errors import Interrupted, ModelError
+from prune2edge.keras.converter import to_tflite
 from prune2edge.keras.load import load
 from prune2edge.tflite.model import TFLiteModel
 from prune2edge.tflite.runner import TFLiteRunner
@@ -169,6 +170,22 @@ def test_obs_and_distillation_build_a_subclassed_model_and_resume_exactly(tmp_pa
     build(recipe, stopped, resume=True)
     for name in ("model.tflite", "model.keras"):
         assert (whole / name).read_bytes() == (stopped / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("op", ["erfinv", "cumprod"])
+def test_an_op_without_a_builtin_is_refused_naming_its_operation(op):
+    """No Flex op is ever written: an operation TensorFlow Lite has no builtin for is one
+    line naming it, found by its name scope (erfinv) or its name (cumprod has no scope)."""
+    keras = pytest.importorskip("keras")
+    inputs = keras.Input((8,))
+    x = getattr(keras.ops, op)(keras.layers.Dense(8)(inputs), **({"axis": -1} if op ==
+                                                                  "cumprod" else {}))
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    with pytest.raises(ModelError) as info:
+        to_tflite(model, None, sparse=False)
+    kind = {"erfinv": "Erfinv", "cumprod": "Cumprod"}[op]
+    assert info.value.what == f"TensorFlow Lite has no builtin op for tf.{kind} (in {op!r})"
+    assert info.value.fix.startswith("prune2edge converts to builtin ops only")
 
 
 def test_engine_keras3_refuses_a_tf_keras_model(tmp_path):

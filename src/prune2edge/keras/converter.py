@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _compat
-from ..errors import BuildFailed, first_line
+from ..errors import BuildFailed, ModelError, first_line
+
+# The converter's error codes for ops with no builtin kernel.
+NOT_BUILTIN = frozenset({"ERROR_NEEDS_CUSTOM_OPS", "ERROR_NEEDS_FLEX_OPS"})
+OPS_PAGE = "ai.google.dev/edge/litert/models/ops_compatibility"
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class QuantizationPlan:
 def to_tflite(model: Any, plan: QuantizationPlan | None, sparse: bool) -> bytes:
     """Convert `model`; `plan` None is float32. `sparse` asks for the sparse tensor encoding
     (`Optimize.EXPERIMENTAL_SPARSITY`), which the converter applies to tensors >= 30% zeros."""
-    return _convert(_converter(model, plan, sparse), plan)
+    return _convert(_converter(model, plan, sparse), plan, model)
 
 
 def calibrate(model: Any, plan: QuantizationPlan) -> bytes:
@@ -58,7 +62,7 @@ def calibrate(model: Any, plan: QuantizationPlan) -> bytes:
     recorded, not yet quantized (see `quantization.Calibrated`)."""
     converter = _converter(model, plan, sparse=False)
     _compat.converter_switches(converter, calibrate_only=True)
-    return _convert(converter, plan)
+    return _convert(converter, plan, model)
 
 
 def _converter(model: Any, plan: QuantizationPlan | None, sparse: bool) -> Any:
@@ -100,14 +104,52 @@ def _from_model(tf: Any, model: Any) -> Any:
     return converter
 
 
-def _convert(converter: Any, plan: QuantizationPlan | None) -> bytes:
+def _convert(converter: Any, plan: QuantizationPlan | None, model: Any) -> bytes:
     try:
         # Keras 3 models are exported first, and Keras prints where ("Saved artifact at")
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError and assorted runtime errors
+        missing = _not_builtin(exc, model)
+        if missing:
+            raise ModelError(f"TensorFlow Lite has no builtin op for {', '.join(missing)}",
+                             None, "prune2edge converts to builtin ops only, which run "
+                             "everywhere (TensorFlow's own ops, Flex, need TensorFlow on the "
+                             "device and never run on Micro): compute it with ops TensorFlow "
+                             f"Lite has ({OPS_PAGE})") from exc
         mode = plan.mode if plan else "none"
         raise BuildFailed(f"the TFLite converter failed ({first_line(exc)})",
                           f"quantization {mode}", "see build.log for the converter's output") \
             from exc
+
+
+def _not_builtin(exc: Exception, model: Any) -> list[str]:
+    """The TensorFlow ops the converter found no builtin for, each with the layer or operation
+    of `model` it comes from where its name scope, or its name, says, e.g. "tf.Erfinv (in
+    'erfinv')"; none for other failures."""
+    names = _node_names(model) - {model.name}
+
+    def named(part: str) -> bool:  # TensorFlow may suffix a scope: "dense" -> "dense_1"
+        return part in names or part.rpartition("_")[0] in names
+
+    found: dict[str, None] = {}
+    for error in getattr(exc, "errors", ()):  # ConverterError's ConverterErrorData
+        if type(error).ErrorCode.Name(error.error_code) not in NOT_BUILTIN:
+            continue
+        scope = "/".join(call.name for call in error.location.call if call.name).split("/")
+        kind = error.operator.name.removeprefix("tf.")
+        nodes = [part for part in scope if named(part)] or [
+            name for name in sorted(names) if kind.lower() in (name, name.rpartition("_")[0])]
+        found[error.operator.name + (f" (in {nodes[-1]!r})" if nodes else "")] = None
+    return list(found)
+
+
+def _node_names(model: Any) -> set[str]:
+    """The names of a model's layers and operations, nested ones included."""
+    names, stack = set(), [model]
+    while stack:
+        node = stack.pop()
+        names.add(node.name)
+        stack += list(getattr(node, "operations", None) or getattr(node, "layers", None) or ())
+    return names
