@@ -102,7 +102,7 @@ def test_pruning_summaries_need_tensorboard_before_any_work(write_recipe, tmp_pa
         build(recipe, tmp_path / "out")
     assert str(info.value) == (
         "TensorBoard is not installed (stage 2 (finetune)): install it with pip install "
-        "tensorboard, or set pruning_summaries = false")
+        "'prune2edge[tensorboard]', or set pruning_summaries = false")
     assert not (tmp_path / "out").exists()
 
 

@@ -54,7 +54,7 @@ MATPLOTLIB = Requirement("matplotlib", "matplotlib")
 LITERT = Requirement("ai_edge_litert", "ai-edge-litert", "pip install ai-edge-litert")
 TFLM = Requirement("tflite_micro", "tflite-micro", "pip install 'prune2edge[micro]'",
                    "published for Linux x86-64 only")
-TENSORBOARD = Requirement("tensorboard", "TensorBoard", "pip install tensorboard")
+TENSORBOARD = Requirement("tensorboard", "TensorBoard", "pip install 'prune2edge[tensorboard]'")
 # What every build needs: loading and training models, checkpoints, plots.
 BUILD = (TENSORFLOW, TF_KERAS, TFMOT, MATPLOTLIB, LITERT)
 

@@ -13,7 +13,7 @@ import numpy as np
 from .. import _compat
 from ..errors import ModelError
 from ..sparsity.schedules import Schedule
-from .masking import Masks, Rule, hold, layers_with_weights, pruned_variables
+from .masking import Masks, Rule, hold, layers_with_weights, pruned_variables, pruning_summaries
 
 ONE_BATCH = 8  # samples the output is looked at on, where the model's layers do not say
 
@@ -117,8 +117,10 @@ class Keras3Engine:
 
     @staticmethod
     def pruning_callbacks(model: Any, masks: Masks | None, summaries: Path | None) -> list[Any]:
-        """`hold(masks)` while the model is pruned; no TensorBoard summaries here yet."""
-        return [] if masks is None else [hold(masks)]
+        """`hold(masks)` while the model is pruned (and TensorBoard logs into `summaries`)."""
+        if masks is None:
+            return []
+        return [hold(masks), *(pruning_summaries(masks, summaries) if summaries else ())]
 
     @staticmethod
     def strip(model: Any, masks: Masks | None) -> Any:

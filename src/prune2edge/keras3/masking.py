@@ -146,3 +146,20 @@ def hold(masks: Masks) -> Any:
             masks.apply()
 
     return HoldMasks()
+
+
+def pruning_summaries(masks: Masks, log_dir: Path) -> list[Any]:
+    """TensorBoard logs into `log_dir` as tfmot's `PruningSummaries` writes them: Keras' own
+    (loss, metrics), and at each epoch's start every pruned variable's sparsity at the
+    training step, under metrics/ as "<variable path>/sparsity"."""
+    keras, tf = _compat.keras3_engine(), _compat.tf()
+    writer = tf.summary.create_file_writer(str(log_dir / "metrics"))
+
+    class PruningSummaries(keras.callbacks.Callback):  # type: ignore[name-defined]
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            with writer.as_default():
+                for path, sparsity in masks.sparsity().items():
+                    tf.summary.scalar(f"{path}/sparsity", sparsity, step=masks.step)
+            writer.flush()
+
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir)), PruningSummaries()]

@@ -59,10 +59,6 @@ class FineTune(TrainingStage):
             return (*self.needs, TENSORBOARD.without("or set pruning_summaries = false"))
         return self.needs
 
-    def unsupported(self, engine: str) -> str | None:
-        if engine == "keras3" and self.pruning_summaries:
-            return "pruning_summaries run in the tf_keras engine only"
-        return None
 
     def run(self, ctx: BuildContext) -> BuildContext:
         engine = ctx.setup.engine
