@@ -172,6 +172,27 @@ def test_obs_and_distillation_build_a_subclassed_model_and_resume_exactly(tmp_pa
         assert (whole / name).read_bytes() == (stopped / name).read_bytes(), name
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,sparse,runtime", [("float16", "auto", "litert"),
+                                                 ("dynamic", "on", "litert"),
+                                                 ("int8", "auto", "both")])
+def test_every_conversion_works_from_a_subclassed_model(tmp_path, tiny_npz, mode, sparse,
+                                                        runtime):
+    """float16, dynamic range and int8 (int8 in and out, run on TensorFlow Lite Micro too),
+    with the sparse encoding, from a model without a layer graph."""
+    io = '\nio_type = "int8"' if mode == "int8" else ""
+    recipe = write(tmp_path, tiny_npz, "subclassed",
+                   f'\n[[stages]]\nkind = "quantize"\nmode = "{mode}"{io}\n')
+    recipe.write_text(recipe.read_text().replace('sparse = "off"', f'sparse = "{sparse}"')
+                      .replace("runs = 20", f'runs = 20\nruntime = "{runtime}"'))
+    report = build(recipe, tmp_path / "out")
+    assert report.conversion["quantization"]["mode"] == mode
+    assert report.conversion["encoding"] == ("sparse" if sparse == "on" else "dense")
+    assert report.agreement["top1"] >= 0.95
+    if runtime == "both":
+        assert report.micro["arena"]["total"] > 0 and report.micro["test_samples"] > 0
+
+
 @pytest.mark.parametrize("op", ["erfinv", "cumprod"])
 def test_an_op_without_a_builtin_is_refused_naming_its_operation(op):
     """No Flex op is ever written: an operation TensorFlow Lite has no builtin for is one
