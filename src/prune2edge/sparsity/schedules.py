@@ -139,7 +139,9 @@ class PolynomialDecay(_Schedule):
         f32 = np.float32
         progress = f32(step - self.begin_step) / f32(self._end() - self.begin_step)
         progress = min(f32(1.0), max(f32(0.0), progress))
-        decay = np.power(f32(1.0) - progress, f32(self.power))
+        # TensorFlow's float32 pow is glibc's powf, correctly rounded; NumPy's own float32
+        # power (SIMD since 2.3) can be one unit off, so it is taken in float64 and rounded.
+        decay = f32(np.power(np.float64(f32(1.0) - progress), np.float64(f32(self.power))))
         return f32(self.initial_sparsity - self.final_sparsity) * decay + f32(self.final_sparsity)
 
     def to_tfmot(self, sparsity_api: Any) -> Any:
