@@ -20,7 +20,7 @@ RECIPE = """
 version = 1
 name = "distributed"
 [model]
-source = "tiny_models:mlp"
+source = "{model}"
 [data]
 source = "{npz}"
 {distribute}
@@ -54,10 +54,10 @@ CLUSTER = '[distribute]\nstrategy = "multi_worker"\n'
 
 
 def write(tmp_path, npz, distribute="", train_epochs=3, finetune_epochs=2, teacher="none",
-          name="recipe.toml"):
+          name="recipe.toml", model="tiny_models:mlp"):
     path = tmp_path / name
     path.write_text(RECIPE.format(npz=npz, distribute=distribute, train_epochs=train_epochs,
-                                  finetune_epochs=finetune_epochs, teacher=teacher))
+                                  finetune_epochs=finetune_epochs, teacher=teacher, model=model))
     return path
 
 
@@ -136,6 +136,28 @@ def test_mirrored_over_two_cpus_matches_one_device_and_resumes(tmp_path, tiny_np
     assert finetune["replicas"] == 2 and finetune["steps"] == 5 * 18
     assert finetune["loss_fn"].startswith("distillation")
     assert report["sparsity"]["overall"] == pytest.approx(0.6, abs=0.01)
+
+
+@pytest.mark.slow
+def test_a_subclassed_keras3_model_trains_mirrored_and_resumes(tmp_path, tiny_npz):
+    """The keras3 engine under MirroredStrategy: the model and its masks move into the
+    strategy and back; a build stopped in its distilled fine-tune resumes to the same bytes."""
+    recipe = write(tmp_path, tiny_npz, MIRRORED, finetune_epochs=5, teacher="baseline",
+                   model="keras3_models:subclassed")
+    build(recipe, "--out", tmp_path / "whole")
+    finetune, report = stage_outputs(tmp_path / "whole", "finetune")
+    assert report["model"]["engine"] == "keras3"
+    assert finetune["strategy"] == "MirroredStrategy" and finetune["replicas"] == 2
+    assert report["sparsity"]["overall"] == pytest.approx(0.6, abs=0.01)
+    out = tmp_path / "resumed"
+    process = prune2edge_process("build", recipe, "--out", out, "--quiet")
+    wait_for_epochs(out / ".prune2edge-resume" / "state.json", 3, 1, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    build(recipe, "--out", out, "--resume")
+    for name in ("model.tflite", "model.keras"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
 
 
 def free_ports(count):

@@ -11,14 +11,15 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from prune2edge import build
+from prune2edge import Pipeline, Train, build
 from prune2edge.errors import Interrupted, ModelError
 from prune2edge.keras.converter import to_tflite
-from prune2edge.keras.load import load
+from prune2edge.keras.load import ModelSpec, load
 from prune2edge.tflite.model import TFLiteModel
 from prune2edge.tflite.runner import TFLiteRunner
 from test_checkpoints import StopAfter
@@ -52,7 +53,6 @@ runs = 20
 
 
 MAGNITUDE = 'schedule = { kind = "polynomial_decay", final_sparsity = 0.6, frequency = 4 }'
-MIRRORED = '\n[distribute]\nstrategy = "mirrored"\n'  # on this process's devices
 OBS = 'criterion = "obs"\nschedule = { kind = "constant_sparsity", target_sparsity = 0.5 }'
 
 
@@ -215,15 +215,20 @@ def test_engine_keras3_refuses_a_tf_keras_model(tmp_path):
     assert info.value.what == "engine keras3 runs Keras 3 models, and this is a tf_keras model"
 
 
-@pytest.mark.slow
+class TfKerasOnly(Train):
+    """A user's stage that works on tfmot's wrappers: it says it runs in tf_keras only."""
+
+    kind: ClassVar[str] = "tf_keras_only"
+    engines: ClassVar[frozenset[str]] = frozenset({"tf_keras"})
+
+
 def test_a_stage_the_engine_cannot_run_is_one_line_before_any_work(tmp_path, tiny_npz):
-    recipe = write(tmp_path, tiny_npz, "subclassed")
-    recipe.write_text(recipe.read_text() + MIRRORED)
     with pytest.raises(ModelError) as info:
-        build(recipe, tmp_path / "out")
-    assert info.value.what == ("the keras3 engine cannot run this yet: [distribute] runs in "
+        Pipeline([TfKerasOnly(epochs=1)]).run("keras3_models:subclassed", str(tiny_npz),
+                                              out=tmp_path / "out")
+    assert info.value.what == ("the keras3 engine cannot run this yet: tf_keras_only runs in "
                                "the tf_keras engine only")
-    assert info.value.where == "stage 1 (train)"
+    assert info.value.where == "stage 1 (tf_keras_only)"
     assert not (tmp_path / "out").exists()
 
 
@@ -241,17 +246,14 @@ def test_structural_pruning_refuses_a_subclassed_model_in_one_line(tmp_path, tin
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow
 def test_auto_translates_a_graph_for_what_only_the_tf_keras_engine_runs(tmp_path, tiny_npz):
-    """A Keras 3 graph builds as it is; when the recipe asks for what the keras3 engine cannot
-    run yet (tf.distribute here), `auto` translates it for the tf_keras engine instead of
-    refusing."""
-    recipe = write(tmp_path, tiny_npz, "functional")
-    recipe.write_text(recipe.read_text() + MIRRORED)
-    model = build(recipe, tmp_path / "out").model
-    assert "engine" not in model and model["translation"]["max_abs_diff"] <= 1e-4
-    refused = write(tmp_path, tiny_npz, "functional", engine="keras3")
-    refused.write_text(refused.read_text() + MIRRORED)
+    """A Keras 3 graph builds as it is; when a stage runs in the tf_keras engine only, `auto`
+    translates it for that engine instead of refusing (engine = "keras3" refuses)."""
+    report = Pipeline([TfKerasOnly(epochs=1)]).run("keras3_models:functional", str(tiny_npz),
+                                                   out=tmp_path / "out")
+    assert "engine" not in report.model and report.model["translation"]["max_abs_diff"] <= 1e-4
     with pytest.raises(ModelError) as info:
-        build(refused, tmp_path / "refused")
-    assert info.value.what.startswith("the keras3 engine cannot run this yet: [distribute]")
+        Pipeline([TfKerasOnly(epochs=1)]).run(
+            ModelSpec(source="keras3_models:functional", engine="keras3"), str(tiny_npz),
+            out=tmp_path / "refused")
+    assert info.value.what.startswith("the keras3 engine cannot run this yet: tf_keras_only")

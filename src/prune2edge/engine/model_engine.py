@@ -57,6 +57,11 @@ class ModelEngine(Protocol):
     def load_masks(self, path: Path, model: Any) -> Any:
         """The masks a checkpoint saved beside `model` (engines that keep masks so)."""
 
+    def reload(self, model: Any, path: Path, masks: Any, scope: Any = None) -> Any:
+        """`model` saved to `path` (removed after) and loaded again within `scope` (a
+        distribution strategy's, or none), optimizer state included; `masks` kept beside it
+        move onto the new model's variables."""
+
 
 def engine_for(name: str, model: Any = None) -> ModelEngine:
     """The engine `name` ("tf_keras" or "keras3") names, for `model`."""

@@ -158,7 +158,7 @@ class Pipeline:
             with native_log.captured(staging / "build.log" if options.log_native else None):
                 strategy = strategy_for(options.distribute)  # before other TensorFlow work
                 seed_everything(seed)
-                gap = next(filter(None, (_keras3_gap(s, strategy) for s in self)), None)
+                gap = next(filter(None, (s.unsupported("keras3") for s in self)), None)
                 loaded, ctx = prepare(model, data_source, base_dir=options.base_dir, seed=seed,
                                       work_dir=staging, reporter=reporter, keras3_gap=gap)
                 checkpoints = Checkpointer(build_dir.out, fingerprint(
@@ -178,20 +178,11 @@ class Pipeline:
 
 def _check_engine(stage: Stage, ctx: BuildContext) -> None:
     """Refuse a stage the build's model engine cannot run, before any work."""
-    reason = _keras3_gap(stage, ctx.setup.strategy) if ctx.setup.engine.name == "keras3" \
-        else stage.unsupported(ctx.setup.engine.name)
+    reason = stage.unsupported(ctx.setup.engine.name)
     if reason is not None:
         raise ModelError(f"the keras3 engine cannot run this yet: {reason}", None,
                          'set [model] engine = "tf_keras" to translate the model (functional '
                          "and Sequential models), or leave the stage out")
-
-
-def _keras3_gap(stage: Stage, strategy: Any) -> str | None:
-    """Why the keras3 engine cannot run `stage` (with the build's strategy) yet, or None."""
-    reason = stage.unsupported("keras3")
-    if reason is None and strategy is not None:
-        reason = "[distribute] runs in the tf_keras engine only"
-    return reason
 
 
 def _record_name(kind: str, records: list[StageRecord]) -> str:

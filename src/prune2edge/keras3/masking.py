@@ -119,6 +119,15 @@ class Masks:
         np.savez(buffer, about=np.array(json.dumps(about)), **arrays)
         Path(path).write_bytes(buffer.getvalue())
 
+    def move(self, model: Any, copy: Any) -> None:
+        """Mask the same variables of `copy` (`model` saved and loaded again, e.g. into a
+        distribution strategy) from now on, found by their place in `model.weights`."""
+        places = {id(w): i for i, w in enumerate(model.weights)}
+        moved = [copy.weights[places[id(v)]] for v in self.variables.values()]
+        self.masks = {v.path: mask for v, mask in zip(moved, self.masks.values(), strict=True)}
+        self.variables = {v.path: v for v in moved}
+        self._tensors = {}
+
     @classmethod
     def load(cls, path: Path, model: Any) -> Masks:
         """The masks `save` wrote, on the same variables of `model` (a copy of that model)."""
