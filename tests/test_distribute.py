@@ -68,6 +68,18 @@ def build(*args, env=None):
     return process
 
 
+def stopped_and_resumed(recipe, out, epochs):
+    """`out` of a build interrupted (SIGINT) after `epochs` epochs of its fine-tune (stage
+    3), then resumed."""
+    process = prune2edge_process("build", recipe, "--out", out, "--quiet")
+    wait_for_epochs(out / ".prune2edge-resume" / "state.json", 3, epochs, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    build(recipe, "--out", out, "--resume")
+    return out
+
+
 def stage_outputs(out, kind):
     report = json.loads((out / "report.json").read_text())
     return next(s["outputs"] for s in report["stages"] if s["kind"] == kind), report
@@ -123,13 +135,7 @@ def test_mirrored_over_two_cpus_matches_one_device_and_resumes(tmp_path, tiny_np
     assert abs(mirrored["test_accuracy"] - single["test_accuracy"]) <= 0.05  # 200 samples
     assert report["recipe"]["distribute"]["cpu_devices"] == 2
 
-    out = tmp_path / "resumed"
-    process = prune2edge_process("build", recipe, "--out", out, "--quiet")
-    wait_for_epochs(out / ".prune2edge-resume" / "state.json", 3, 2, process)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    build(recipe, "--out", out, "--resume")
+    out = stopped_and_resumed(recipe, tmp_path / "resumed", epochs=2)
     assert (out / "model.tflite").read_bytes() == (tmp_path / "two" / "model.tflite").read_bytes()
     finetune, report = stage_outputs(out, "finetune")
     assert report["resumed"]["stage"] == 3 and finetune["epochs"] == 5
@@ -149,13 +155,7 @@ def test_a_subclassed_keras3_model_trains_mirrored_and_resumes(tmp_path, tiny_np
     assert report["model"]["engine"] == "keras3"
     assert finetune["strategy"] == "MirroredStrategy" and finetune["replicas"] == 2
     assert report["sparsity"]["overall"] == pytest.approx(0.6, abs=0.01)
-    out = tmp_path / "resumed"
-    process = prune2edge_process("build", recipe, "--out", out, "--quiet")
-    wait_for_epochs(out / ".prune2edge-resume" / "state.json", 3, 1, process)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    build(recipe, "--out", out, "--resume")
+    out = stopped_and_resumed(recipe, tmp_path / "resumed", epochs=1)
     for name in ("model.tflite", "model.keras"):
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
 

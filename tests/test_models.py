@@ -124,22 +124,29 @@ def keras3_files(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_keras3_file_is_translated_verified_pruned_and_quantized(keras3_files, tiny_npz,
-                                                                  tmp_path):
+@pytest.mark.parametrize("engine", ["auto", "tf_keras"])
+def test_keras3_file_is_pruned_and_quantized_as_it_is_or_translated(keras3_files, tiny_npz,
+                                                                      tmp_path, engine):
+    """`auto` builds a Keras 3 file in the keras3 engine; `tf_keras` translates it, verified."""
     with open(keras3_files / "k3.keras", "rb") as f:
         assert f.read(2) == b"PK"
-    report = build(keras3_files / "k3.keras", tiny_npz, tmp_path / "out")
+    report = build(keras3_files / "k3.keras", tiny_npz, tmp_path / "out", engine=engine)
     assert_built(report)
-    translation = report.model["translation"]
-    assert translation["from"].startswith("keras 3.") and translation["to"].startswith("tf_keras")
-    assert translation["max_abs_diff"] < 1e-5 and translation["verified_samples"] == 16
     assert report.model["kind"] == "keras3"
+    if engine == "auto":
+        assert report.model["engine"] == "keras3" and "translation" not in report.model
+    else:
+        translation = report.model["translation"]
+        assert translation["from"].startswith("keras 3.")
+        assert translation["to"].startswith("tf_keras")
+        assert translation["max_abs_diff"] < 1e-5 and translation["verified_samples"] == 16
     assert "DepthwiseConv2D" in {d["type"] for d in report.pruning[0]["dense_layers"]}
     json.dumps(report.to_dict())  # the translation report is plain data
 
 
 def test_a_keras3_operation_without_a_layer_is_translated(keras3_files):
-    translation = load(str(keras3_files / "ops.keras"), keras3_files).details["translation"]
+    translation = load(str(keras3_files / "ops.keras"), keras3_files,
+                       engine="tf_keras").details["translation"]
     assert translation["operations"] == 1 and translation["max_abs_diff"] <= 1e-4
 
 

@@ -58,20 +58,20 @@ class Sliced:
 
 def output_shape(layer: Any) -> Any:
     """The shape of a layer's output (a list of shapes for several), batch axis included."""
-    if not _compat.is_keras3_node(layer):
-        return layer.output_shape
-    output = layer.output
-    return [tuple(o.shape) for o in output] if isinstance(output, list | tuple) \
-        else tuple(output.shape)
+    return _shape(layer, "output")
 
 
 def input_shape(layer: Any) -> Any:
     """The shape of a layer's input (a list of shapes for several), batch axis included."""
+    return _shape(layer, "input")
+
+
+def _shape(layer: Any, end: str) -> Any:
     if not _compat.is_keras3_node(layer):
-        return layer.input_shape
-    given = layer.input
-    return [tuple(i.shape) for i in given] if isinstance(given, list | tuple) \
-        else tuple(given.shape)
+        return getattr(layer, f"{end}_shape")  # tf_keras says it
+    tensors = getattr(layer, end)
+    return [tuple(t.shape) for t in tensors] if isinstance(tensors, list | tuple) \
+        else tuple(tensors.shape)
 
 
 def out_width(layer: Any) -> int:
