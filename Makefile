@@ -59,6 +59,7 @@ bench: $(STAMP)  ## benchmarks, each measured side by side in one run
 	$(BIN)/python scripts/bench_mobilenet.py
 	$(BIN)/python scripts/bench_vs_tfmot.py
 	$(BIN)/python scripts/bench_keras3_engine.py
+	$(BIN)/python scripts/bench_keras3_applications.py
 	$(BIN)/python scripts/bench_validator.py
 	$(BIN)/python scripts/bench_streaming.py
 	$(BIN)/python scripts/bench_jobs.py
