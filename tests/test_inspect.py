@@ -31,6 +31,7 @@ def test_zero_shares_match_the_keras_weights_exactly(tiny_files, name):
     assert [t.shape for t in weights] == [k.shape for k in kernels]
     for tensor, kernel in zip(weights, kernels, strict=True):
         assert tensor.zeros == np.mean(kernel == 0)
+        assert tensor.distinct == len(np.unique(kernel))  # decoded, the zeros counted once
 
 
 def test_sparse_tensors_decode_to_the_exact_weights(tiny_files):
@@ -86,6 +87,8 @@ def test_keras_files(tiny_files, name):
     assert info.format == "keras" and [t.op for t in weights] == ["Dense", "Dense"]
     assert [t.zeros for t in weights] == [float(np.mean(k == 0))
                                           for k in _kernels(tiny_files.ctx.model)]
+    assert [t.distinct for t in weights] == [len(np.unique(k))
+                                             for k in _kernels(tiny_files.ctx.model)]
 
 
 @pytest.mark.parametrize(("content", "what"), [
@@ -113,8 +116,11 @@ def test_cli_table_and_json(tiny_files):
     result = CliRunner().invoke(app, ["inspect", path])
     assert result.exit_code == 0, result.output
     assert "sparse kernels:" in result.stdout and "dense weights" in result.stdout
+    wide = CliRunner().invoke(app, ["inspect", path], env={"COLUMNS": "200"})
+    assert "distinct" in wide.stdout  # the column's header, unfolded
     result = CliRunner().invoke(app, ["inspect", path, "--json"])
     doc = json.loads(result.stdout)
     assert doc["format"] == "tflite" and doc["totals"]["sparse_tensors"] >= 1
-    assert {"name", "op", "shape", "dtype", "zeros", "encoding", "bytes", "entropy_bits",
-            "kernel_note"} <= set(doc["tensors"][0])
+    assert {"name", "op", "shape", "dtype", "zeros", "distinct", "encoding", "bytes",
+            "entropy_bits", "kernel_note"} <= set(doc["tensors"][0])
+

@@ -169,13 +169,15 @@ def _litert_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
 def inspect_tables(info: ModelInfo) -> list[Any]:
     """`prune2edge inspect`: one row per stored tensor, totals, and sparse-kernel notes."""
     table = Table(title=escape(f"{info.path} ({info.format})"), title_justify="left")
-    for column in ("tensor", "op", "shape", "dtype", "zeros", "encoding", "bytes", "entropy B"):
-        table.add_column(column, justify="right" if column in ("zeros", "bytes", "entropy B")
-                         else "left", overflow="fold")
+    numbers = ("zeros", "distinct", "bytes", "entropy B")
+    for column in ("tensor", "op", "shape", "dtype", "zeros", "distinct", "encoding", "bytes",
+                   "entropy B"):
+        table.add_column(column, justify="right" if column in numbers else "left",
+                         overflow="fold")
     for t in info.tensors:
         table.add_row(escape(_short_name(t.name, t.role)), _short_op(t.op),
                       "x".join(map(str, t.shape)) or "scalar", t.dtype, f"{t.zeros:.1%}",
-                      t.encoding, f"{t.bytes:,}", f"{t.entropy_bits / 8:,.0f}")
+                      f"{t.distinct:,}", t.encoding, f"{t.bytes:,}", f"{t.entropy_bits / 8:,.0f}")
     totals = info.totals
     lines = [f"file {info.file_bytes:,} B, gzip {info.file_gzip_bytes:,} B; tensors store "
              f"{totals['stored_bytes']:,} B whose zero-order entropy is "

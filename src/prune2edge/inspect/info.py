@@ -23,6 +23,7 @@ class TensorInfo:
     encoding: str  # "dense", or "sparse <dims>, <block>, <index types>"
     bytes: int  # bytes stored: values plus sparse index arrays
     entropy_bits: float  # zero-order entropy of the stored values times their count
+    distinct: int  # distinct values the kernels compute with (clustering leaves few)
     kernel_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:

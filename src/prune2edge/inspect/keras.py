@@ -25,7 +25,8 @@ def inspect_keras(path: Path) -> ModelInfo:
                 name=weight.name, op=type(layer).__name__, role=ROLES.get(short, "constant"),
                 shape=tuple(values.shape), dtype=str(values.dtype),
                 zeros=float(np.mean(values == 0)) if values.size else 0.0, encoding="dense",
-                bytes=values.nbytes, entropy_bits=entropy_bits(values)))
+                bytes=values.nbytes, entropy_bits=entropy_bits(values),
+                distinct=len(np.unique(values))))
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     contents = [f.read_bytes() for f in files]
     return ModelInfo(str(path), "keras", sum(len(c) for c in contents),

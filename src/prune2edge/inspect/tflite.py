@@ -69,7 +69,7 @@ def _describe(view: TFLiteModel, tensor: Any, data: np.ndarray,
     name = tensor_name(tensor)
     if dtype is None:  # e.g. INT4 or strings: report bytes only
         return TensorInfo(name, op, role, shape, dtype_name, 0.0, "dense", len(data),
-                          entropy_bits(data), "")
+                          entropy_bits(data), len(np.unique(data)))
     values = data.view(dtype)
     if tensor.sparsity is not None:
         dense, encoding, index_bytes = densify(tensor.sparsity, values, shape)
@@ -77,7 +77,7 @@ def _describe(view: TFLiteModel, tensor: Any, data: np.ndarray,
         dense, encoding, index_bytes = values.reshape(shape), "dense", 0
     zeros = float(np.mean(dense == _zero_points(tensor, dense)))
     info = TensorInfo(name, op, role, shape, dtype_name.lower(), zeros, encoding,
-                      len(data) + index_bytes, entropy_bits(values))
+                      len(data) + index_bytes, entropy_bits(values), len(np.unique(dense)))
     return TensorInfo(**{**asdict(info), "kernel_note": kernel_note(info)})
 
 
