@@ -39,3 +39,11 @@ def functional():
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(32, activation="relu")(x)
     return keras.Model(inputs, keras.layers.Dense(10)(x), name="digits_functional")
+
+
+def layer_norm():
+    """A convolution normalised by LayerNormalization (ConvNeXt's), then a dense head."""
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Conv2D(8, 3, strides=2)(keras.layers.Reshape((28, 28, 1))(inputs))
+    x = keras.layers.Flatten()(keras.layers.LayerNormalization()(x))
+    return keras.Model(inputs, keras.layers.Dense(10)(x), name="layer_norm")

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from prune2edge import Pipeline, Train, build
+from prune2edge import Convert, Pipeline, Quantize, Train, build
 from prune2edge.errors import Interrupted, ModelError
 from prune2edge.keras.converter import to_tflite
 from prune2edge.keras.load import ModelSpec, load
@@ -191,6 +191,17 @@ def test_every_conversion_works_from_a_subclassed_model(tmp_path, tiny_npz, mode
     assert report.agreement["top1"] >= 0.95
     if runtime == "both":
         assert report.micro["arena"]["total"] > 0 and report.micro["test_samples"] > 0
+
+
+@pytest.mark.parametrize("model,left", [("layer_norm", {"NEG": 1}), ("functional", None)])
+def test_ops_the_converter_leaves_in_float_are_counted(tmp_path, tiny_npz, model, left):
+    """Keras 3's LayerNormalization negates its mean, and TensorFlow Lite's quantizer has no
+    int8 NEG: an int8 file keeps that op in float, and the report says so."""
+    report = Pipeline([Quantize(mode="int8", samples=20), Convert(sparse="off")]).run(
+        f"keras3_models:{model}", str(tiny_npz), out=tmp_path / "out")
+    assert report.conversion["int8"].get("converter_float_ops") == left
+    said = "Left in float by the converter" in (tmp_path / "out" / "report.md").read_text()
+    assert said == (left is not None)
 
 
 @pytest.mark.parametrize("op", ["erfinv", "cumprod"])

@@ -44,6 +44,11 @@ def int8_markdown(int8: dict[str, Any]) -> list[str]:
              "steps (0.29 is ideal rounding).", "", table(header, rows), ""]
     if int8["float_layers"]:
         parts += [f"Kept in float: {', '.join(int8['float_layers'])}.", ""]
+    left = int8.get("converter_float_ops")
+    if left:
+        ops = ", ".join(f"{op} x{count}" for op, count in left.items())
+        parts += [f"Left in float by the converter, which has no int8 kernel for them: {ops} "
+                  "(between DEQUANTIZE and QUANTIZE ops).", ""]
     control = int8.get("accuracy_control")
     if control:
         parts += _control_markdown(control)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
 from ..report.quantization import int8_markdown
 from ..report.results import Converted
 from ..sizes import Size
+from ..tflite.model import TFLiteModel
 from ..tflite.runner import TFLiteRunner, model_file
 from ..tflite.strip import strip_names
 from .validate import Validate
@@ -73,6 +75,7 @@ class Convert(Stage):
                 self.layer_errors or plan.float_layers or plan.control):
             int8 = plan_int8(ctx.model, plan, ctx.setup.reporter)
         files = {name: _encoded(ctx, int8, baseline, flag) for name, flag in encodings.items()}
+        left_float = _left_float(next(iter(files.values())), int8) if int8 else {}
         if self.strip_names:
             files = {name: strip_names(content) for name, content in files.items()}
         sizes = {name: Size.of(content) for name, content in files.items()}
@@ -88,6 +91,8 @@ class Convert(Stage):
         errors = None
         if int8 is not None:
             errors = dict(int8.described)  # a copy: the float ops' cost joins it
+            if left_float:
+                errors["converter_float_ops"] = left_float
             if int8.float_nodes:
                 errors["float_cost"] = self._float_cost(ctx, int8, files[chosen],
                                                         chosen == "sparse")
@@ -208,3 +213,11 @@ def _decision(sizes: dict[str, Size], chosen: str, mode: str, micro: bool) -> st
     saved = 1 - sizes[chosen].gzip_bytes / sizes[other].gzip_bytes
     return (f"{chosen} encoding kept: {sizes[chosen].gzip_bytes:,} gzip bytes vs "
             f"{sizes[other].gzip_bytes:,} {other} ({saved:.1%} smaller)")
+
+
+def _left_float(content: bytes, int8: Int8) -> dict[str, int]:
+    """The ops the converter left in float in an int8 file (it has no int8 kernel for
+    them), counted by type; those of the layers kept in float on purpose are not counted."""
+    chosen = set(int8.float_nodes)
+    ops = [op for op, output in TFLiteModel.read(content).float_ops() if output not in chosen]
+    return dict(sorted(Counter(ops).items()))

@@ -73,6 +73,19 @@ class TFLiteModel:
         """The ops of the main graph, in execution order."""
         return [self.op_name(op) for op in self.graph.operators]
 
+    def float_ops(self) -> list[tuple[str, str]]:
+        """(op, output tensor) of each op writing a float32 tensor, other than the DEQUANTIZE
+        ops that hand float out: in a quantized model, the ops left computing in float."""
+        graph = self.graph
+        found = []
+        for op in graph.operators:
+            name = self.op_name(op)
+            for index in (int(t) for t in op.outputs):
+                tensor = graph.tensors[index]
+                if name != "DEQUANTIZE" and self.type_name(tensor) == "FLOAT32":
+                    found.append((name, tensor_name(tensor)))
+        return found
+
     def output_step(self) -> float | None:
         """The quantization step of the model's output: of the output tensor itself, or of
         the int8 tensor a final DEQUANTIZE reads; None for a float output computed in float."""
