@@ -8,6 +8,7 @@ from prune2edge import cpu
 
 
 @pytest.mark.parametrize(("machine", "flags", "tier"), [
+    ("x86_64", "avx2 avx512f avx512bw avx512_vnni amx_bf16 amx_tile amx_int8", "amx"),
     ("x86_64", "fpu sse4_2 avx fma avx2 avx512f avx512bw avx512_vnni", "avx512vnni"),
     ("x86_64", "sse4_2 avx fma avx2 avx512f avx512bw", "avx512"),
     ("x86_64", "sse4_2 avx fma avx2 avx_vnni", "avxvnni"),

@@ -115,6 +115,7 @@ def test_accuracy_control_keeps_the_outlier_path_in_float_and_the_build_passes(
     worst = {tuple(e["layers"]) for e in errors[:2]}  # the outlier path, in either order
     assert worst == {("head",), ("conv2",)}
     assert errors[1]["error"] > 0.5 and all(e["error"] < 0.05 for e in errors[2:])
+    assert "converter_float_ops" not in report["conversion"]["int8"]  # all int8
 
     controlled, out = build(write_recipe, tmp_path, outlier_model,
                             "accuracy_control = true", "controlled")
@@ -147,6 +148,7 @@ def test_accuracy_control_keeps_the_outlier_path_in_float_and_the_build_passes(
     assert named.exit_code == 0, named.output
     kept = json.loads((named_out / "report.json").read_text())["conversion"]["int8"]
     assert set(kept["float_layers"]) == set(int8["float_layers"]) | {"head (SOFTMAX)"}
+    assert "converter_float_ops" not in int8 and "converter_float_ops" not in kept  # as asked
     assert "accuracy_control" not in kept
 
 
