@@ -219,12 +219,6 @@ def is_keras3_operation(value: Any) -> bool:
             and not isinstance(value, keras.layers.Layer))
 
 
-def keras_of(model: Any) -> ModuleType:
-    """The Keras a model is made with: Keras 3 for a Keras 3 model, else tf_keras."""
-    module = keras3_imported()
-    return module if module is not None and isinstance(model, module.Model) else keras()
-
-
 def keras3_producer(tensor: Any) -> Any:
     """The Keras 3 layer (or operation) that produced a symbolic tensor.
 

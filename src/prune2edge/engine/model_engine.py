@@ -4,6 +4,7 @@ its variables masked)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,10 +58,20 @@ class ModelEngine(Protocol):
     def load_masks(self, path: Path, model: Any) -> Any:
         """The masks a checkpoint saved beside `model` (engines that keep masks so)."""
 
-    def reload(self, model: Any, path: Path, masks: Any, scope: Any = None) -> Any:
-        """`model` saved to `path` (removed after) and loaded again within `scope` (a
-        distribution strategy's, or none), optimizer state included; `masks` kept beside it
-        move onto the new model's variables."""
+
+def reloaded(engine: ModelEngine, model: Any, path: Path, masks: Any, scope: Any = None) -> Any:
+    """`model` saved to `path` (removed after) and read back by `engine` within `scope` (a
+    distribution strategy's, so that its variables and optimizer state live there; or none);
+    the `masks` an engine keeps beside it move onto the copy's variables."""
+    model.save(path)
+    try:
+        with scope or contextlib.nullcontext():
+            copy = engine.load_own(path)
+    finally:
+        path.unlink()
+    if masks is not None:
+        masks.move(model, copy)
+    return copy
 
 
 def engine_for(name: str, model: Any = None) -> ModelEngine:

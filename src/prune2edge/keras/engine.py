@@ -32,11 +32,6 @@ class TfKerasEngine:
     load_own = staticmethod(files.load_own)
 
     @staticmethod
-    def reload(model: Any, path: Path, masks: None, scope: Any = None) -> Any:
-        """(tfmot's masks live in its wrappers, and move with the model.)"""
-        return files.reload(model, path, scope)
-
-    @staticmethod
     def reseeders(model: Any) -> list[Callable[[int], None]]:
         """One function per random layer's generator (dropout, noise), in layer order, that
         restarts it from a seed."""

@@ -1,9 +1,8 @@
 """tf_keras models this build saves and reads back itself: checkpoints, models moving into or
-out of a distribution strategy."""
+out of a distribution strategy (`engine.model_engine.reloaded`)."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,3 @@ def load_own(path: Path) -> Any:
         # safe_mode off: the file was written by this build, from the model it loaded
         return keras.models.load_model(path, safe_mode=False)
 
-
-def reload(model: Any, path: Path, scope: Any = None) -> Any:
-    """`model` saved to `path` (removed after) and loaded again within `scope` (e.g. a
-    distribution strategy's), so that its variables and optimizer state live there."""
-    model.save(path)
-    try:
-        with scope or contextlib.nullcontext():
-            return load_own(path)
-    finally:
-        path.unlink()

@@ -120,7 +120,7 @@ def copy_node(node: Any, model: Any, changes: dict[str, Any] | None = None) -> A
 
 
 def node_weights(node: Any) -> list[np.ndarray]:
-    """A layer's weights; none for an operation."""
+    """A layer's weights (of either Keras); none for a Keras 3 operation."""
     return node.get_weights() if hasattr(node, "get_weights") else []
 
 

@@ -3,7 +3,6 @@ Sequential or subclassed); pruning masks its variables (`masking`), nothing wrap
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -140,17 +139,6 @@ class Keras3Engine:
     @staticmethod
     def load_masks(path: Path, model: Any) -> Masks:
         return Masks.load(path, model)
-
-    def reload(self, model: Any, path: Path, masks: Masks | None, scope: Any = None) -> Any:
-        model.save(path)
-        try:
-            with scope or contextlib.nullcontext():
-                moved = self.load_own(path)
-        finally:
-            path.unlink()
-        if masks is not None:
-            masks.move(model, moved)
-        return moved
 
     def load_own(self, path: Path) -> Any:
         """A .keras file this build wrote (a checkpoint), optimizer state included, its layers

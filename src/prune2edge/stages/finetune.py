@@ -59,7 +59,6 @@ class FineTune(TrainingStage):
             return (*self.needs, TENSORBOARD.without("or set pruning_summaries = false"))
         return self.needs
 
-
     def run(self, ctx: BuildContext) -> BuildContext:
         engine = ctx.setup.engine
         # Never train the baseline in place: every ratio is measured against it.

@@ -12,6 +12,7 @@ import numpy as np
 from ..data.stream import Stream, reading, subset, training
 from ..engine.context import BuildContext
 from ..engine.distribute import describe_strategy
+from ..engine.model_engine import reloaded
 from ..engine.stage import Stage
 from ..errors import BuildFailed, DataError, RecipeError
 from ..keras import distill
@@ -77,8 +78,8 @@ class TrainingStage(Stage):
         keras = engine.keras()
         strategy = ctx.setup.strategy
         if strategy is not None:  # its variables (and optimizer state) live in the strategy
-            model = engine.reload(model, ctx.setup.work_dir / REPLICATED, ctx.masks,
-                                  strategy.scope())
+            model = reloaded(engine, model, ctx.setup.work_dir / REPLICATED, ctx.masks,
+                             strategy.scope())
         from_logits = not engine.outputs_probabilities(model)
         epoch_logs = list(ctx.control.resume_logs)
         data = ctx.setup.data
@@ -121,7 +122,7 @@ class TrainingStage(Stage):
                     "lower learning_rate, or check the data for extreme values")
         steps_run = int(model.optimizer.iterations.numpy())
         if strategy is not None:  # back on the default device for the stages after
-            model = engine.reload(model, ctx.setup.work_dir / REPLICATED, ctx.masks)
+            model = reloaded(engine, model, ctx.setup.work_dir / REPLICATED, ctx.masks)
         logs = {k.replace("label_accuracy", "accuracy"): v for k, v in epoch_logs[-1].items()}
         test_accuracy = accuracy(model, data.x_test, data.y_test)
         loss_fn = (f"sparse_categorical_crossentropy(from_logits={from_logits})"

@@ -12,8 +12,8 @@ import numpy as np
 from ... import _compat
 from ...errors import ModelError
 from ..graph import Graph
-from ..keras3_graph import copy_node, replay
-from .handlers import Inbound, Sliced, handler_for, out_width, weights_of
+from ..keras3_graph import copy_node, node_weights, replay
+from .handlers import Inbound, Sliced, handler_for, out_width
 
 
 def rebuild(graph: Graph, keep: dict[str, np.ndarray]) -> Any:
@@ -42,7 +42,7 @@ def slice_layers(graph: Graph, keep: dict[str, np.ndarray]) -> dict[str, Sliced]
     for layer in graph.layers:
         ins = [Inbound(result[i].channels, out_width(graph.layer(i)))
                for i in graph.inbound[layer.name]]
-        result[layer.name] = handler_for(layer).slice(layer, weights_of(layer), ins,
+        result[layer.name] = handler_for(layer).slice(layer, node_weights(layer), ins,
                                                       keep.get(layer.name))
     return result
 

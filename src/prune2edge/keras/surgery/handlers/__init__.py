@@ -9,12 +9,9 @@ from .base import (
     Refit,
     Sliced,
     handler_for,
-    input_shape,
-    kind,
     out_width,
     output_shape,
     register_handler,
-    weights_of,
 )
 from .channelwise import PassThroughHandler, PerChannelHandler
 from .merges import MergeHandler
@@ -22,7 +19,5 @@ from .operations import ElementwiseOpHandler
 from .producers import ProducerHandler
 
 __all__ = ["DEFAULT", "HANDLERS", "Channels", "ElementwiseOpHandler", "Inbound", "LayerHandler",
-           "MergeHandler",
-           "PassThroughHandler", "PerChannelHandler", "ProducerHandler", "Refit", "Sliced",
-           "handler_for", "input_shape", "kind", "out_width", "output_shape",
-           "register_handler", "weights_of"]
+           "MergeHandler", "PassThroughHandler", "PerChannelHandler", "ProducerHandler", "Refit",
+           "Sliced", "handler_for", "out_width", "output_shape", "register_handler"]

@@ -150,8 +150,3 @@ def kind(layer: Any) -> str:
 
 def handler_for(layer: Any) -> LayerHandler:
     return HANDLERS.get(kind(layer), DEFAULT)
-
-
-def weights_of(layer: Any) -> list[np.ndarray]:
-    """A layer's weights (a Keras 3 operation has none)."""
-    return layer.get_weights() if hasattr(layer, "get_weights") else []
