@@ -1,0 +1,62 @@
+"""tensorflow-model-optimization's Keras APIs, and the private ones prune2edge reads."""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any
+
+from .core import _require, keras
+
+
+@functools.cache
+def tfmot_sparsity() -> ModuleType:
+    """`tensorflow_model_optimization.sparsity.keras`."""
+    keras()
+    return _require("tensorflow_model_optimization.sparsity.keras",
+                    "tensorflow-model-optimization")
+
+
+def tfmot_weight_names(layer: Any) -> list[str] | None:
+    """The attribute names of the weights tfmot prunes in `layer`, None when tfmot cannot
+    prune it. Layers implementing `PrunableLayer` name their own (see `prunable_weights`).
+
+    Private: `PruneRegistry._LAYERS_WEIGHTS_MAP` and `_weight_names`, checked against
+    tensorflow-model-optimization 0.8.1."""
+    tfmot_sparsity()
+    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+
+    registry = prune_registry.PruneRegistry
+    if type(layer) in registry._LAYERS_WEIGHTS_MAP:
+        return list(registry._weight_names(layer))
+    return ["kernel"] if registry.supports(layer) else None
+
+
+def is_prunable_layer(layer: Any) -> bool:
+    """Whether `layer` implements tfmot's `PrunableLayer` (it lists its own weights)."""
+    return isinstance(layer, tfmot_sparsity().PrunableLayer)
+
+
+
+@functools.cache
+def tfmot_clustering() -> ModuleType:
+    """`tensorflow_model_optimization.clustering.keras`."""
+    keras()
+    return _require("tensorflow_model_optimization.clustering.keras",
+                    "tensorflow-model-optimization")
+
+
+def tfmot_clusterable_weights(layer: Any) -> list[tuple[str, Any]] | None:
+    """(name, variable) of each weight tfmot clusters in `layer` (empty: tfmot leaves its
+    weights alone, e.g. DepthwiseConv2D's), None for a layer type its registry does not map.
+    Layers implementing `ClusterableLayer` name their own.
+
+    Private: `ClusteringRegistry._LAYERS_WEIGHTS_MAP`, checked against
+    tensorflow-model-optimization 0.8.1."""
+    clustering = tfmot_clustering()
+    if isinstance(layer, clustering.ClusterableLayer):
+        return list(layer.get_clusterable_weights())
+    from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
+
+    names = clustering_registry.ClusteringRegistry._LAYERS_WEIGHTS_MAP.get(type(layer))
+    return None if names is None else [(n, getattr(layer, n)) for n in names if hasattr(layer, n)]
