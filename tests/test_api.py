@@ -37,8 +37,8 @@ def test_pipeline_composed_in_code_runs_on_objects(make_ctx, tmp_path):
 def test_pipeline_order_is_checked_at_construction():
     with pytest.raises(prune2edge.RecipeError) as info:
         Pipeline([Strip(), Convert()])
-    assert str(info.value) == ("strip needs pruning wrappers on the model (stage 1 (strip)): "
-                               "add a prune stage before it")
+    assert str(info.value) == ("strip needs pruning or clustering wrappers on the model "
+                               "(stage 1 (strip)): add a prune stage before it")
 
 
 def test_slicing():

@@ -130,7 +130,7 @@ CASES = [
         schedule = { kind = 'polynomial_decay', begin_step = 10, end_step = 10 }
         """), "end_step (10) must be after begin_step (10)"),
     Case("impossible stage order", build(stages="[[stages]]\nkind = 'strip'\n"),
-         "strip needs pruning wrappers on the model"),
+         "strip needs pruning or clustering wrappers on the model"),
     Case("empty pipeline", build(stages=""), "the pipeline has no stages"),
     Case("bad --set", build("--set", "stages.finetune.epochs"),
          "an override needs the form KEY=VALUE"),

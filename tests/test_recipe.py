@@ -77,7 +77,8 @@ source = "builtin:mnist"
     (HEAD + "[[stages]]\nkind = 'prune'\nschedule = { kind = 'polynomial_decay', "
      "begin_step = 500, end_step = 100 }\n", RecipeError,
      "end_step (100) must be after begin_step (500)", "set end_step > 500"),
-    (HEAD + "[[stages]]\nkind = 'strip'\n", RecipeError, "strip needs pruning wrappers",
+    (HEAD + "[[stages]]\nkind = 'strip'\n", RecipeError,
+     "strip needs pruning or clustering wrappers",
      "add a prune stage before it"),
     (HEAD + "[[stages]]\nkind = 'validate'\n", RecipeError, "validate needs a converted .tflite",
      "add a convert stage before it"),

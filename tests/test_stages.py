@@ -75,7 +75,7 @@ def test_prune_by_type_and_block_sparsity_keeps_convs_dense(make_ctx):
     assert np.count_nonzero(out.model.get_layer("conv2d").get_weights()[0] == 0) == 0
     choices = Prune(block_size=(1, 4)).choose_layers(make_ctx("cnn").model)
     conv = next(c for c in choices if c.name == "conv2d")
-    assert not conv.pruned and "block sparsity needs 2-D weights" in conv.reason
+    assert not conv.chosen and "block sparsity needs 2-D weights" in conv.reason
 
 
 def test_blocks_that_span_a_whole_kernel_dimension_are_skipped(make_ctx):

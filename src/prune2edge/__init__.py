@@ -36,6 +36,7 @@ from .report.schema import BuildReport
 from .sparsity.schedules import ConstantSparsity, PolynomialDecay
 from .stages import (
     Baseline,
+    Cluster,
     Convert,
     FineTune,
     Measure,
@@ -50,7 +51,7 @@ from .stages.training import TrainingStage
 
 __all__ = [
     "Baseline", "BudgetError", "BuildContext", "BuildFailed", "BuildOptions", "BuildReport",
-    "ConstantSparsity", "Convert", "DataError", "Dataset", "Fact", "Figure", "FineTune",
+    "Cluster", "ConstantSparsity", "Convert", "DataError", "Dataset", "Fact", "Figure", "FineTune",
     "Measure", "ModelError", "OutputError", "Pipeline", "PolynomialDecay", "Prune",
     "Prune2EdgeError", "Quantize", "Recipe", "RecipeError", "Reporter", "Stage", "StageRecord",
     "StageResult", "Strip", "Structural", "TFLiteError", "Train", "Trained", "TrainingStage",

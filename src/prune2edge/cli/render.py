@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ..inspect.info import ModelInfo
+from ..inspect.info import ModelInfo, TensorInfo
 from ..progress import Reporter, Task
 from ..report.markdown import accuracy_sentence, summary_rows
 from ..report.micro import SHOWN as MICRO_SHOWN
@@ -166,6 +166,13 @@ def _litert_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _distinct(tensor: TensorInfo) -> str:
+    """'16', or '40, 16 a channel' for a tensor of per-channel scales."""
+    if tensor.channel_distinct == tensor.distinct:
+        return f"{tensor.distinct:,}"
+    return f"{tensor.distinct:,}, {tensor.channel_distinct:,} a channel"
+
+
 def inspect_tables(info: ModelInfo) -> list[Any]:
     """`prune2edge inspect`: one row per stored tensor, totals, and sparse-kernel notes."""
     table = Table(title=escape(f"{info.path} ({info.format})"), title_justify="left")
@@ -177,7 +184,7 @@ def inspect_tables(info: ModelInfo) -> list[Any]:
     for t in info.tensors:
         table.add_row(escape(_short_name(t.name, t.role)), _short_op(t.op),
                       "x".join(map(str, t.shape)) or "scalar", t.dtype, f"{t.zeros:.1%}",
-                      f"{t.distinct:,}", t.encoding, f"{t.bytes:,}", f"{t.entropy_bits / 8:,.0f}")
+                      _distinct(t), t.encoding, f"{t.bytes:,}", f"{t.entropy_bits / 8:,.0f}")
     totals = info.totals
     lines = [f"file {info.file_bytes:,} B, gzip {info.file_gzip_bytes:,} B; tensors store "
              f"{totals['stored_bytes']:,} B whose zero-order entropy is "

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..cpu import cpu_class
 from ..keras.load import LoadedModel
-from ..keras.model import has_pruning_wrappers, weight_sparsity
+from ..keras.model import has_wrappers, weight_sparsity
 from ..report.budgets import Budgets
 from ..report.gate import budget_verdicts
 from ..report.markdown import render
@@ -61,7 +61,7 @@ def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Sta
         model=model.describe(),
         data=ctx.setup.data.describe(),
         stages=[r.to_dict() for r in records],
-        sparsity=(None if ctx.masks is not None or has_pruning_wrappers(ctx.model)
+        sparsity=(None if ctx.masks is not None or has_wrappers(ctx.model)
                   else weight_sparsity(ctx.model)),
         artifacts={},
         plots=[],

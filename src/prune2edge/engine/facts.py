@@ -14,11 +14,13 @@ class Fact(enum.Enum):
     fix a stage that comes after it. Members are ordered from the most basic."""
 
     KERAS = ("a Keras model", "")
-    WRAPPED = ("pruning wrappers on the model",
-               "the model still has pruning wrappers: add a strip stage before {kind}")
+    WRAPPED = ("pruning or clustering wrappers on the model",
+               "the model still has pruning or clustering wrappers: add a strip stage before "
+               "{kind}")
     TRAINED = ("fine-tuning after prune (tfmot applies the masks during training steps)", "")
     PRUNED = ("pruned weights", "{kind} trains the dense model and would undo the pruning: "
                                 "move it before prune, or use finetune")
+    CLUSTERED = ("clustered weights", "")
     QUANTIZATION = ("a quantization plan", "keep a single quantize stage")
     TFLITE = ("a converted .tflite",
               "convert has already written the .tflite: move {kind} before convert")

@@ -24,6 +24,7 @@ class TensorInfo:
     bytes: int  # bytes stored: values plus sparse index arrays
     entropy_bits: float  # zero-order entropy of the stored values times their count
     distinct: int  # distinct values the kernels compute with (clustering leaves few)
+    channel_distinct: int  # the most in one channel (of per-channel scales; else `distinct`)
     kernel_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,3 +72,13 @@ def entropy_bits(values: np.ndarray) -> float:
     _, counts = np.unique(values, return_counts=True)
     p = counts / values.size
     return float(-(p * np.log2(p)).sum() * values.size)
+
+
+def most_in_a_channel(values: np.ndarray, axis: int | None) -> int:
+    """The most distinct values in one slice of `values` along `axis` (a channel); over the
+    whole array when `axis` is None."""
+    if values.size == 0:
+        return 0
+    if axis is None:
+        return len(np.unique(values))
+    return max(len(np.unique(channel)) for channel in np.moveaxis(values, axis, 0))

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..keras import load as keras_load
 from ..sizes import gzip_size
-from .info import ModelInfo, TensorInfo, entropy_bits
+from .info import ModelInfo, TensorInfo, entropy_bits, most_in_a_channel
 
 ROLES = {"kernel": "weights", "depthwise_kernel": "weights", "pointwise_kernel": "weights",
          "embeddings": "weights", "bias": "bias"}
@@ -26,7 +26,8 @@ def inspect_keras(path: Path) -> ModelInfo:
                 shape=tuple(values.shape), dtype=str(values.dtype),
                 zeros=float(np.mean(values == 0)) if values.size else 0.0, encoding="dense",
                 bytes=values.nbytes, entropy_bits=entropy_bits(values),
-                distinct=len(np.unique(values))))
+                distinct=len(np.unique(values)),
+                channel_distinct=most_in_a_channel(values, -1 if values.ndim > 1 else None)))
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     contents = [f.read_bytes() for f in files]
     return ModelInfo(str(path), "keras", sum(len(c) for c in contents),

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import TFLiteError, first_line
 from ..sizes import gzip_size
 from ..tflite.model import TFLiteModel, densify, tensor_name
-from .info import ModelInfo, TensorInfo, entropy_bits
+from .info import ModelInfo, TensorInfo, entropy_bits, most_in_a_channel
 from .notes import kernel_note
 
 WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "CONV_3D"}
@@ -68,16 +68,20 @@ def _describe(view: TFLiteModel, tensor: Any, data: np.ndarray,
     shape = tuple(int(d) for d in tensor.shape)
     name = tensor_name(tensor)
     if dtype is None:  # e.g. INT4 or strings: report bytes only
+        distinct = len(np.unique(data))
         return TensorInfo(name, op, role, shape, dtype_name, 0.0, "dense", len(data),
-                          entropy_bits(data), len(np.unique(data)))
+                          entropy_bits(data), distinct, distinct)
     values = data.view(dtype)
     if tensor.sparsity is not None:
         dense, encoding, index_bytes = densify(tensor.sparsity, values, shape)
     else:
         dense, encoding, index_bytes = values.reshape(shape), "dense", 0
     zeros = float(np.mean(dense == _zero_points(tensor, dense)))
+    q = tensor.quantization
+    per_channel = q is not None and q.scale is not None and len(q.scale) > 1
     info = TensorInfo(name, op, role, shape, dtype_name.lower(), zeros, encoding,
-                      len(data) + index_bytes, entropy_bits(values), len(np.unique(dense)))
+                      len(data) + index_bytes, entropy_bits(values), len(np.unique(dense)),
+                      most_in_a_channel(dense, q.quantizedDimension if per_channel else None))
     return TensorInfo(**{**asdict(info), "kernel_note": kernel_note(info)})
 
 

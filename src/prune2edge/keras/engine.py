@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import _compat
 from ..sparsity.schedules import Schedule
-from . import files
+from . import clustering, files
 from . import model as facts
 
 
@@ -68,10 +68,13 @@ class TfKerasEngine:
 
     @staticmethod
     def strip(model: Any, masks: None) -> Any:
-        """tfmot's `strip_pruning`: plain layers, the zeros in place."""
-        if not facts.has_pruning_wrappers(model):
-            return model
-        return _compat.tfmot_sparsity().strip_pruning(model)
+        """tfmot's `strip_pruning` and `strip_clustering`: plain layers, the zeros and the
+        centroids' values in place."""
+        if facts.has_pruning_wrappers(model):
+            model = _compat.tfmot_sparsity().strip_pruning(model)
+        if clustering.has_clustering_wrappers(model):
+            model = clustering.strip(model)
+        return model
 
     @staticmethod
     def load_masks(path: Path, model: Any) -> None:

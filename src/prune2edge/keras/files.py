@@ -11,11 +11,11 @@ from . import distill
 
 
 def load_own(path: Path) -> Any:
-    """A .keras file this build wrote: pruning wrappers, the distillation loss and the
-    optimizer state included."""
+    """A .keras file this build wrote: pruning and clustering wrappers, the distillation loss
+    and the optimizer state included."""
     keras = _compat.keras()
     distill.register(keras)
-    with _compat.tfmot_sparsity().prune_scope():
+    with _compat.tfmot_sparsity().prune_scope(), _compat.tfmot_clustering().cluster_scope():
         # safe_mode off: the file was written by this build, from the model it loaded
         return keras.models.load_model(path, safe_mode=False)
 

@@ -13,6 +13,8 @@ from ..data.stream import Stream, keras_input, reading
 from ..errors import ModelError
 from ..metrics import top1
 
+WRAPPERS = ("PruneLowMagnitude", "ClusterWeights")  # tfmot's wrapper classes
+
 
 def clone(model: Any) -> Any:
     """An independent copy (architecture and weights) so stages never change their input."""
@@ -63,6 +65,11 @@ def outputs_probabilities(model: Any) -> bool:
 
 def has_pruning_wrappers(model: Any) -> bool:
     return any(type(layer).__name__ == "PruneLowMagnitude" for layer in model.layers)
+
+
+def has_wrappers(model: Any) -> bool:
+    """Whether `model` has tfmot's pruning or clustering wrappers."""
+    return any(type(layer).__name__ in WRAPPERS for layer in model.layers)
 
 
 def weight_sparsity(model: Any) -> dict[str, Any]:

@@ -62,11 +62,14 @@ class Trained(StageResult):
 
 @dataclass(frozen=True, kw_only=True)
 class Stripped(StageResult):
-    """The weights' sparsity once the wrappers are gone: the share of zeros, and counts."""
+    """The weights' sparsity once the wrappers are gone: the share of zeros, and counts; for
+    each clustered layer, the clusters asked and the most distinct values in one tensor (one
+    channel, per channel)."""
 
     sparsity: float
     weights: int
     zeros: int
+    clusters: list[dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,8 +104,8 @@ class Quantized(StageResult):
 @dataclass(frozen=True, kw_only=True)
 class Converted(StageResult):
     """The conversion: int8's per-op errors (int8 builds), the quantization applied, the
-    encoding asked and chosen, the candidates' sizes (and batch-1 p50), why, and the size
-    after each step."""
+    encoding asked and chosen, the candidates' sizes (and batch-1 p50), why, the size
+    after each step, and each weight tensor's zeros and distinct values in the file."""
 
     int8: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     quantization: dict[str, Any]
@@ -112,6 +115,7 @@ class Converted(StageResult):
     decision: str
     speed_note: str
     waterfall: list[dict[str, Any]]
+    weights: list[dict[str, Any]] = field(default_factory=list)  # per weight tensor
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +138,20 @@ class Pruned(StageResult):
 
     def warned(self) -> list[str]:
         return list(self.warnings)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Clustered(StageResult):
+    """A cluster stage: what tfmot was asked for, the layers clustered, those left as they
+    are (with why) and those of them whose zeros a pruning mask holds."""
+
+    number_of_clusters: int
+    init: str
+    preserve_sparsity: bool
+    per_channel: bool
+    clustered_layers: list[str]
+    skipped_layers: list[dict[str, str]]
+    zeros_held: list[str]  # layers not clustered whose zeros a pruning mask holds
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -115,7 +115,7 @@ class _Scan:
 
 def _state(model: Any, x: Any, y: Any, mode: str, criterion: str, sample: Any) -> _Scan:
     if mode == "magnitude":
-        names = [c.name for c in Prune().choose_layers(model) if c.pruned]
+        names = [c.name for c in Prune().choose_layers(model) if c.chosen]
         kernels = [model.get_layer(n).kernel for n in names]
         weights = criterion_named(criterion).weight_scores(model, kernels, sample)
         return _Scan(model, x, y, list(weights), names)

@@ -8,6 +8,7 @@ from .train import Train
 from .baseline import Baseline
 from .structural import Structural
 from .prune import Prune
+from .cluster import Cluster
 from .finetune import FineTune
 from .strip import Strip
 from .measure import Measure
@@ -15,5 +16,5 @@ from .quantize import Quantize
 from .convert import Convert
 from .validate import Validate
 
-__all__ = ["Baseline", "Convert", "FineTune", "Measure", "Prune", "Quantize", "Strip",
+__all__ = ["Baseline", "Cluster", "Convert", "FineTune", "Measure", "Prune", "Quantize", "Strip",
            "Structural", "Train", "Validate"]

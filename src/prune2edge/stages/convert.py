@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +17,9 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
+from ..inspect.tflite import inspect_tflite
 from ..keras.converter import to_tflite
+from ..keras.model import all_layers
 from ..quantization.int8 import Int8, plan_int8
 from ..report.format import fmt_bytes, fmt_ms, fmt_ratio, table
 from ..report.quantization import int8_markdown
@@ -76,6 +80,7 @@ class Convert(Stage):
             int8 = plan_int8(ctx.model, plan, ctx.setup.reporter)
         files = {name: _encoded(ctx, int8, baseline, flag) for name, flag in encodings.items()}
         left_float = _left_float(next(iter(files.values())), int8) if int8 else {}
+        named = dict(files)  # the tensor names say which layer each weight tensor is
         if self.strip_names:
             files = {name: strip_names(content) for name, content in files.items()}
         sizes = {name: Size.of(content) for name, content in files.items()}
@@ -103,7 +108,8 @@ class Convert(Stage):
             candidates=candidates,
             decision=_decision(sizes, chosen, self.sparse, micro),
             speed_note=note,
-            waterfall=_waterfall(ctx, baseline, sizes, chosen)))
+            waterfall=_waterfall(ctx, baseline, sizes, chosen),
+            weights=_weights(named[chosen], {layer.name for layer in all_layers(ctx.model)})))
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
@@ -213,6 +219,25 @@ def _decision(sizes: dict[str, Size], chosen: str, mode: str, micro: bool) -> st
     saved = 1 - sizes[chosen].gzip_bytes / sizes[other].gzip_bytes
     return (f"{chosen} encoding kept: {sizes[chosen].gzip_bytes:,} gzip bytes vs "
             f"{sizes[other].gzip_bytes:,} {other} ({saved:.1%} smaller)")
+
+
+def _weights(content: bytes, layers: set[str]) -> list[dict[str, Any]]:
+    """Each weight tensor of the file as the kernels compute with it: its Keras layer (found
+    in the tensor's name), values, zeros and distinct values (in all, and the most in one
+    channel of a tensor with per-channel scales)."""
+    with model_file(content) as path:
+        tensors = inspect_tflite(path).tensors
+    found = []
+    for tensor in tensors:
+        if tensor.role != "weights":
+            continue
+        parts = set(re.split(r"[/;]", tensor.name))
+        values = math.prod(tensor.shape)
+        found.append({"layer": next((n for n in sorted(layers) if n in parts), tensor.name),
+                      "values": values, "zeros": round(tensor.zeros * values),
+                      "distinct": tensor.distinct,
+                      "channel_distinct": tensor.channel_distinct})
+    return found
 
 
 def _left_float(content: bytes, int8: Int8) -> dict[str, int]:

@@ -11,7 +11,7 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
-from ..keras import distill
+from ..keras import clustering, distill
 from ..requirements import TENSORBOARD, TENSORFLOW, TF_KERAS, TFMOT, Requirement
 from .training import TrainingStage
 
@@ -65,6 +65,10 @@ class FineTune(TrainingStage):
         model = engine.clone(ctx.model) if ctx.model is ctx.baseline_model else ctx.model
         summaries = ctx.setup.work_dir / "tensorboard" if self.pruning_summaries else None
         callbacks = engine.pruning_callbacks(model, ctx.masks, summaries)
+        if clustering.has_clustering_wrappers(model):
+            # tfmot's clustering wrappers do not read back their centroids and zero masks:
+            # no checkpoint, a resumed build runs this fine-tune again from its start
+            ctx = ctx.controlled(on_epoch_end=None)
         teacher = (distill.Teacher(ctx.baseline_model, self.temperature, self.distill_weight)
                    if self.teacher == "baseline" else None)
         model, trained = self.fit(ctx, model, callbacks, teacher)
@@ -74,4 +78,4 @@ class FineTune(TrainingStage):
 def _wrapped_after(stages: Sequence[Stage]) -> bool:
     """Whether the model has pruning wrappers after these stages."""
     last = next((s for s in reversed(stages) if Fact.WRAPPED in s.provides | s.removes), None)
-    return last is not None and Fact.WRAPPED in last.provides
+    return last is not None and Fact.WRAPPED in last.provides and last.prunes

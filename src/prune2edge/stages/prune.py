@@ -13,7 +13,7 @@ from ..engine.facts import Fact
 from ..engine.model_engine import ModelEngine, engine_for
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
-from ..errors import ModelError, RecipeError
+from ..errors import RecipeError
 from ..keras import reconstruct
 from ..keras.model import accuracy
 from ..keras.one_shot import prune_once
@@ -23,19 +23,10 @@ from ..report.results import Pruned
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 from ..sparsity.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from .calibration import check_calibration
+from .selection import LayerChoice, Selection
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
-
-
-@dataclass(frozen=True)
-class LayerChoice:
-    """Whether a layer with weights is pruned, and why not when it stays dense."""
-
-    name: str
-    type: str
-    pruned: bool
-    reason: str = ""
 
 
 @register_stage
@@ -139,68 +130,44 @@ class Prune(Stage):
         """Which layers with weights get pruned (of a tf_keras model unless `engine` says
         otherwise); raises ModelError for names that match none."""
         engine = engine or engine_for("tf_keras")
-        layers = engine.layers(model)
-        names = {n for layer in layers for n in (layer.name, type(layer).__name__)}
-        for option, entries in (("layers", self.layers), ("exclude", self.exclude)):
-            unknown = [e for e in entries if e not in names]
-            if unknown:
-                available = ", ".join(layer.name for layer in layers)
-                raise ModelError(f"{option} names {unknown[0]!r}, which is no layer name or type",
-                                 f"prune.{option}", f"the model's layers are: {available}")
-        choices = [c for layer in layers if (c := self._choose(layer, engine)) is not None]
-        if not any(c.pruned for c in choices):
-            reasons = "; ".join(f"{c.name}: {c.reason}" for c in choices) or "no layer has weights"
-            raise ModelError("nothing to prune", f"prune ({reasons})",
-                             "select layers tfmot can prune (Dense, Conv*) with `layers`")
-        return choices
+        selection = Selection(self.layers, self.exclude, "prune", "prune", "pruned",
+                              "select layers tfmot can prune (Dense, Conv*) with `layers`")
+        return selection.choose(engine.layers(model), lambda layer: self._cannot(layer, engine))
 
-    def _choose(self, layer: Any, engine: ModelEngine) -> LayerChoice | None:
-        if not layer.weights:
-            return None
-        name, kind = layer.name, type(layer).__name__
+    def _cannot(self, layer: Any, engine: ModelEngine) -> str | None:
+        """Why `layer` cannot be pruned as asked; None when it can."""
+        kind = type(layer).__name__
         weights = engine.prunable_weights(layer)
-        named = name in self.layers or kind in self.layers
-
-        def dense(reason: str) -> LayerChoice:
-            if named:
-                raise ModelError(f"layer {name!r} ({kind}) cannot be pruned: {reason}",
-                                 "prune.layers", "remove it from `layers`")
-            return LayerChoice(name, kind, False, reason)
-
-        if self.layers and not named:
-            return LayerChoice(name, kind, False, "not listed in prune.layers")
-        if name in self.exclude or kind in self.exclude:
-            return LayerChoice(name, kind, False, "listed in prune.exclude")
         if weights is None:
-            return dense(f"tfmot cannot prune {kind} layers")
+            return f"tfmot cannot prune {kind} layers"
         if not weights:
-            return dense(f"tfmot prunes no weights of {kind} layers")
+            return f"tfmot prunes no weights of {kind} layers"
         if self.criterion == "obs" and not reconstruct.supports(layer):
-            return dense("criterion obs reconstructs Dense and ungrouped Conv2D layers")
+            return "criterion obs reconstructs Dense and ungrouped Conv2D layers"
         if self.sparsity_m_by_n is not None:
             n = self.sparsity_m_by_n[1]
             if not reconstruct.supports(layer):
-                return dense("sparsity_m_by_n applies to Dense and ungrouped Conv2D layers")
+                return "sparsity_m_by_n applies to Dense and ungrouped Conv2D layers"
             if layer.kernel.shape[-2] % n:
-                return dense(f"its {layer.kernel.shape[-2]} input channels do not divide into "
-                             f"groups of {n}")
+                return (f"its {layer.kernel.shape[-2]} input channels do not divide into "
+                        f"groups of {n}")
         if self.block_size != (1, 1):
             kernels = _kernels(layer)
             if any(np.ndim(w) != 2 for w in kernels):
-                return dense("block sparsity needs 2-D weights (Dense); use block_size [1, 1]")
+                return "block sparsity needs 2-D weights (Dense); use block_size [1, 1]"
             shapes = [w.shape for w in kernels]
             if any(-(-d // b) == 1 for shape in shapes for d, b in zip(shape, self.block_size,
                                                                          strict=True)):
-                return dense(f"a {'x'.join(map(str, self.block_size))} block spans a whole "
-                             f"dimension of its {'x'.join(map(str, shapes[0]))} kernel, which "
-                             "tfmot's block pruning cannot handle")
-        return LayerChoice(name, kind, True)
+                return (f"a {'x'.join(map(str, self.block_size))} block spans a whole "
+                        f"dimension of its {'x'.join(map(str, shapes[0]))} kernel, which "
+                        "tfmot's block pruning cannot handle")
+        return None
 
     def run(self, ctx: BuildContext) -> BuildContext:
         engine = ctx.setup.engine
         schedule, steps = self.resolved_schedule(ctx)
         choices = self.choose_layers(ctx.model, engine)
-        chosen = {c.name for c in choices if c.pruned}
+        chosen = {c.name for c in choices if c.chosen}
         model = engine.clone(ctx.model)
         one_shot, rebuilt = self._prune_now(ctx, model, sorted(chosen)) if self._one_shot \
             else (None, None)
@@ -224,9 +191,9 @@ class Prune(Stage):
             target_sparsity=schedule.target,
             sparsity_m_by_n=None if self.sparsity_m_by_n is None else list(self.sparsity_m_by_n),
             finetune_steps=steps,
-            pruned_layers=[c.name for c in choices if c.pruned],
+            pruned_layers=[c.name for c in choices if c.chosen],
             dense_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
-                          for c in choices if not c.pruned],
+                          for c in choices if not c.chosen],
             warnings=warnings, reconstruction=rebuilt))
 
     def _prune_now(self, ctx: BuildContext, model: Any,

@@ -1,0 +1,127 @@
+"""Weight clustering of tf_keras models by tfmot's `cluster_weights`, and how many distinct
+values the clustered weights hold once the wrappers are stripped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _compat
+from ..sparsity.schedules import ConstantSparsity
+from . import model as facts
+
+INITS = {"linear": "LINEAR", "kmeans++": "KMEANS_PLUS_PLUS", "density": "DENSITY_BASED"}
+WRAPPER = "ClusterWeights"  # tfmot's wrapper class
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """What `cluster_weights` is asked for (tfmot's arguments, in the recipe's words)."""
+
+    clusters: int
+    init: str  # a key of INITS
+    preserve_sparsity: bool
+    per_channel: bool  # Conv2D kernels only, as tfmot does it
+
+
+def clusterable_weights(layer: Any) -> list[Any] | None:
+    """The weight variables tfmot would cluster in `layer`; None for a layer type it cannot
+    cluster."""
+    found = _compat.tfmot_clusterable_weights(layer)
+    return None if found is None else [weight for _, weight in found]
+
+
+def per_channel_applies(layer: Any) -> bool:
+    """Whether tfmot clusters `layer`'s kernel channel by channel when asked (Conv2D only)."""
+    return isinstance(layer, _compat.keras().layers.Conv2D)
+
+
+def too_few_weights(layer: Any, clustering: Clustering) -> str | None:
+    """Why `layer` has too few weights for the clusters asked (None when it has enough): each
+    tensor (each channel, per channel) needs more values than clusters and, where zeros are
+    kept, a non-zero value for each non-zero centroid (tfmot's initialisations fail short of
+    that)."""
+    for weight in clusterable_weights(layer) or []:
+        values = np.asarray(weight.numpy())
+        where = "its kernel"
+        slices = [values]
+        if clustering.per_channel and per_channel_applies(layer):
+            where, slices = "a channel of its kernel", list(np.moveaxis(values, -1, 0))
+        least = min(values.size for values in slices)
+        if least <= clustering.clusters:
+            return f"{where} has {least} weights, not more than {clustering.clusters} clusters"
+        if clustering.preserve_sparsity:
+            nonzero = min(int(np.count_nonzero(values)) for values in slices)
+            if nonzero < clustering.clusters - 1:
+                return (f"{where} has {nonzero} non-zero weights, fewer than the "
+                        f"{clustering.clusters - 1} non-zero clusters")
+    return None
+
+
+def cluster(model: Any, chosen: set[str], clustering: Clustering) -> tuple[Any, list[str]]:
+    """A copy of `model` whose chosen layers are wrapped by tfmot's `cluster_weights`; where
+    zeros are kept, the other layers with zeros are wrapped by tfmot's pruning, its mask
+    holding exactly those zeros while the model fine-tunes. Returns the model and the names
+    of the layers whose zeros are held so."""
+    tfmot = _compat.tfmot_clustering()
+    init = getattr(tfmot.CentroidInitialization, INITS[clustering.init])
+    held: list[str] = []
+
+    def wrap(layer: Any) -> Any:
+        if layer.name in chosen:
+            return tfmot.cluster_weights(
+                layer, number_of_clusters=clustering.clusters, cluster_centroids_init=init,
+                preserve_sparsity=clustering.preserve_sparsity,
+                cluster_per_channel=clustering.per_channel and per_channel_applies(layer))
+        share = _zero_share(layer) if clustering.preserve_sparsity else 0.0
+        if not share:
+            return layer
+        held.append(layer.name)
+        sparsity = _compat.tfmot_sparsity()
+        # masks set at the first training step to exactly these zeros, then held
+        hold = ConstantSparsity(target_sparsity=share, begin_step=1, end_step=1, frequency=1)
+        return sparsity.prune_low_magnitude(layer, pruning_schedule=hold.to_tfmot(sparsity))
+
+    return _compat.keras().models.clone_model(model, clone_function=wrap), held
+
+
+def _zero_share(layer: Any) -> float:
+    """The share of zeros in the weights tfmot would prune in `layer` (0 if it cannot)."""
+    weights = [np.asarray(w.numpy()) for w in facts.prunable_weights(layer) or []]
+    total = sum(w.size for w in weights)
+    return sum(int(np.count_nonzero(w == 0)) for w in weights) / total if total else 0.0
+
+
+def has_clustering_wrappers(model: Any) -> bool:
+    return any(type(layer).__name__ == WRAPPER for layer in model.layers)
+
+
+def clustered(model: Any) -> dict[str, tuple[int, bool]]:
+    """Each clustering-wrapped layer of `model`: (clusters, per channel), by layer name."""
+    return {layer.layer.name: (layer.number_of_clusters, bool(layer.cluster_per_channel))
+            for layer in model.layers if type(layer).__name__ == WRAPPER}
+
+
+def strip(model: Any) -> Any:
+    """tfmot's `strip_clustering`: plain layers holding the centroids' values."""
+    return _compat.tfmot_clustering().strip_clustering(model)
+
+
+def distinct_values(model: Any, layers: dict[str, tuple[int, bool]]) -> list[dict[str, Any]]:
+    """For each layer in `layers` (as `clustered` gives them) of the stripped `model`: the
+    clusters asked and the most distinct values in one of its clustered tensors (in one
+    channel, per channel)."""
+    found = []
+    for name, (clusters, per_channel) in layers.items():
+        layer = model.get_layer(name)
+        counts = [0]
+        for weight in clusterable_weights(layer) or []:
+            values = np.asarray(weight.numpy())
+            channels = ([values[..., c] for c in range(values.shape[-1])] if per_channel
+                        else [values])
+            counts += [len(np.unique(channel)) for channel in channels]
+        found.append({"layer": name, "clusters": clusters, "distinct": max(counts),
+                      "per_channel": per_channel})
+    return found

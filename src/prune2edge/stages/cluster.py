@@ -1,0 +1,162 @@
+"""`cluster`: wrap the chosen layers with tfmot's weight clustering; a fine-tune trains the
+centroids, strip leaves each tensor holding at most `number_of_clusters` distinct values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ..engine.context import BuildContext, StageRecord
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..engine.stage import Stage
+from ..errors import RecipeError
+from ..keras import clustering
+from ..report.format import table
+from ..report.results import Clustered
+from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
+from .selection import LayerChoice, Selection
+
+if TYPE_CHECKING:
+    from ..report.schema import BuildReport
+
+
+@register_stage
+@dataclass(frozen=True, kw_only=True)
+class Cluster(Stage):
+    """Weight clustering (tfmot's `cluster_weights`): each chosen layer's kernel is replaced
+    by `number_of_clusters` shared values (centroids, initialised `linear`, `kmeans++` or by
+    `density`), each weight pointing at one. A following finetune trains the centroids;
+    strip leaves plain layers. `preserve_sparsity` keeps the zeros of an earlier prune at
+    zero (on by default), `per_channel` gives each output channel of a Conv2D its own
+    centroids. Like tfmot, it leaves DepthwiseConv2D alone; where zeros are kept, a pruning
+    mask holds the zeros of the layers it does not cluster while the model fine-tunes.
+
+    tfmot's clustering wrappers do not read back the centroids and zero masks they save, so
+    a fine-tune while clustered writes no checkpoint: a resumed build runs it again from its
+    start, to the same bytes."""
+
+    kind: ClassVar[str] = "cluster"
+    requires = frozenset({Fact.KERAS})
+    needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's clustering wrappers
+    provides = frozenset({Fact.WRAPPED, Fact.CLUSTERED})
+    forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
+    engines = frozenset({"tf_keras"})  # a Keras 3 graph is translated for it
+    Result = Clustered
+
+    number_of_clusters: int = 16
+    init: Literal["kmeans++", "linear", "density"] = "kmeans++"  # where the centroids start
+    preserve_sparsity: bool = True  # zeros stay zero (an earlier prune's)
+    per_channel: bool = False  # Conv2D: centroids per output channel
+    layers: tuple[str, ...] = ()  # layer names or types to cluster; empty: all tfmot can
+    exclude: tuple[str, ...] = ()  # layer names or types left as they are
+
+    def __post_init__(self) -> None:
+        least = 3 if self.preserve_sparsity else 2  # one centroid is zero's when preserving
+        if not least <= self.number_of_clusters <= 256:
+            raise RecipeError(
+                f"number_of_clusters must be in [{least}, 256], got {self.number_of_clusters}",
+                "number_of_clusters", "use e.g. 16 (4 bits a weight)" + (
+                    "; preserve_sparsity keeps one centroid at zero"
+                    if self.preserve_sparsity else ""))
+
+    @property
+    def clustering(self) -> clustering.Clustering:
+        return clustering.Clustering(self.number_of_clusters, self.init,
+                                     self.preserve_sparsity, self.per_channel)
+
+    def made(self) -> frozenset[Fact]:
+        """The weights take the centroids' values at once: strip may follow without a
+        fine-tune (which recovers accuracy)."""
+        return self.provides | {Fact.TRAINED}
+
+    def summary(self) -> str:
+        return (f"{self.number_of_clusters} clusters, {self.init}"
+                + (", per channel" if self.per_channel else "")
+                + ("" if self.preserve_sparsity else ", zeros not kept"))
+
+    def preflight(self, ctx: BuildContext) -> None:
+        if ctx.setup.strategy is not None:
+            raise RecipeError("cluster cannot train under [distribute]: tfmot's clustering "
+                              "wrappers do not read back the centroids and zeros they save, "
+                              "which moving a model into a strategy needs", "distribute",
+                              "remove the [distribute] table to cluster")
+        self.choose_layers(ctx.model)
+
+    def choose_layers(self, model: Any) -> list[LayerChoice]:
+        """Which layers with weights get clustered (ModelError for names that match none)."""
+        selection = Selection(self.layers, self.exclude, "cluster", "cluster", "clustered",
+                              "select layers tfmot can cluster (Dense, Conv*) with `layers`")
+        return selection.choose(model.layers, self._cannot)
+
+    def _cannot(self, layer: Any) -> str | None:
+        kind = type(layer).__name__
+        weights = clustering.clusterable_weights(layer)
+        if weights is None:
+            return f"tfmot cannot cluster {kind} layers"
+        if not weights:
+            return f"tfmot clusters no weights of {kind} layers"
+        return clustering.too_few_weights(layer, self.clustering)
+
+    def run(self, ctx: BuildContext) -> BuildContext:
+        choices = self.choose_layers(ctx.model)
+        chosen = {c.name for c in choices if c.chosen}
+        # tfmot's wrapper takes over the layer it wraps: wrap a copy's, never the baseline's
+        model, held = clustering.cluster(ctx.setup.engine.clone(ctx.model), chosen,
+                                         self.clustering)
+        return ctx.evolve(model=model, result=Clustered(
+            number_of_clusters=self.number_of_clusters, init=self.init,
+            preserve_sparsity=self.preserve_sparsity, per_channel=self.per_channel,
+            clustered_layers=[c.name for c in choices if c.chosen],
+            skipped_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
+                            for c in choices if not c.chosen],
+            zeros_held=held))
+
+    @classmethod
+    def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
+        return {"clustering": [r.result.to_dict() for r in records]}
+
+    @classmethod
+    def markdown(cls, report: BuildReport) -> list[str]:
+        parts = []
+        for done in map(Clustered.from_dict, report.extra.get("clustering", [])):
+            how = ", per channel" if done.per_channel else ""
+            parts += [f"## Clustering: {done.number_of_clusters} clusters ({done.init}{how})",
+                      "", f"Clustered layers: {', '.join(done.clustered_layers)}. Zeros "
+                      + ("kept" if done.preserve_sparsity else "not kept") + (
+                          f"; in {', '.join(done.zeros_held)} (not clustered) a pruning mask "
+                          "holds them while fine-tuning." if done.zeros_held else "."), ""]
+            if done.skipped_layers:
+                parts += ["Layers left as they are:", "",
+                          table(["layer", "type", "reason"],
+                                [[d["layer"], d["type"], d["reason"]]
+                                 for d in done.skipped_layers]), ""]
+        rows = kept_in_file(report)
+        if rows:
+            parts += ["Clusters in the .tflite (distinct values of each clustered layer's "
+                      "weights: in Keras after strip, and in the file, the most in one channel "
+                      "where int8 gives each channel its own scale):", "",
+                      table(["layer", "clusters", "Keras", ".tflite", "kept"],
+                            [[r["layer"], r["clusters"], r["keras"], r["tflite"],
+                              "yes" if r["kept"] else "NO"] for r in rows]), ""]
+        return parts
+
+
+def kept_in_file(report: BuildReport) -> list[dict[str, Any]]:
+    """For each layer the last strip found clustered: the clusters asked, the most distinct
+    values in one of its Keras tensors, in its .tflite weights (one channel, where scales are
+    per channel), and whether the file holds at most the clusters."""
+    stripped = [s["outputs"]["clusters"] for s in report.stages
+                if s["kind"] == "strip" and s["outputs"].get("clusters")]
+    if not stripped or not report.conversion:
+        return []
+    in_file = {w["layer"]: w for w in report.conversion.get("weights", [])}
+    rows = []
+    for layer in stripped[-1]:
+        found = in_file.get(layer["layer"])
+        tflite = None if found is None else found["channel_distinct"]
+        rows.append({"layer": layer["layer"], "clusters": layer["clusters"],
+                     "keras": layer["distinct"], "tflite": tflite,
+                     "kept": tflite is not None and tflite <= layer["clusters"]})
+    return rows
