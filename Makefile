@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 EXAMPLES := seed_mlp mnist_mlp mnist_cnn mnist_cnn_fast mnist_cnn_small mnist_cnn_calibrated \
-            mnist_cnn_tune mnist_cnn_tune_small \
+            mnist_cnn_clustered mnist_cnn_tune mnist_cnn_tune_small \
             mobilenet_v2_mnist ds_cnn_mnist
 
 .PHONY: setup demo test test-all test-fast lint check check-quick baselines bench clean
@@ -64,6 +64,7 @@ bench: $(STAMP)  ## benchmarks, each measured side by side in one run
 	$(BIN)/python scripts/bench_streaming.py
 	$(BIN)/python scripts/bench_jobs.py
 	$(BIN)/python scripts/bench_micro.py
+	$(BIN)/python scripts/bench_collab.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -64,3 +64,15 @@ def rgb_cnn():
         keras.layers.Flatten(),
         keras.layers.Dense(10),
     ], name="tiny_rgb_cnn")
+
+
+def normed_mlp():
+    """An MLP with a LayerNormalization, which tfmot's 8-bit scheme cannot fake-quantize."""
+    keras = _compat.keras()
+    return keras.Sequential([
+        keras.layers.Input((28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.LayerNormalization(),
+        keras.layers.Dense(10, activation="softmax"),
+    ], name="tiny_normed_mlp")

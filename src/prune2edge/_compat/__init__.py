@@ -41,6 +41,9 @@ from .tfmot import (
     is_prunable_layer,
     tfmot_clusterable_weights,
     tfmot_clustering,
+    tfmot_combine,
+    tfmot_quantization,
+    tfmot_quantizes,
     tfmot_sparsity,
     tfmot_weight_names,
 )
@@ -74,6 +77,9 @@ __all__ = [
     "tflm",
     "tfmot_clusterable_weights",
     "tfmot_clustering",
+    "tfmot_combine",
+    "tfmot_quantization",
+    "tfmot_quantizes",
     "tfmot_sparsity",
     "tfmot_weight_names",
 ]

@@ -60,3 +60,34 @@ def tfmot_clusterable_weights(layer: Any) -> list[tuple[str, Any]] | None:
 
     names = clustering_registry.ClusteringRegistry._LAYERS_WEIGHTS_MAP.get(type(layer))
     return None if names is None else [(n, getattr(layer, n)) for n in names if hasattr(layer, n)]
+
+
+@functools.cache
+def tfmot_quantization() -> ModuleType:
+    """`tensorflow_model_optimization.quantization.keras`."""
+    keras()
+    return _require("tensorflow_model_optimization.quantization.keras",
+                    "tensorflow-model-optimization")
+
+
+@functools.cache
+def tfmot_combine() -> ModuleType:
+    """`tensorflow_model_optimization.experimental.combine`: the quantization schemes of
+    collaborative optimization, which keep zeros and clusters."""
+    keras()
+    return _require("tensorflow_model_optimization.experimental.combine",
+                    "tensorflow-model-optimization")
+
+
+def tfmot_quantizes(layer: Any) -> bool:
+    """Whether tfmot's default 8-bit scheme quantizes `layer` (the registry
+    `quantize_apply` consults).
+
+    Private: `default_8bit_quantize_registry.Default8BitQuantizeRegistry`, checked against
+    tensorflow-model-optimization 0.8.1."""
+    tfmot_quantization()
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry,
+    )
+
+    return bool(registry.Default8BitQuantizeRegistry().supports(layer))

@@ -61,8 +61,8 @@ def assemble(ctx: BuildContext, records: list[StageRecord], stages: Sequence[Sta
         model=model.describe(),
         data=ctx.setup.data.describe(),
         stages=[r.to_dict() for r in records],
-        sparsity=(None if ctx.masks is not None or has_wrappers(ctx.model)
-                  else weight_sparsity(ctx.model)),
+        sparsity=(None if ctx.masks is not None or has_wrappers(ctx.keras_model)
+                  else weight_sparsity(ctx.keras_model)),
         artifacts={},
         plots=[],
         environment=environment(seed),

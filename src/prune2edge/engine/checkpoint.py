@@ -78,7 +78,11 @@ class Checkpointer:
              records: list[dict[str, Any]], model: Any, baseline_model: Any,
              models: Mapping[str, Any] | None = None, masks: Any = None) -> None:
         """Write a checkpoint beside the last one, then switch state.json to it: a failure
-        (a full disk, a kill) leaves the last one whole; Ctrl-C or SIGTERM waits for it."""
+        (a full disk, a kill) leaves the last one whole; Ctrl-C or SIGTERM waits for it. A
+        model that would not read back as it is (`ModelEngine.reads_back`) is not saved: the
+        last checkpoint stays, and a resumed build runs again what came after it."""
+        if not self.engine.reads_back(model):
+            return
         name = f"stage{stage_index}-epoch{epochs_done}"
         roles = {"model": model, **({} if baseline_model is model else
                                     {"baseline": baseline_model}),

@@ -18,6 +18,7 @@ from .model_engine import ModelEngine, engine_for
 if TYPE_CHECKING:
     from ..keras.converter import QuantizationPlan
 
+FLOAT = "float"  # the role of the float twin of a model in quantization-aware training
 EpochHook = Callable[[Any, list[dict[str, float]]], None]
 
 
@@ -83,6 +84,12 @@ class BuildContext:
 
     def evolve(self, **changes: Any) -> BuildContext:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def keras_model(self) -> Any:
+        """The Keras model as the build hands it back: after quantization-aware training the
+        float model with the trained weights (`models["float"]`), else `model`."""
+        return self.models.get(FLOAT, self.model)
 
     def with_result(self, result: StageResult) -> BuildContext:
         return self.evolve(result=result)

@@ -21,6 +21,8 @@ class Fact(enum.Enum):
     PRUNED = ("pruned weights", "{kind} trains the dense model and would undo the pruning: "
                                 "move it before prune, or use finetune")
     CLUSTERED = ("clustered weights", "")
+    FAKE_QUANT = ("quantization-aware training", "{kind} cannot change a model in "
+                  "quantization-aware training: move it before qat")
     QUANTIZATION = ("a quantization plan", "keep a single quantize stage")
     TFLITE = ("a converted .tflite",
               "convert has already written the .tflite: move {kind} before convert")

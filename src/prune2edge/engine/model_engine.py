@@ -55,6 +55,9 @@ class ModelEngine(Protocol):
     def load_own(self, path: Path) -> Any:
         """A .keras file this build wrote, optimizer state included."""
 
+    def reads_back(self, model: Any) -> bool:
+        """Whether `model`, saved and loaded (`load_own`), is the same model again."""
+
     def load_masks(self, path: Path, model: Any) -> Any:
         """The masks a checkpoint saved beside `model` (engines that keep masks so)."""
 

@@ -166,7 +166,7 @@ class Pipeline:
                     ctx.setup.engine)
                 point = checkpoints.load(self.stages) if options.resume else None
                 ctx, records = self.execute(ctx.set_up(strategy=strategy), checkpoints, point)
-                hand_back(ctx.setup.engine, ctx.model, ctx.masks, staging,
+                hand_back(ctx.setup.engine, ctx.keras_model, ctx.masks, staging,
                           h5=loaded.kind == "h5")
                 report = assemble(ctx, records, self.stages, name=options.name, seed=seed,
                                   model=loaded, recipe=recipe,

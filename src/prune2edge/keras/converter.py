@@ -37,11 +37,15 @@ class QuantizationPlan:
     float_layers: tuple[str, ...] = ()  # Keras layer names whose ops stay float
     control: Control | None = None
     check: tuple[Any, Any] | None = None  # int8: labelled samples, for errors and control
+    trained: bool = False  # int8: the ranges quantization-aware training learnt, no samples
 
     def describe(self) -> dict[str, Any]:
         count = None if self.samples is None else len(self.samples)
         described: dict[str, Any] = {"mode": self.mode, "io_type": self.io_type,
                      "representative_samples": count, "per_channel": self.per_channel}
+        if self.trained:
+            described = {"mode": self.mode, "io_type": self.io_type,
+                         "ranges": "quantization-aware training"}
         if self.float_layers:
             described["float_layers"] = list(self.float_layers)
         if self.control is not None:
@@ -75,7 +79,11 @@ def _converter(model: Any, plan: QuantizationPlan | None, sparse: bool) -> Any:
     converter.optimizations = optimizations
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if plan is not None and mode == "int8":
+    if plan is not None and plan.trained:  # the model's fake-quant ranges
+        if plan.io_type != "float32":
+            converter.inference_input_type = getattr(tf, plan.io_type)
+            converter.inference_output_type = getattr(tf, plan.io_type)
+    elif plan is not None and mode == "int8":
         samples = plan.samples
 
         def representative() -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import _compat
 from ..sparsity.schedules import Schedule
-from . import clustering, files
+from . import clustering, files, qat
 from . import model as facts
 
 
@@ -75,6 +75,12 @@ class TfKerasEngine:
         if clustering.has_clustering_wrappers(model):
             model = clustering.strip(model)
         return model
+
+    @staticmethod
+    def reads_back(model: Any) -> bool:
+        """False while tfmot's clustering or quantization-aware wrappers are on the model:
+        loaded, they have other centroids and pointers and no zero masks, or do not load."""
+        return not (clustering.has_clustering_wrappers(model) or qat.has_qat_wrappers(model))
 
     @staticmethod
     def load_masks(path: Path, model: Any) -> None:

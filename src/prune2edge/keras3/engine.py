@@ -140,6 +140,10 @@ class Keras3Engine:
     def load_masks(path: Path, model: Any) -> Masks:
         return Masks.load(path, model)
 
+    @staticmethod
+    def reads_back(model: Any) -> bool:
+        return True  # the masks are saved beside the model
+
     def load_own(self, path: Path) -> Any:
         """A .keras file this build wrote (a checkpoint), optimizer state included, its layers
         named as the build's (a subclassed model's layers are named anew when made)."""

@@ -141,6 +141,17 @@ class Pruned(StageResult):
 
 
 @dataclass(frozen=True, kw_only=True)
+class QuantizationAware(Trained):
+    """A qat stage: the training's figures, tfmot's scheme (QAT, PQAT, CQAT or PCQAT), the
+    layers left in float (with why) and each kernel's zeros and distinct values before and
+    after it."""
+
+    scheme: str
+    left_float: list[dict[str, str]]
+    layers: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Clustered(StageResult):
     """A cluster stage: what tfmot was asked for, the layers clustered, those left as they
     are (with why) and those of them whose zeros a pruning mask holds."""

@@ -13,8 +13,9 @@ from .finetune import FineTune
 from .strip import Strip
 from .measure import Measure
 from .quantize import Quantize
+from .qat import Qat
 from .convert import Convert
 from .validate import Validate
 
-__all__ = ["Baseline", "Cluster", "Convert", "FineTune", "Measure", "Prune", "Quantize", "Strip",
-           "Structural", "Train", "Validate"]
+__all__ = ["Baseline", "Cluster", "Convert", "FineTune", "Measure", "Prune", "Qat", "Quantize",
+           "Strip", "Structural", "Train", "Validate"]

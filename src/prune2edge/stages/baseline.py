@@ -21,7 +21,7 @@ class Baseline(TrainingStage):
 
     kind: ClassVar[str] = "baseline"
     requires = frozenset({Fact.KERAS})
-    forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.TFLITE})
+    forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.FAKE_QUANT, Fact.TFLITE})
     sets_baseline = "a dense copy of the input model trained by the `baseline` stage"
 
     def run(self, ctx: BuildContext) -> BuildContext:

@@ -75,7 +75,7 @@ class Convert(Stage):
             encodings = {"sparse": True} if self.sparse == "on" else {"dense": False}
         plan = ctx.quantization
         int8 = None
-        if plan is not None and plan.mode == "int8" and (
+        if plan is not None and plan.mode == "int8" and not plan.trained and (
                 self.layer_errors or plan.float_layers or plan.control):
             int8 = plan_int8(ctx.model, plan, ctx.setup.reporter)
         files = {name: _encoded(ctx, int8, baseline, flag) for name, flag in encodings.items()}
@@ -109,7 +109,8 @@ class Convert(Stage):
             decision=_decision(sizes, chosen, self.sparse, micro),
             speed_note=note,
             waterfall=_waterfall(ctx, baseline, sizes, chosen),
-            weights=_weights(named[chosen], {layer.name for layer in all_layers(ctx.model)})))
+            weights=_weights(named[chosen], {layer.name: getattr(layer, "layer", layer).name
+                                             for layer in all_layers(ctx.model)})))
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
@@ -200,7 +201,8 @@ def _waterfall(ctx: BuildContext, baseline: Path, sizes: dict[str, Size],
     mode = plan.mode if plan is not None and plan.mode != "none" else None
     steps = [("baseline (dense float32)", Size.of_file(baseline))]
     if mode:
-        steps.append(("pruned, float32", Size.of(to_tflite(ctx.model, None, sparse=False))))
+        steps.append(("pruned, float32",
+                      Size.of(to_tflite(ctx.keras_model, None, sparse=False))))
     if "dense" in sizes:
         steps.append((f"{mode} quantized" if mode else "pruned, float32", sizes["dense"]))
     if chosen == "sparse":
@@ -221,10 +223,11 @@ def _decision(sizes: dict[str, Size], chosen: str, mode: str, micro: bool) -> st
             f"{sizes[other].gzip_bytes:,} {other} ({saved:.1%} smaller)")
 
 
-def _weights(content: bytes, layers: set[str]) -> list[dict[str, Any]]:
+def _weights(content: bytes, layers: dict[str, str]) -> list[dict[str, Any]]:
     """Each weight tensor of the file as the kernels compute with it: its Keras layer (found
-    in the tensor's name), values, zeros and distinct values (in all, and the most in one
-    channel of a tensor with per-channel scales)."""
+    in the tensor's name among `layers`' keys; named as the layer a wrapper wraps), values,
+    zeros and distinct values (in all, and the most in one channel of a tensor with
+    per-channel scales)."""
     with model_file(content) as path:
         tensors = inspect_tflite(path).tensors
     found = []
@@ -233,7 +236,8 @@ def _weights(content: bytes, layers: set[str]) -> list[dict[str, Any]]:
             continue
         parts = set(re.split(r"[/;]", tensor.name))
         values = math.prod(tensor.shape)
-        found.append({"layer": next((n for n in sorted(layers) if n in parts), tensor.name),
+        layer = next((layers[n] for n in sorted(layers) if n in parts), tensor.name)
+        found.append({"layer": layer,
                       "values": values, "zeros": round(tensor.zeros * values),
                       "distinct": tensor.distinct,
                       "channel_distinct": tensor.channel_distinct})

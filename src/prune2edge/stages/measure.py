@@ -25,7 +25,7 @@ class Measure(Stage):
     def run(self, ctx: BuildContext) -> BuildContext:
         path = ctx.setup.work_dir / ".measure.h5"
         try:  # a pruning model is measured as strip would leave it
-            ctx.setup.engine.save_plain(ctx.model, path)
+            ctx.setup.engine.save_plain(ctx.keras_model, path)
             sizes = {"keras_h5": Size.of_file(path)}
         finally:
             path.unlink(missing_ok=True)

@@ -42,7 +42,7 @@ class Prune(Stage):
     needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's wrappers, schedules and callbacks
     provides = frozenset({Fact.WRAPPED, Fact.PRUNED})
     removes = frozenset({Fact.TRAINED})
-    forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
+    forbids = frozenset({Fact.WRAPPED, Fact.FAKE_QUANT, Fact.TFLITE})
     prunes = True
     Result = Pruned
 

@@ -45,7 +45,7 @@ class Structural(Stage):
 
     kind: ClassVar[str] = "structural"
     requires = frozenset({Fact.KERAS})
-    forbids = frozenset({Fact.WRAPPED, Fact.TFLITE})
+    forbids = frozenset({Fact.WRAPPED, Fact.FAKE_QUANT, Fact.TFLITE})
     prunes = True
     Result = Structured
 

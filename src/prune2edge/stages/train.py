@@ -18,7 +18,7 @@ class Train(TrainingStage):
 
     kind: ClassVar[str] = "train"
     requires = frozenset({Fact.KERAS})
-    forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.TFLITE})
+    forbids = frozenset({Fact.WRAPPED, Fact.PRUNED, Fact.FAKE_QUANT, Fact.TFLITE})
     sets_baseline = "the input model (after `train`)"
 
     def run(self, ctx: BuildContext) -> BuildContext:

@@ -17,7 +17,7 @@ from ..engine.stage import Stage
 from ..errors import BuildFailed, DataError, RecipeError
 from ..keras import distill
 from ..keras.model import accuracy
-from ..report.results import Trained
+from ..report.results import StageResult, Trained
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 REPLICATED = ".replicated.keras"  # where a model passes into and out of a strategy
@@ -30,7 +30,7 @@ class TrainingStage(Stage):
     checkpoints after every epoch and stops on a non-finite loss."""
 
     trains: ClassVar[bool] = True
-    Result = Trained
+    Result: ClassVar[type[StageResult]] = Trained
 
     epochs: int = 5
     batch_size: int = 32

@@ -1,0 +1,126 @@
+"""`qat`: quantization-aware training with tfmot, keeping what earlier stages made (PQAT, CQAT,
+PCQAT); the int8 conversion then uses the ranges it learnt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from ..engine.context import FLOAT, BuildContext, StageRecord
+from ..engine.facts import Fact
+from ..engine.registry import register_stage
+from ..errors import ModelError, RecipeError
+from ..keras import qat
+from ..keras.converter import QuantizationPlan
+from ..report.format import table
+from ..report.results import QuantizationAware
+from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
+from .distilling import DistillingStage
+
+if TYPE_CHECKING:
+    from ..report.schema import BuildReport
+
+
+@register_stage
+@dataclass(frozen=True, kw_only=True)
+class Qat(DistillingStage):
+    """Quantization-aware training (tfmot's 8-bit scheme): the model trains with int8 faked in
+    its forward pass, so it learns weights and activation ranges int8 suits; `convert` then
+    writes an all-int8 file from those ranges, no calibration. An earlier prune's zeros and
+    clustering's values are kept (tfmot's collaborative schemes: PQAT, CQAT, PCQAT), and the
+    report checks them in the .tflite. A layer tfmot cannot fake-quantize stops the build
+    unless `allow_float` leaves it in float. tfmot's QAT models do not read back what they
+    save, so the stage writes no checkpoint: a resumed build runs it again from its start."""
+
+    kind: ClassVar[str] = "qat"
+    requires = frozenset({Fact.KERAS})
+    needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's quantization wrappers and schemes
+    provides = frozenset({Fact.QUANTIZATION, Fact.FAKE_QUANT})
+    forbids = frozenset({Fact.WRAPPED, Fact.QUANTIZATION, Fact.TFLITE})
+    engines = frozenset({"tf_keras"})  # a Keras 3 graph is translated for it
+    Result = QuantizationAware
+
+    epochs: int = 2
+    learning_rate: float | None = 0.0001  # a fine-tune's rate: the weights are trained
+    io_type: Literal["float32", "int8", "uint8"] = "float32"  # the .tflite's input and output
+    allow_float: bool = False  # leave the layers tfmot cannot fake-quantize in float
+
+    def summary(self) -> str:
+        return super().summary() + (f", {self.io_type} in/out" if self.io_type != "float32"
+                                    else "")
+
+    def preflight(self, ctx: BuildContext) -> None:
+        if ctx.setup.strategy is not None:
+            raise RecipeError("qat cannot train under [distribute]: tfmot's quantization-aware "
+                              "models do not read back what they save, which moving a model "
+                              "into a strategy needs", "distribute",
+                              "remove the [distribute] table for quantization-aware training")
+        self._left_float(ctx.model)
+
+    def _left_float(self, model: Any) -> dict[str, str]:
+        """The layers left in float (with why); ModelError unless `allow_float`."""
+        unsupported = qat.unquantizable(model)
+        if unsupported and not self.allow_float:
+            name, reason = next(iter(unsupported.items()))
+            more = f" (and {len(unsupported) - 1} more)" if len(unsupported) > 1 else ""
+            raise ModelError(f"layer {name!r} cannot train quantization-aware: {reason}{more}",
+                             "qat", "set allow_float = true to leave such layers in float "
+                             "(the .tflite then mixes float and int8 ops)")
+        return unsupported
+
+    def run(self, ctx: BuildContext) -> BuildContext:
+        engine = ctx.setup.engine
+        original = engine.clone(ctx.model)  # the baseline stays as it is
+        left_float = self._left_float(original)
+        keep_zeros, keep_clusters = qat.already(original)
+        model = qat.quantize(original, keep_zeros, keep_clusters, set(left_float))
+        # no checkpoint holds it (`reads_back`): a resumed build runs this stage again
+        model, trained = self.fit(ctx, model, [], self.teacher_of(ctx))
+        twin = qat.float_twin(model, original, keep_zeros)
+        before, after = qat.kernels(original), qat.kernels(twin)
+        layers = [{"layer": name, "values": int(kernel.size),
+                   "zeros_before": int(np.count_nonzero(kernel == 0)),
+                   "zeros_after": int(np.count_nonzero(after[name] == 0)),
+                   "distinct_before": len(np.unique(kernel)),
+                   "distinct_after": len(np.unique(after[name]))}
+                  for name, kernel in before.items()]
+        plan = QuantizationPlan("int8", self.io_type, trained=True)
+        return ctx.evolve(model=model, quantization=plan, models={**ctx.models, FLOAT: twin},
+                          result=QuantizationAware(
+                              **trained.to_dict(), scheme=qat.scheme_name(keep_zeros,
+                                                                          keep_clusters),
+                              left_float=[{"layer": k, "reason": v}
+                                          for k, v in left_float.items()],
+                              layers=layers))
+
+    @classmethod
+    def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
+        return {"qat": records[-1].result.to_dict()}
+
+    @classmethod
+    def markdown(cls, report: BuildReport) -> list[str]:
+        done = QuantizationAware.from_dict(report.extra["qat"])
+        parts = [f"## Quantization-aware training ({done.scheme})", "",
+                 f"{done.epochs} epochs; test accuracy of the model with int8 faked: "
+                 f"{done.test_accuracy:.2%}.", ""]
+        if done.left_float:
+            parts += ["Layers left in float:", "",
+                      table(["layer", "reason"], [[f["layer"], f["reason"]]
+                                                  for f in done.left_float]), ""]
+        in_file = {w["layer"]: w for w in (report.conversion or {}).get("weights", [])}
+        rows = []
+        for layer in done.layers:
+            found = in_file.get(layer["layer"], {})
+            rows.append([layer["layer"], f"{layer['zeros_before']:,}", f"{layer['zeros_after']:,}",
+                         f"{found['zeros']:,}" if found else "–",
+                         layer["distinct_before"], layer["distinct_after"],
+                         found.get("channel_distinct", "–")])
+        parts += ["Each kernel's zeros and distinct values before and after it (the weights "
+                  "the model computes with), and in the .tflite (distinct: the most in one "
+                  "channel where int8 scales are per channel):", "",
+                  table(["layer", "zeros before", "after", ".tflite", "distinct before",
+                         "after", ".tflite"], rows), ""]
+        return parts

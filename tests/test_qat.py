@@ -1,0 +1,127 @@
+"""Quantization-aware training: the scheme that keeps an earlier prune's zeros and
+clustering's values, verified in the int8 .tflite; layers tfmot cannot fake-quantize; the
+order of stages; the float model handed back; exact resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prune2edge import Cluster, Convert, FineTune, Pipeline, Prune, Qat, Strip, Train
+from prune2edge.errors import ModelError, RecipeError
+from prune2edge.sparsity.schedules import ConstantSparsity
+from prune2edge.stages.cluster import kept_in_file
+from prune2edge.tflite.model import TFLiteModel
+from test_checkpoints import StopAfter
+from test_clustering import StopBefore, resumes_exactly
+
+PRUNED = [Prune(schedule=ConstantSparsity(target_sparsity=0.5, frequency=1)),
+          FineTune(epochs=1), Strip()]
+CLUSTERED = [Cluster(number_of_clusters=8), FineTune(epochs=1), Strip()]  # zero: a centroid
+
+
+def weights_by_layer(report):
+    return {w["layer"]: w for w in report.conversion["weights"]}
+
+
+@pytest.mark.parametrize(("stages", "scheme"), [
+    (PRUNED, "PQAT"), ([Cluster(number_of_clusters=8, preserve_sparsity=False), *CLUSTERED[1:]],
+                       "CQAT"), (PRUNED + CLUSTERED, "PCQAT")])
+def test_qat_keeps_zeros_and_clusters_in_the_int8_file(tmp_path, tiny_npz, stages, scheme):
+    """The depthwise convolution is neither pruned nor clustered by tfmot: its values move."""
+    report = Pipeline([*stages, Qat(epochs=1), Convert(sparse="off")]).run(
+        "tiny_models:mobile", str(tiny_npz), out=tmp_path / "out")
+    qat = report.extra["qat"]
+    assert qat["scheme"] == scheme
+    in_file = weights_by_layer(report)
+    for layer in qat["layers"]:
+        zeros = in_file[layer["layer"]]["zeros"]
+        if layer["layer"] == "depthwise_conv2d":  # int8 may round a small weight to zero
+            assert zeros >= layer["zeros_before"]
+            continue
+        assert layer["zeros_after"] == layer["zeros_before"] == zeros
+        if "C" in scheme:
+            assert layer["distinct_before"] == layer["distinct_after"] <= 8
+    if "C" in scheme:
+        assert all(row["kept"] for row in kept_in_file(report))
+    assert report.conversion["quantization"] == {
+        "mode": "int8", "io_type": "float32", "ranges": "quantization-aware training"}
+    if "P" in scheme:
+        assert all(layer["zeros_before"] > 0 for layer in qat["layers"]
+                   if layer["layer"] != "depthwise_conv2d")
+
+
+def test_qat_writes_an_all_int8_file_from_the_trained_ranges(tmp_path, tiny_npz):
+    report = Pipeline([Train(epochs=3), Qat(epochs=1, io_type="int8"), Convert(sparse="off")]).run(
+        "tiny_models:mlp", str(tiny_npz), out=tmp_path / "out")
+    assert report.extra["qat"]["scheme"] == "QAT"
+    model = TFLiteModel.read((tmp_path / "out" / "model.tflite").read_bytes())
+    assert model.float_ops() == []
+    assert report.extra["qat"]["test_accuracy"] > 0.5  # learning, not chance
+    handed_back = tmp_path / "out" / "model.keras"  # the float model, plain layers
+    names = json.loads(__import__("zipfile").ZipFile(handed_back).read("config.json"))
+    assert "Quantize" not in json.dumps(names)
+
+
+def test_a_layer_tfmot_cannot_fake_quantize_is_one_line_or_left_float(tmp_path, tiny_npz):
+    with pytest.raises(ModelError) as info:
+        Pipeline([Qat(epochs=1), Convert()]).run("tiny_models:normed_mlp", str(tiny_npz),
+                                                 out=tmp_path / "refused")
+    assert info.value.what == ("layer 'layer_normalization' cannot train quantization-aware: "
+                               "tfmot's 8-bit scheme has no quantization for "
+                               "LayerNormalization")
+    assert not (tmp_path / "refused").exists()
+    report = Pipeline([Qat(epochs=1, allow_float=True), Convert(sparse="off")]).run(
+        "tiny_models:normed_mlp", str(tiny_npz), out=tmp_path / "out")
+    assert report.extra["qat"]["left_float"] == [
+        {"layer": "layer_normalization",
+         "reason": "tfmot's 8-bit scheme has no quantization for LayerNormalization"}]
+
+
+@pytest.mark.parametrize(("stages", "message"), [
+    ([Qat(), FineTune()], "finetune cannot change a model in quantization-aware training"),
+    ([Qat(), Qat()], "qat"),
+    ([Prune(), FineTune(), Qat()], "the model still has pruning or clustering wrappers"),
+])
+def test_stages_that_cannot_follow_or_precede_qat_are_recipe_errors(stages, message):
+    with pytest.raises(RecipeError, match=message):
+        Pipeline([*stages, Convert()])
+
+
+RECIPE = """
+version = 1
+name = "qat"
+[model]
+source = "tiny_models:mobile"
+[data]
+source = "{data}"
+
+[[stages]]
+kind = "train"
+epochs = 1
+
+[[stages]]
+kind = "qat"
+epochs = 3
+
+[[stages]]
+kind = "convert"
+sparse = "off"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [StopAfter("qat", 2), StopBefore("convert")],
+                         ids=["in qat", "after it"])
+def test_a_build_interrupted_in_qat_resumes_to_the_same_bytes(tmp_path, tiny_npz, stop):
+    resumes_exactly(tmp_path, RECIPE.format(data=tiny_npz), stop)
+
+
+@pytest.mark.parametrize("stage", [Qat(), Cluster()], ids=["qat", "cluster"])
+def test_under_distribute_they_are_refused_before_any_work(make_ctx, stage):
+    """Moving a model into a strategy goes through a file, which tfmot's clustering and
+    quantization-aware wrappers do not read back."""
+    ctx = make_ctx("mlp").set_up(strategy=object())
+    with pytest.raises(RecipeError, match=f"{stage.kind} cannot train under \\[distribute\\]"):
+        stage.preflight(ctx)
