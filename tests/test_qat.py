@@ -79,6 +79,15 @@ def test_a_layer_tfmot_cannot_fake_quantize_is_one_line_or_left_float(tmp_path, 
          "reason": "tfmot's 8-bit scheme has no quantization for LayerNormalization"}]
 
 
+def test_a_batch_norm_after_a_convolution_is_folded_not_refused(tmp_path, tiny_npz):
+    """tfmot's scheme refuses a lone BatchNormalization but folds one after a convolution:
+    what it can do is decided by tfmot itself, not by a list of layer types."""
+    report = Pipeline([Qat(epochs=1), Convert(sparse="off")]).run(
+        "tiny_models:conv_bn", str(tiny_npz), out=tmp_path / "out")
+    assert report.extra["qat"]["left_float"] == []
+    assert TFLiteModel.read((tmp_path / "out" / "model.tflite").read_bytes()).float_ops() == []
+
+
 @pytest.mark.parametrize(("stages", "message"), [
     ([Qat(), FineTune()], "finetune cannot change a model in quantization-aware training"),
     ([Qat(), Qat()], "qat"),

@@ -69,28 +69,14 @@ def test_int8_only_settings_need_int8():
 def outlier_model(tmp_path_factory, tiny_arrays):
     """A small CNN (batch norm, depthwise conv) trained on the tiny split, then given an
     outlier channel that leaves its Keras function unchanged."""
-    from prune2edge import _compat
+    from prune2edge import _compat, examples
 
-    keras = _compat.keras()
-    keras.utils.set_random_seed(0)
-    layers = keras.layers
-    inputs = keras.Input((28, 28, 1), name="pixels")
-    x = layers.Conv2D(8, 3, strides=2, use_bias=False, name="conv1")(inputs)
-    x = layers.ReLU(name="relu1")(layers.BatchNormalization(name="bn1")(x))
-    x = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(x)
-    x = layers.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
-    x = layers.Flatten(name="flat")(x)
-    model = keras.Model(inputs, layers.Dense(10, activation="softmax", name="head")(x))
+    _compat.keras().utils.set_random_seed(0)
+    model = examples.outlier_cnn()
     model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
     x_train = tiny_arrays["x_train"][..., None] / 255.0
     model.fit(x_train, tiny_arrays["y_train"], epochs=8, batch_size=32, verbose=0)
-    kernel, bias = model.get_layer("conv2").get_weights()
-    kernel[..., 0] *= OUTLIER
-    bias[0] *= OUTLIER
-    model.get_layer("conv2").set_weights([kernel, bias])
-    head, head_bias = model.get_layer("head").get_weights()
-    head[0::16] /= OUTLIER  # channel 0 of every flattened position
-    model.get_layer("head").set_weights([head, head_bias])
+    examples.add_outlier_channel(model, OUTLIER)
     path = tmp_path_factory.mktemp("outlier") / "outlier.keras"
     model.save(path)
     return path

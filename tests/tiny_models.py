@@ -76,3 +76,13 @@ def normed_mlp():
         keras.layers.LayerNormalization(),
         keras.layers.Dense(10, activation="softmax"),
     ], name="tiny_normed_mlp")
+
+
+def conv_bn():
+    """A convolution, its batch norm and ReLU: tfmot folds the batch norm when it fakes int8."""
+    keras = _compat.keras()
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False)(inputs)
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x), name="tiny_conv_bn")

@@ -89,3 +89,30 @@ def ds_cnn_mnist() -> Any:
             layers.BatchNormalization(name=f"pw{block}_bn")(x))
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, layers.Dense(10, name="head")(x), name="ds_cnn")
+
+
+def outlier_cnn() -> Any:
+    """A small CNN (batch norm, depthwise convolution) for `add_outlier_channel`: the model of
+    the int8 tests and the QAT benchmark."""
+    keras = _compat.keras()
+    layers = keras.layers
+    inputs = keras.Input((28, 28, 1), name="pixels")
+    x = layers.Conv2D(8, 3, strides=2, use_bias=False, name="conv1")(inputs)
+    x = layers.ReLU(name="relu1")(layers.BatchNormalization(name="bn1")(x))
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(x)
+    x = layers.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
+    x = layers.Flatten(name="flat")(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax", name="head")(x))
+
+
+def add_outlier_channel(model: Any, factor: float) -> None:
+    """Scale `outlier_cnn`'s first `conv2` channel up by `factor` and the head's weights from
+    it down by as much: the Keras function is unchanged, but one int8 scale per activation
+    tensor, set by that channel, leaves the others a step or two."""
+    kernel, bias = model.get_layer("conv2").get_weights()
+    kernel[..., 0] *= factor
+    bias[0] *= factor
+    model.get_layer("conv2").set_weights([kernel, bias])
+    head, head_bias = model.get_layer("head").get_weights()
+    head[0::16] /= factor  # channel 0 of every flattened position
+    model.get_layer("head").set_weights([head, head_bias])

@@ -43,7 +43,6 @@ from .tfmot import (
     tfmot_clustering,
     tfmot_combine,
     tfmot_quantization,
-    tfmot_quantizes,
     tfmot_sparsity,
     tfmot_weight_names,
 )
@@ -79,7 +78,6 @@ __all__ = [
     "tfmot_clustering",
     "tfmot_combine",
     "tfmot_quantization",
-    "tfmot_quantizes",
     "tfmot_sparsity",
     "tfmot_weight_names",
 ]

@@ -78,16 +78,3 @@ def tfmot_combine() -> ModuleType:
     return _require("tensorflow_model_optimization.experimental.combine",
                     "tensorflow-model-optimization")
 
-
-def tfmot_quantizes(layer: Any) -> bool:
-    """Whether tfmot's default 8-bit scheme quantizes `layer` (the registry
-    `quantize_apply` consults).
-
-    Private: `default_8bit_quantize_registry.Default8BitQuantizeRegistry`, checked against
-    tensorflow-model-optimization 0.8.1."""
-    tfmot_quantization()
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as registry,
-    )
-
-    return bool(registry.Default8BitQuantizeRegistry().supports(layer))

@@ -125,3 +125,13 @@ def describe_strategy(strategy: Any) -> dict[str, Any]:
                 "replicas": strategy.num_replicas_in_sync, "workers": worker_task()[1]}
     return {"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
             "workers": 1}
+
+
+def refuse_strategy(strategy: Any, kind: str, work: str) -> None:
+    """Refuse `kind` under a strategy: moving a model into one goes through a file, which
+    tfmot's clustering and quantization-aware wrappers do not read back."""
+    if strategy is not None:
+        raise RecipeError(f"{kind} cannot train under [distribute]: tfmot's {work} wrappers "
+                          "do not read back what they save, which moving a model into a "
+                          "strategy needs", "distribute", f"remove the [distribute] table "
+                          f"for {work}")

@@ -4,6 +4,7 @@ CQAT, PCQAT), and the float model with the trained weights."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,8 @@ import numpy as np
 from .. import _compat
 
 WRAPPERS = ("QuantizeWrapper", "QuantizeWrapperV2")  # tfmot's wrapper classes
+# How tfmot's quantize_apply refuses a layer (tensorflow-model-optimization 0.8.1).
+REFUSED = re.compile(r"Layer (\S+?):<class '(?:[\w.]+\.)?(\w+)'> is not supported")
 
 
 def scheme_name(keep_zeros: bool, keep_clusters: bool) -> str:
@@ -19,14 +22,37 @@ def scheme_name(keep_zeros: bool, keep_clusters: bool) -> str:
             (True, True): "PCQAT"}[(keep_zeros, keep_clusters)]
 
 
-def unquantizable(model: Any) -> dict[str, str]:
-    """The layers tfmot's 8-bit scheme cannot fake-quantize, each with why."""
-    return {layer.name: f"tfmot's 8-bit scheme has no quantization for {type(layer).__name__}"
-            for layer in model.layers
-            if type(layer).__name__ != "InputLayer" and not _compat.tfmot_quantizes(layer)}
+class Unquantizable(Exception):
+    """tfmot's 8-bit scheme has no fake quantization for a layer."""
+
+    def __init__(self, layer: str, reason: str):
+        super().__init__(f"{layer}: {reason}")
+        self.layer, self.reason = layer, reason
 
 
-def quantize(model: Any, keep_zeros: bool, keep_clusters: bool, left_float: set[str]) -> Any:
+def quantize(model: Any, keep_zeros: bool, keep_clusters: bool,
+             allow_float: bool) -> tuple[Any, dict[str, str]]:
+    """`model` made quantization-aware with the scheme that keeps what the earlier stages
+    made, and the layers left in float (with why). tfmot decides what it can quantize when
+    it applies the scheme (a BatchNormalization after a convolution is folded into it, one
+    elsewhere is not supported): a layer it refuses raises `Unquantizable`, or with
+    `allow_float` is left in float and the scheme applied again."""
+    left: dict[str, str] = {}
+    while True:
+        try:
+            return _apply(model, keep_zeros, keep_clusters, set(left)), left
+        except (ValueError, RuntimeError) as exc:
+            refused = REFUSED.search(str(exc))
+            if refused is None:
+                raise
+            name, kind = refused.groups()
+            reason = f"tfmot's 8-bit scheme has no quantization for {kind}"
+            if not allow_float or name in left:
+                raise Unquantizable(name, reason) from exc
+            left[name] = reason
+
+
+def _apply(model: Any, keep_zeros: bool, keep_clusters: bool, left_float: set[str]) -> Any:
     """`model` annotated layer by layer (not those `left_float`) and made quantization-aware
     with the scheme that keeps what the earlier stages made."""
     quantization = _compat.tfmot_quantization()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..engine.context import BuildContext, StageRecord
+from ..engine.distribute import refuse_strategy
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
@@ -16,7 +17,7 @@ from ..keras import clustering
 from ..report.format import table
 from ..report.results import Clustered
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
-from .selection import LayerChoice, Selection
+from .selection import LayerChoice, Selection, left_alone
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
@@ -77,11 +78,7 @@ class Cluster(Stage):
                 + ("" if self.preserve_sparsity else ", zeros not kept"))
 
     def preflight(self, ctx: BuildContext) -> None:
-        if ctx.setup.strategy is not None:
-            raise RecipeError("cluster cannot train under [distribute]: tfmot's clustering "
-                              "wrappers do not read back the centroids and zeros they save, "
-                              "which moving a model into a strategy needs", "distribute",
-                              "remove the [distribute] table to cluster")
+        refuse_strategy(ctx.setup.strategy, "cluster", "clustering")
         self.choose_layers(ctx.model)
 
     def choose_layers(self, model: Any) -> list[LayerChoice]:
@@ -127,11 +124,7 @@ class Cluster(Stage):
                       + ("kept" if done.preserve_sparsity else "not kept") + (
                           f"; in {', '.join(done.zeros_held)} (not clustered) a pruning mask "
                           "holds them while fine-tuning." if done.zeros_held else "."), ""]
-            if done.skipped_layers:
-                parts += ["Layers left as they are:", "",
-                          table(["layer", "type", "reason"],
-                                [[d["layer"], d["type"], d["reason"]]
-                                 for d in done.skipped_layers]), ""]
+            parts += left_alone("Layers left as they are:", done.skipped_layers)
         rows = kept_in_file(report)
         if rows:
             parts += ["Clusters in the .tflite (distinct values of each clustered layer's "

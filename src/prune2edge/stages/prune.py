@@ -23,7 +23,7 @@ from ..report.results import Pruned
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
 from ..sparsity.schedules import ConstantSparsity, PolynomialDecay, Schedule
 from .calibration import check_calibration
-from .selection import LayerChoice, Selection
+from .selection import LayerChoice, Selection, left_alone
 
 if TYPE_CHECKING:
     from ..report.schema import BuildReport
@@ -232,11 +232,7 @@ class Prune(Stage):
                       f"({prune.criterion})", "",
                       f"Pruned layers: {', '.join(prune.pruned_layers)}. "
                       f"Schedule: {figures(prune.schedule)}.{before}", ""]
-            if prune.dense_layers:
-                parts += ["Layers left dense:", "",
-                          table(["layer", "type", "reason"],
-                                [[d["layer"], d["type"], d["reason"]]
-                                 for d in prune.dense_layers]), ""]
+            parts += left_alone("Layers left dense:", prune.dense_layers)
             if prune.reconstruction:
                 parts += ["Optimal Brain Surgeon reconstruction: each layer's output error on "
                           "the calibration samples (share of its output energy), against "

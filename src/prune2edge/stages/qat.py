@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from ..engine.context import FLOAT, BuildContext, StageRecord
+from ..engine.distribute import refuse_strategy
 from ..engine.facts import Fact
 from ..engine.registry import register_stage
-from ..errors import ModelError, RecipeError
+from ..errors import ModelError
 from ..keras import qat
 from ..keras.converter import QuantizationPlan
 from ..report.format import table
@@ -53,30 +54,26 @@ class Qat(DistillingStage):
                                     else "")
 
     def preflight(self, ctx: BuildContext) -> None:
-        if ctx.setup.strategy is not None:
-            raise RecipeError("qat cannot train under [distribute]: tfmot's quantization-aware "
-                              "models do not read back what they save, which moving a model "
-                              "into a strategy needs", "distribute",
-                              "remove the [distribute] table for quantization-aware training")
-        self._left_float(ctx.model)
+        refuse_strategy(ctx.setup.strategy, "qat", "quantization-aware training")
+        self._quantized(ctx.setup.engine.clone(ctx.model))  # the layers tfmot refuses
 
-    def _left_float(self, model: Any) -> dict[str, str]:
-        """The layers left in float (with why); ModelError unless `allow_float`."""
-        unsupported = qat.unquantizable(model)
-        if unsupported and not self.allow_float:
-            name, reason = next(iter(unsupported.items()))
-            more = f" (and {len(unsupported) - 1} more)" if len(unsupported) > 1 else ""
-            raise ModelError(f"layer {name!r} cannot train quantization-aware: {reason}{more}",
-                             "qat", "set allow_float = true to leave such layers in float "
-                             "(the .tflite then mixes float and int8 ops)")
-        return unsupported
+    def _quantized(self, model: Any) -> tuple[Any, dict[str, str], bool, bool]:
+        """`model` made quantization-aware, the layers left in float, and whether zeros and
+        clusters are kept; ModelError for a layer tfmot refuses, unless `allow_float`."""
+        keep_zeros, keep_clusters = qat.already(model)
+        try:
+            wrapped, left_float = qat.quantize(model, keep_zeros, keep_clusters,
+                                               self.allow_float)
+        except qat.Unquantizable as exc:
+            raise ModelError(f"layer {exc.layer!r} cannot train quantization-aware: "
+                             f"{exc.reason}", "qat", "set allow_float = true to leave such "
+                             "layers in float (the .tflite then mixes float and int8 ops)") \
+                from exc
+        return wrapped, left_float, keep_zeros, keep_clusters
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        engine = ctx.setup.engine
-        original = engine.clone(ctx.model)  # the baseline stays as it is
-        left_float = self._left_float(original)
-        keep_zeros, keep_clusters = qat.already(original)
-        model = qat.quantize(original, keep_zeros, keep_clusters, set(left_float))
+        original = ctx.setup.engine.clone(ctx.model)  # the baseline stays as it is
+        model, left_float, keep_zeros, keep_clusters = self._quantized(original)
         # no checkpoint holds it (`reads_back`): a resumed build runs this stage again
         model, trained = self.fit(ctx, model, [], self.teacher_of(ctx))
         twin = qat.float_twin(model, original, keep_zeros)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError
+from ..report.format import table
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,11 @@ class Selection:
             raise ModelError(f"layer {name!r} ({kind}) cannot be {self.done}: {reason}",
                              f"{self.kind}.layers", "remove it from `layers`")
         return LayerChoice(name, kind, False, reason)
+
+
+def left_alone(title: str, rows: list[dict[str, str]]) -> list[str]:
+    """report.md lines listing the layers a stage left alone ({layer, type, reason} rows)."""
+    if not rows:
+        return []
+    return [title, "", table(["layer", "type", "reason"],
+                             [[r["layer"], r["type"], r["reason"]] for r in rows]), ""]

@@ -98,8 +98,10 @@ def _probe(stage: Stage, cap: int | None) -> Stage:
 
 def format_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
     """Those of `stages` that only change the format (quantize, convert): what turns the
-    dense model and the latency model's points into files comparable with the finalists'."""
-    return tuple(s for s in stages if not (s.trains or s.prunes) and s.requires <= INITIAL)
+    dense model and the latency model's points into files comparable with the finalists'.
+    Not those that train, prune or wrap the model (cluster)."""
+    return tuple(s for s in stages if not (s.trains or s.prunes) and s.requires <= INITIAL
+                 and Fact.WRAPPED not in s.provides)
 
 
 def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
