@@ -184,3 +184,16 @@ def test_zeros_of_layers_not_clustered_are_held_while_fine_tuning(make_ctx):
     after = out.model.get_layer("dense_1").kernel.numpy()
     assert np.array_equal(before == 0, after == 0) and np.mean(after == 0) >= 0.45
     assert not np.array_equal(before, after)  # it trained
+
+
+def test_a_keras3_graph_is_translated_for_clustering_and_a_subclassed_one_refused(
+        tmp_path, tiny_npz):
+    stages = [Cluster(number_of_clusters=8), FineTune(epochs=1), Strip(), Convert(sparse="off")]
+    report = Pipeline(stages).run("keras3_models:functional", str(tiny_npz),
+                                  out=tmp_path / "out")
+    assert report.model["translation"]["max_abs_diff"] <= 1e-4
+    assert all(row["kept"] for row in kept_in_file(report))
+    with pytest.raises(ModelError) as info:
+        Pipeline(stages).run("keras3_models:subclassed", str(tiny_npz), out=tmp_path / "no")
+    assert "cluster runs in the tf_keras engine only" in info.value.what
+    assert not (tmp_path / "no").exists()

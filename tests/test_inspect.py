@@ -125,3 +125,19 @@ def test_cli_table_and_json(tiny_files):
     assert {"name", "op", "shape", "dtype", "zeros", "distinct", "encoding", "bytes",
             "entropy_bits", "kernel_note"} <= set(doc["tensors"][0])
 
+
+
+def test_per_channel_int8_tensors_count_distinct_values_per_channel(tiny_files):
+    """A float tensor has one set of values; an int8 one with a scale per output channel
+    stores each channel's values on its own grid, so a clustered kernel's count holds per
+    channel: the most in one channel is shown beside the total."""
+    floats = _weights(inspect(tiny_files.files["float_dense"]))
+    assert all(t.channel_distinct == t.distinct for t in floats)
+    info = inspect(tiny_files.files["int8_dense_int8_io"])
+    per_channel = [t for t in _weights(info) if t.channel_distinct < t.distinct]
+    assert per_channel, "the converter gives int8 weights a scale per channel"
+    table = inspect_tables(info)[0]
+    column = next(c for c in table.columns if c.header == "distinct")
+    shown = list(column.cells)
+    assert any(cell == f"{t.distinct:,}, {t.channel_distinct:,} a channel"
+               for t in per_channel for cell in shown)
