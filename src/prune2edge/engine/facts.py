@@ -20,7 +20,6 @@ class Fact(enum.Enum):
     TRAINED = ("fine-tuning after prune (tfmot applies the masks during training steps)", "")
     PRUNED = ("pruned weights", "{kind} trains the dense model and would undo the pruning: "
                                 "move it before prune, or use finetune")
-    CLUSTERED = ("clustered weights", "")
     FAKE_QUANT = ("quantization-aware training", "{kind} cannot change a model in "
                   "quantization-aware training: move it before qat")
     QUANTIZATION = ("a quantization plan", "keep a single quantize stage")

@@ -73,12 +73,3 @@ def entropy_bits(values: np.ndarray) -> float:
     p = counts / values.size
     return float(-(p * np.log2(p)).sum() * values.size)
 
-
-def most_in_a_channel(values: np.ndarray, axis: int | None) -> int:
-    """The most distinct values in one slice of `values` along `axis` (a channel); over the
-    whole array when `axis` is None."""
-    if values.size == 0:
-        return 0
-    if axis is None:
-        return len(np.unique(values))
-    return max(len(np.unique(channel)) for channel in np.moveaxis(values, axis, 0))

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..keras import load as keras_load
 from ..sizes import gzip_size
-from .info import ModelInfo, TensorInfo, entropy_bits, most_in_a_channel
+from ..sparsity.distinct import most_in_a_channel
+from .info import ModelInfo, TensorInfo, entropy_bits
 
 ROLES = {"kernel": "weights", "depthwise_kernel": "weights", "pointwise_kernel": "weights",
          "embeddings": "weights", "bias": "bias"}

@@ -12,8 +12,9 @@ import numpy as np
 
 from ..errors import TFLiteError, first_line
 from ..sizes import gzip_size
+from ..sparsity.distinct import most_in_a_channel
 from ..tflite.model import TFLiteModel, densify, tensor_name
-from .info import ModelInfo, TensorInfo, entropy_bits, most_in_a_channel
+from .info import ModelInfo, TensorInfo, entropy_bits
 from .notes import kernel_note
 
 WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "CONV_3D"}
@@ -23,6 +24,14 @@ DTYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "INT8": np.int8, "UINT8"
 
 def inspect_tflite(path: Path) -> ModelInfo:
     view = TFLiteModel.of_file(path)
+    tensors, ops = tensors_and_ops(view, str(path))
+    content = view.content
+    return ModelInfo(str(path), "tflite", len(content), gzip_size(content), tensors, ops)
+
+
+def tensors_and_ops(view: TFLiteModel, where: str) -> tuple[list[TensorInfo], list[str]]:
+    """Every constant tensor of a .tflite (what it stores and what its kernels compute with)
+    and every op, in order; TFLiteError naming `where` for a malformed file."""
     tensors = []
     ops = []
     try:
@@ -34,10 +43,9 @@ def inspect_tflite(path: Path) -> ModelInfo:
                 if len(data):
                     tensors.append(_describe(view, tensor, data, consumers.get(index, ("", -1))))
     except (IndexError, ValueError, TypeError) as exc:
-        raise TFLiteError(f"the model is malformed ({first_line(exc)})", str(path),
+        raise TFLiteError(f"the model is malformed ({first_line(exc)})", where,
                           "convert it again") from exc
-    content = view.content
-    return ModelInfo(str(path), "tflite", len(content), gzip_size(content), tensors, ops)
+    return tensors, ops
 
 
 def _consumers(view: TFLiteModel, subgraph: Any) -> dict[int, tuple[str, int]]:

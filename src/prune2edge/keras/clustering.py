@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from ..sparsity.distinct import channels, most_in_a_channel
 from ..sparsity.schedules import ConstantSparsity
 from . import model as facts
 
 INITS = {"linear": "LINEAR", "kmeans++": "KMEANS_PLUS_PLUS", "density": "DENSITY_BASED"}
-WRAPPER = "ClusterWeights"  # tfmot's wrapper class
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,10 @@ def too_few_weights(layer: Any, clustering: Clustering) -> str | None:
     tensor (each channel, per channel) needs more values than clusters and, where zeros are
     kept, a non-zero value for each non-zero centroid (tfmot's initialisations fail short of
     that)."""
+    per_channel = clustering.per_channel and per_channel_applies(layer)
+    where = "a channel of its kernel" if per_channel else "its kernel"
     for weight in clusterable_weights(layer) or []:
-        values = np.asarray(weight.numpy())
-        where = "its kernel"
-        slices = [values]
-        if clustering.per_channel and per_channel_applies(layer):
-            where, slices = "a channel of its kernel", list(np.moveaxis(values, -1, 0))
+        slices = channels(np.asarray(weight.numpy()), -1 if per_channel else None)
         least = min(values.size for values in slices)
         if least <= clustering.clusters:
             return f"{where} has {least} weights, not more than {clustering.clusters} clusters"
@@ -95,13 +93,13 @@ def _zero_share(layer: Any) -> float:
 
 
 def has_clustering_wrappers(model: Any) -> bool:
-    return any(type(layer).__name__ == WRAPPER for layer in model.layers)
+    return facts.has_wrappers(model, facts.CLUSTERING)
 
 
 def clustered(model: Any) -> dict[str, tuple[int, bool]]:
     """Each clustering-wrapped layer of `model`: (clusters, per channel), by layer name."""
     return {layer.layer.name: (layer.number_of_clusters, bool(layer.cluster_per_channel))
-            for layer in model.layers if type(layer).__name__ == WRAPPER}
+            for layer in model.layers if type(layer).__name__ in facts.CLUSTERING}
 
 
 def strip(model: Any) -> Any:
@@ -115,13 +113,9 @@ def distinct_values(model: Any, layers: dict[str, tuple[int, bool]]) -> list[dic
     channel, per channel)."""
     found = []
     for name, (clusters, per_channel) in layers.items():
-        layer = model.get_layer(name)
-        counts = [0]
-        for weight in clusterable_weights(layer) or []:
-            values = np.asarray(weight.numpy())
-            channels = ([values[..., c] for c in range(values.shape[-1])] if per_channel
-                        else [values])
-            counts += [len(np.unique(channel)) for channel in channels]
-        found.append({"layer": name, "clusters": clusters, "distinct": max(counts),
+        axis = -1 if per_channel else None
+        counts = [most_in_a_channel(np.asarray(w.numpy()), axis)
+                  for w in clusterable_weights(model.get_layer(name)) or []]
+        found.append({"layer": name, "clusters": clusters, "distinct": max(counts, default=0),
                       "per_channel": per_channel})
     return found

@@ -40,12 +40,13 @@ class QuantizationPlan:
     trained: bool = False  # int8: the ranges quantization-aware training learnt, no samples
 
     def describe(self) -> dict[str, Any]:
-        count = None if self.samples is None else len(self.samples)
-        described: dict[str, Any] = {"mode": self.mode, "io_type": self.io_type,
-                     "representative_samples": count, "per_channel": self.per_channel}
+        described: dict[str, Any] = {"mode": self.mode, "io_type": self.io_type}
         if self.trained:
-            described = {"mode": self.mode, "io_type": self.io_type,
-                         "ranges": "quantization-aware training"}
+            described["ranges"] = "quantization-aware training"
+        else:
+            described["representative_samples"] = (None if self.samples is None
+                                                   else len(self.samples))
+            described["per_channel"] = self.per_channel
         if self.float_layers:
             described["float_layers"] = list(self.float_layers)
         if self.control is not None:
@@ -79,11 +80,7 @@ def _converter(model: Any, plan: QuantizationPlan | None, sparse: bool) -> Any:
     converter.optimizations = optimizations
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if plan is not None and plan.trained:  # the model's fake-quant ranges
-        if plan.io_type != "float32":
-            converter.inference_input_type = getattr(tf, plan.io_type)
-            converter.inference_output_type = getattr(tf, plan.io_type)
-    elif plan is not None and mode == "int8":
+    if plan is not None and mode == "int8" and not plan.trained:  # else: fake-quant ranges
         samples = plan.samples
 
         def representative() -> Any:
@@ -93,9 +90,9 @@ def _converter(model: Any, plan: QuantizationPlan | None, sparse: bool) -> Any:
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         _compat.converter_switches(converter, per_channel=plan.per_channel)
-        if plan.io_type != "float32":
-            converter.inference_input_type = getattr(tf, plan.io_type)
-            converter.inference_output_type = getattr(tf, plan.io_type)
+    if plan is not None and plan.io_type != "float32":  # int8 only (quantize, qat check it)
+        converter.inference_input_type = getattr(tf, plan.io_type)
+        converter.inference_output_type = getattr(tf, plan.io_type)
     return converter
 
 

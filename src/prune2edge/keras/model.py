@@ -13,7 +13,9 @@ from ..data.stream import Stream, keras_input, reading
 from ..errors import ModelError
 from ..metrics import top1
 
-WRAPPERS = ("PruneLowMagnitude", "ClusterWeights")  # tfmot's wrapper classes
+# tfmot's wrapper classes, by what they do
+PRUNING, CLUSTERING = ("PruneLowMagnitude",), ("ClusterWeights",)
+QUANTIZATION = ("QuantizeWrapper", "QuantizeWrapperV2")
 
 
 def clone(model: Any) -> Any:
@@ -64,12 +66,13 @@ def outputs_probabilities(model: Any) -> bool:
 
 
 def has_pruning_wrappers(model: Any) -> bool:
-    return any(type(layer).__name__ == "PruneLowMagnitude" for layer in model.layers)
+    return has_wrappers(model, PRUNING)
 
 
-def has_wrappers(model: Any) -> bool:
-    """Whether `model` has tfmot's pruning or clustering wrappers."""
-    return any(type(layer).__name__ in WRAPPERS for layer in model.layers)
+def has_wrappers(model: Any, wrappers: tuple[str, ...] = PRUNING + CLUSTERING) -> bool:
+    """Whether `model` has tfmot wrappers of these classes (by default pruning's or
+    clustering's, which `strip` removes)."""
+    return any(type(layer).__name__ in wrappers for layer in model.layers)
 
 
 def weight_sparsity(model: Any) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from . import model as facts
 
-WRAPPERS = ("QuantizeWrapper", "QuantizeWrapperV2")  # tfmot's wrapper classes
 # How tfmot's quantize_apply refuses a layer (tensorflow-model-optimization 0.8.1).
 REFUSED = re.compile(r"Layer (\S+?):<class '(?:[\w.]+\.)?(\w+)'> is not supported")
 
@@ -76,7 +76,7 @@ def _apply(model: Any, keep_zeros: bool, keep_clusters: bool, left_float: set[st
 
 
 def has_qat_wrappers(model: Any) -> bool:
-    return any(type(layer).__name__ in WRAPPERS for layer in model.layers)
+    return facts.has_wrappers(model, facts.QUANTIZATION)
 
 
 def float_twin(trained: Any, original: Any, keep_zeros: bool) -> Any:
@@ -85,8 +85,7 @@ def float_twin(trained: Any, original: Any, keep_zeros: bool) -> Any:
     ranges live in the .tflite). Where tfmot keeps clusters, a weight is its centroid; where
     it keeps zeros (`keep_zeros`), the zeros of `original` are applied, as its masks do."""
     wrappers = {getattr(layer, "layer", layer).name: layer for layer in trained.layers}
-    twin = _compat.keras().models.clone_model(original)
-    twin.set_weights(original.get_weights())
+    twin = facts.clone(original)
     for layer in twin.layers:
         source = wrappers.get(layer.name)
         if not layer.weights or source is None:

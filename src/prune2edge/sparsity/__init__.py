@@ -1,2 +1,2 @@
 """Unstructured sparsity without a framework: magnitude masks by tfmot's rules, in NumPy, for
-every engine."""
+every engine; and the distinct values weights take (clustering)."""

@@ -41,7 +41,7 @@ class Cluster(Stage):
     kind: ClassVar[str] = "cluster"
     requires = frozenset({Fact.KERAS})
     needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's clustering wrappers
-    provides = frozenset({Fact.WRAPPED, Fact.CLUSTERED})
+    provides = frozenset({Fact.WRAPPED})
     forbids = frozenset({Fact.WRAPPED, Fact.FAKE_QUANT, Fact.TFLITE})
     engines = frozenset({"tf_keras"})  # a Keras 3 graph is translated for it
     Result = Clustered

@@ -17,7 +17,7 @@ from ..engine.facts import Fact
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
-from ..inspect.tflite import inspect_tflite
+from ..inspect.tflite import tensors_and_ops
 from ..keras.converter import to_tflite
 from ..keras.model import all_layers
 from ..quantization.int8 import Int8, plan_int8
@@ -228,10 +228,8 @@ def _weights(content: bytes, layers: dict[str, str]) -> list[dict[str, Any]]:
     in the tensor's name among `layers`' keys; named as the layer a wrapper wraps), values,
     zeros and distinct values (in all, and the most in one channel of a tensor with
     per-channel scales)."""
-    with model_file(content) as path:
-        tensors = inspect_tflite(path).tensors
     found = []
-    for tensor in tensors:
+    for tensor in tensors_and_ops(TFLiteModel.read(content), "model.tflite")[0]:
         if tensor.role != "weights":
             continue
         parts = set(re.split(r"[/;]", tensor.name))
