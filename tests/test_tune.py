@@ -76,6 +76,11 @@ screen_drop = 20.0
     ({"validation_share": 0.6}, "validation_share must be in"),
     ({"time_budget": 0}, "time_budget must be > 0"),
     ({"trial_epochs": 0}, "trial_epochs must be >= 1"),
+    ({"objective": "size", "sparsities": [0.9, 0.5]}, "sparsities must rise"),
+    ({"objective": "size", "sparsities": [0.5, 1.0]}, "sparsities must rise"),
+    ({"objective": "size", "clusters": [8, 16]}, "clusters must fall"),
+    ({"objective": "size", "clusters": [300, 16]}, "clusters must fall strictly within"),
+    ({"clusters": [16, 8]}, "for the size objective only"),
 ])
 def test_tune_table_errors(table, message):
     with pytest.raises(RecipeError, match=message):
@@ -105,7 +110,19 @@ epochs = 3
 kind = "strip"
 
 [[stages]]
+kind = "cluster"
+number_of_clusters = 8
+
+[[stages]]
+kind = "finetune"
+epochs = 1
+
+[[stages]]
+kind = "strip"
+
+[[stages]]
 kind = "quantize\"""")
+COMPRESSION = "sparsities = [0.5, 0.75]\nclusters = [8, 4]\n"
 
 
 def test_finalists_run_the_recipes_stages_after_the_structural_one(write_recipe):
@@ -113,17 +130,42 @@ def test_finalists_run_the_recipes_stages_after_the_structural_one(write_recipe)
     size = SIZE_STAGES + TUNE.format(objective="size")
     probe = probe_stages(load_recipe(write_recipe(size, model="tiny_models:cnn"),
                                      ["tune.trial_epochs=2"]))
-    assert [s.kind for s in probe] == ["finetune", "prune", "finetune", "strip", "quantize",
-                                       "convert"]
-    assert [s.epochs for s in probe if s.kind == "finetune"] == [1, 2]  # capped at 2
+    assert [s.kind for s in probe] == ["finetune", "prune", "finetune", "strip", "cluster",
+                                       "finetune", "strip", "quantize", "convert"]
+    assert [s.epochs for s in probe if s.kind == "finetune"] == [1, 2, 1]  # capped at 2
     assert [s.kind for s in format_stages(probe)] == ["quantize", "convert"]
+    assert probe[-1].strip_names  # the size objective strips the names
     uncapped = probe_stages(load_recipe(write_recipe(size, model="tiny_models:cnn")))
-    assert [s.epochs for s in uncapped if s.kind == "finetune"] == [1, 3]
+    assert [s.epochs for s in uncapped if s.kind == "finetune"] == [1, 3, 1]
     no_convert = STAGES[:STAGES.index('[[stages]]\nkind = "convert"')]
     recipe = load_recipe(write_recipe(no_convert + TUNE.format(objective="size"),
                                       model="tiny_models:cnn"))
     with pytest.raises(RecipeError, match="no convert stage follows the structural one"):
         probe_stages(recipe)
+
+
+def test_the_compression_path_costs_fewer_bits_a_weight_at_every_step(write_recipe):
+    from prune2edge.tune.compression import settings
+    from prune2edge.tune.search import probe_stages
+    text = SIZE_STAGES + TUNE.format(objective="size") + COMPRESSION
+    recipe = load_recipe(write_recipe(text, model="tiny_models:cnn"))
+    assert settings(recipe, probe_stages(recipe)) == [
+        {"sparsity": 0.5, "clusters": 8}, {"sparsity": 0.5, "clusters": 4},
+        {"sparsity": 0.75, "clusters": 8}, {"sparsity": 0.75, "clusters": 4}]
+    only = load_recipe(write_recipe(text, model="tiny_models:cnn"), ["tune.clusters=[]"])
+    assert settings(only, probe_stages(only)) == [{"sparsity": 0.5}, {"sparsity": 0.75}]
+    unclustered = STAGES + TUNE.format(objective="size") + "clusters = [8, 4]\n"
+    recipe = load_recipe(write_recipe(unclustered, model="tiny_models:cnn"))
+    with pytest.raises(RecipeError, match="tune.clusters needs one cluster stage after the "
+                                          "structural one to turn, the recipe has 0"):
+        settings(recipe, probe_stages(recipe))
+    unpreserved = load_recipe(write_recipe(text, model="tiny_models:cnn"),
+                              ["stages.cluster.preserve_sparsity=false", "tune.clusters=[4, 2]"])
+    assert len(settings(unpreserved, probe_stages(unpreserved))) == 4
+    preserved = load_recipe(write_recipe(text, model="tiny_models:cnn"), ["tune.clusters=[4, 2]"])
+    with pytest.raises(RecipeError, match=r"number_of_clusters must be in \[3, 256\], got 2 "
+                                          r"\(tune: sparsity 50.0%, 2 clusters"):
+        settings(preserved, probe_stages(preserved))
 
 
 def test_greedy_steps_one_group_uniform_steps_all():
@@ -161,6 +203,15 @@ def test_tuned_recipe_is_plain_and_absolute(write_recipe, tmp_path):
     structural = document["stages"][1]
     assert structural["ratios"] == {"conv2d": 0.5} and structural["reconstruct"] is True
     assert document["data"]["source"].startswith("/")
+    assert "strip_names" not in document["stages"][3]
+    size = load_recipe(write_recipe(SIZE_STAGES + TUNE.format(objective="size") + COMPRESSION,
+                                    model="tiny_models:cnn"))
+    stages = tuned_document(size, {"conv2d": 0.5}, {"sparsity": 0.75, "clusters": 4})["stages"]
+    assert stages[3]["schedule"] == {"kind": "constant_sparsity", "target_sparsity": 0.75,
+                                     "begin_step": 0, "end_step": -1, "frequency": 100}
+    assert stages[6]["number_of_clusters"] == 4 and stages[-2]["strip_names"] is True
+    plain = tuned_document(size, {"conv2d": 0.5})["stages"]  # the structural winner
+    assert plain[3]["schedule"]["target_sparsity"] == 0.5 and plain[6]["number_of_clusters"] == 8
 
 
 class _InterruptAt(Reporter):
@@ -189,7 +240,8 @@ def _tune_once(root, npz, objective):
     stages = STAGES if objective == "latency" else SIZE_STAGES  # size: unstructured too
     path = root / "recipe.toml"
     path.write_text(f'version = 1\nname = "tiny"\n[model]\nsource = "tiny_models:cnn"\n'
-                    f'[data]\nsource = "{npz}"\n{stages}' + TUNE.format(objective=objective))
+                    f'[data]\nsource = "{npz}"\n{stages}' + TUNE.format(objective=objective)
+                    + (COMPRESSION if objective == "size" else ""))
     cheaper = ("tune.finalists=1",) if objective == "latency" else ()  # size: two
     result = tune(path, root / "tune", overrides=cheaper)
     panel = figure(result.search, "tiny").axes[2]
@@ -221,8 +273,16 @@ def test_tune_end_to_end_and_rebuild_byte_identical(tuned, tmp_path, objective):
                                 doc["winner"]["validation_accuracy"] * 100]]
     assert not (out / ".prune2edge-resume").exists()
     tuned_toml = out / "tuned.toml"
-    assert tomllib.loads(tuned_toml.read_text())["stages"][1]["ratios"] == \
-        doc["winner"]["ratios"]
+    stages = tomllib.loads(tuned_toml.read_text())["stages"]
+    assert stages[1]["ratios"] == doc["winner"]["ratios"]
+    if objective == "size":  # then the sparsity and clusters, on the structural winner
+        compressed = [f for f in doc["finalists"] if "knobs" in f]
+        most = [f for f in compressed if f["knobs"] == {"sparsity": 0.75, "clusters": 4}]
+        assert most and len(compressed) == (1 if most[0]["within_budget"] else 2)
+        assert all(f["ratios"] == compressed[0]["ratios"] for f in compressed)
+        knobs = doc["winner"].get("knobs", {"sparsity": 0.5, "clusters": 8})
+        assert stages[3]["schedule"]["target_sparsity"] == knobs["sparsity"]
+        assert stages[6]["number_of_clusters"] == knobs["clusters"]
     again = build(tuned_toml, tmp_path / "again")
     assert (tmp_path / "again" / "model.tflite").read_bytes() == \
         (out / "build" / "model.tflite").read_bytes()

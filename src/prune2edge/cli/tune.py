@@ -50,9 +50,7 @@ def tune(
                   title=f"tune ({search.spec.objective}): finalists, validation split")
     for row in search.finalists:
         predicted = row.predicted_p50_ms
-        name = "dense" if row.dense else ", ".join(
-            f"{k} {v:.0%}" for k, v in row.ratios.items())
-        table.add_row(name + (" ← chosen" if row is search.winner else ""),
+        table.add_row(row.describe() + (" ← chosen" if row is search.winner else ""),
                       f"{row.validation_accuracy:.2%}", f"{row.p50_ms:.4f}",
                       "–" if predicted is None else f"{predicted:.4f}",
                       f"{row.gzip_bytes:,}", "yes" if row.within_budget else "no")

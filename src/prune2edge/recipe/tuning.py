@@ -27,6 +27,15 @@ class TuneSpec:
     max_latency_ratio: float | None = None  # stop once predicted p50 / dense p50 is this low
     max_gzip_bytes: int | None = None  # stop once the predicted int8 size is this small
     jobs: int = 1  # processes sharing each greedy step's trials (`--jobs` overrides it)
+    # The size objective's second search, on the structural winner: the recipe's `prune`
+    # target sparsity and `cluster` count replaced by these (empty: as written).
+    sparsities: tuple[float, ...] = ()  # rising
+    clusters: tuple[int, ...] = ()  # falling
+
+    @property
+    def compresses(self) -> bool:
+        """Whether tune searches sparsity or clusters after the structure."""
+        return bool(self.sparsities or self.clusters)
 
     def __post_init__(self) -> None:
         ladder = list(self.ratios)
@@ -47,6 +56,21 @@ class TuneSpec:
         if self.time_budget is not None and self.time_budget <= 0:
             raise RecipeError(f"time_budget must be > 0 seconds, got {self.time_budget}",
                               "tune.time_budget", "leave it out for no limit")
+        self._check_compression()
         if self.screen_drop < 0:
             raise RecipeError(f"screen_drop must be >= 0, got {self.screen_drop}",
                               "tune.screen_drop", "use e.g. 3.0 (points)")
+
+    def _check_compression(self) -> None:
+        sparsities, clusters = list(self.sparsities), list(self.clusters)
+        if sparsities and (sparsities != sorted(set(sparsities))
+                           or not 0 < sparsities[0] <= sparsities[-1] < 1):
+            raise RecipeError(f"sparsities must rise strictly within (0, 1), got {sparsities}",
+                              "tune.sparsities", "e.g. sparsities = [0.75, 0.875, 0.95]")
+        if clusters and (clusters != sorted(set(clusters), reverse=True)
+                         or not 2 <= clusters[-1] <= clusters[0] <= 256):
+            raise RecipeError(f"clusters must fall strictly within [2, 256], got {clusters}",
+                              "tune.clusters", "e.g. clusters = [32, 16, 8]")
+        if self.compresses and self.objective != "size":
+            raise RecipeError("sparsities and clusters are searched for the size objective only",
+                              "tune.objective", 'set objective = "size", or leave them out')

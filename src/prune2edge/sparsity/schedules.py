@@ -105,6 +105,10 @@ class _Schedule:
     def target(self) -> float:
         raise NotImplementedError
 
+    def with_target(self: S, sparsity: float) -> S:
+        """This schedule ending at `sparsity` instead (what `tune` turns)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True, kw_only=True)
 class PolynomialDecay(_Schedule):
@@ -134,6 +138,10 @@ class PolynomialDecay(_Schedule):
     @property
     def target(self) -> float:
         return self.final_sparsity
+
+    def with_target(self, sparsity: float) -> PolynomialDecay:
+        return dataclasses.replace(self, final_sparsity=sparsity,
+                                   initial_sparsity=min(self.initial_sparsity, sparsity))
 
     def sparsity_at(self, step: int) -> np.float32:
         f32 = np.float32
@@ -168,6 +176,9 @@ class ConstantSparsity(_Schedule):
     @property
     def target(self) -> float:
         return self.target_sparsity
+
+    def with_target(self, sparsity: float) -> ConstantSparsity:
+        return dataclasses.replace(self, target_sparsity=sparsity)
 
     def sparsity_at(self, step: int) -> np.float32:
         return np.float32(self.target_sparsity)

@@ -1,6 +1,6 @@
 """Step 4 of tune: a binary search along the greedy path for its most pruned step that meets
 the accuracy budget once it has run the recipe's own stages after the structural one; the
-probes are then measured beside the dense model, and the best one within the budget wins."""
+probes are then measured beside the dense model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from ..engine.prepare import seed_everything
 from ..engine.stage import Stage
 from ..progress import Reporter
 from ..recipe.schema import Recipe
-from ..stages.structural import Structural
 from .findings import Finalist, Search, objective
 from .measure import Candidate, Measured, Scorer, measure, measure_accuracy, run_stages
 from .memory import Memory
@@ -25,7 +24,7 @@ def budget_floor(recipe: Recipe, dense_accuracy: float) -> float:
     return max(floors)
 
 
-def finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple[Stage, ...],
+def finalists(search: Search, recipe: Recipe, scorer: Scorer, probe: tuple[Stage, ...],
               dense_file: Path, ctx: BuildContext, work: Path, reporter: Reporter,
               memory: Memory) -> None:
     """Binary search along the greedy path for its most pruned step that meets the budget
@@ -39,19 +38,20 @@ def finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple
         while low <= high and len(probes) < search.spec.finalists:
             index = high if not probes else (low + high) // 2
             candidate = search.path[index]
-            kept = memory.finalist(index)
+            kept = memory.finalist(str(index))
             if kept is None:
-                model = candidate.model or Scorer(template, ctx).score(candidate.ratios).model
                 seed_everything(recipe.seed)
-                made = run_stages(probe, model, ctx, work / f"finalist-{index}").tflite["final"]
+                made = run_stages(probe, scorer.model_of(candidate), ctx,
+                                  work / f"finalist-{index}").tflite["final"]
                 accuracy = measure_accuracy(made, ctx.setup.data)
-                kept = memory.keep_finalist(index, made, accuracy), accuracy
+                kept = memory.keep_finalist(str(index), made, accuracy), accuracy
             path, accuracy = kept
             probes[index] = (candidate, path, accuracy)
             low, high = (index + 1, high) if accuracy >= floor else (low, index - 1)
             task.advance(status=f"step {index + 1}/{len(search.path)}: {accuracy:.2%}")
     ordered = sorted(probes)
-    dense, *measured = _measured(memory, [dense_file, *(probes[i][1] for i in ordered)], ctx)
+    dense, *measured = measured_in_turns(memory, [dense_file, *(probes[i][1] for i in ordered)],
+                                         ctx)
     search.finalists.append(Finalist(
         ratios={}, macs=search.dense.macs, params=search.dense.params,
         validation_accuracy=search.dense.accuracy, p50_ms=dense.p50_ms,
@@ -66,12 +66,9 @@ def finalists(search: Search, recipe: Recipe, template: Structural, probe: tuple
             predicted_p50_ms=predicted, latency_ratio=figures.p50_ms / dense.p50_ms,
             gzip_ratio=dense.gzip_bytes / figures.gzip_bytes,
             within_budget=probes[index][2] >= floor))
-    latency = search.spec.objective == "latency"
-    search.winner = min((f for f in search.finalists if f.within_budget),
-                        key=lambda f: f.p50_ms if latency else f.gzip_bytes)
 
 
-def _measured(memory: Memory, files: list[Path], ctx: BuildContext) -> list[Measured]:
+def measured_in_turns(memory: Memory, files: list[Path], ctx: BuildContext) -> list[Measured]:
     """The files' p50 and gzip size, timed in turns (or as an earlier run of this tune timed
     them: timings vary, and the winner must not change when a tune resumes)."""
     names = [file.name for file in files]

@@ -9,6 +9,15 @@ from typing import Any
 from ..recipe.tuning import TuneSpec
 from .measure import Candidate, LatencyModel
 
+SPARSITY, CLUSTERS = "sparsity", "clusters"  # the knobs the compression search turns
+
+
+def label(knobs: dict[str, float]) -> str:
+    """`knobs` in words: "sparsity 87.5%, 8 clusters"."""
+    parts = [f"sparsity {knobs[SPARSITY]:.1%}"] if SPARSITY in knobs else []
+    return ", ".join(parts + ([f"{int(knobs[CLUSTERS])} clusters"] if CLUSTERS in knobs
+                              else []))
+
 
 @dataclass(frozen=True, kw_only=True)
 class Trial:
@@ -30,7 +39,8 @@ class Trial:
 @dataclass(frozen=True, kw_only=True)
 class Finalist:
     """A model fine-tuned by the recipe's stages and measured (or the dense one, `step`
-    None): its validation accuracy, p50 and gzip bytes, and whether it is within budget."""
+    None and no `knobs`): its validation accuracy, p50 and gzip bytes, and whether it is
+    within budget. `knobs` are the sparsity and clusters the compression search set."""
 
     ratios: dict[str, float]
     macs: int
@@ -43,10 +53,18 @@ class Finalist:
     predicted_p50_ms: float | None = None
     latency_ratio: float | None = None  # p50 / the dense model's
     gzip_ratio: float | None = None  # the dense model's gzip bytes / its own
+    knobs: dict[str, float] = field(default_factory=dict)
 
     @property
     def dense(self) -> bool:
-        return self.step is None
+        return self.step is None and not self.knobs
+
+    def describe(self) -> str:
+        """"dense", or its ratios and knobs in words."""
+        if self.dense:
+            return "dense"
+        ratios = ", ".join(f"{k} {v:.0%}" for k, v in self.ratios.items())
+        return " · ".join(part for part in (ratios, label(self.knobs)) if part)
 
     def to_dict(self) -> dict[str, Any]:
         """tune.json's finalist: the dense one with `dense: true`, the others with their step
@@ -56,7 +74,8 @@ class Finalist:
                     "gzip_bytes": self.gzip_bytes}
         if self.dense:
             return {**shared, "dense": True, **measured, "within_budget": self.within_budget}
-        return {"step": self.step, **shared, **measured,
+        return {"step": self.step, **shared, **({"knobs": self.knobs} if self.knobs else {}),
+                **measured,
                 "predicted_p50_ms": self.predicted_p50_ms, "latency_ratio": self.latency_ratio,
                 "gzip_ratio": self.gzip_ratio, "within_budget": self.within_budget}
 
@@ -74,6 +93,13 @@ class Search:
     winner: Finalist | None = None
     interrupted: bool = False
     seconds: float = 0.0
+
+
+def choose(search: Search) -> None:
+    """The winner: the finalist within the budget with the lowest p50 (or gzip bytes)."""
+    latency = search.spec.objective == "latency"
+    search.winner = min((f for f in search.finalists if f.within_budget),
+                        key=lambda f: f.p50_ms if latency else f.gzip_bytes)
 
 
 def objective(search: Search, candidate: Candidate) -> float:

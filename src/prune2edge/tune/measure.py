@@ -85,6 +85,13 @@ class Scorer:
                          shrunk.macs_after, shrunk.params_after,
                          model if self.keep_models else None)
 
+    def model_of(self, candidate: Candidate) -> Any:
+        """A copy of the candidate's model kept when it was scored (a fine-tune trains the
+        model it is given), or the model made again, the same."""
+        if candidate.model is not None:
+            return self.ctx.setup.engine.clone(candidate.model)
+        return self.score(candidate.ratios).model
+
     def trial(self, step: tuple[int, dict[str, float]]) -> Candidate:
         """`score` of a numbered greedy step (what the worker pool maps)."""
         return self.score(step[1])

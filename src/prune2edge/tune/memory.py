@@ -19,7 +19,7 @@ from ..sizes import sha256
 
 STATE = "tune-state.json"
 START = "start.keras"
-FORMAT = 1
+FORMAT = 2
 
 
 def key(settings: dict[str, float]) -> str:
@@ -35,7 +35,7 @@ class Memory:
         self.fingerprint = fingerprint
         self.doc: dict[str, Any] = {"format": FORMAT, "fingerprint": fingerprint,
                                     "start": None, "latency_points": None, "trials": {},
-                                    "finalists": {}, "measured": None}
+                                    "finalists": {}, "measured": {}}
         if resume:
             self.doc = self._read()
 
@@ -94,9 +94,9 @@ class Memory:
                                              **figures}
         self._save()
 
-    def finalist(self, index: int) -> tuple[Path, float] | None:
-        """A fine-tuned step's file and validation accuracy, if an earlier run made them."""
-        found = self.doc["finalists"].get(str(index))
+    def finalist(self, name: str) -> tuple[Path, float] | None:
+        """A probe's file and validation accuracy, if an earlier run made them."""
+        found = self.doc["finalists"].get(name)
         if found is None:
             return None
         path = self.directory / found["file"]
@@ -104,26 +104,24 @@ class Memory:
             raise damaged(path, "it is missing or not what was saved")
         return path, found["accuracy"]
 
-    def keep_finalist(self, index: int, file: Path, accuracy: float) -> Path:
-        """Keep a finalist's file here; the kept copy's path."""
-        kept = self.directory / f"finalist-{index}.tflite"
+    def keep_finalist(self, name: str, file: Path, accuracy: float) -> Path:
+        """Keep a probe's file here; the kept copy's path."""
+        kept = self.directory / f"finalist-{name}.tflite"
         self.directory.mkdir(exist_ok=True)
         with storage.temporary_path(kept) as path:
             shutil.copyfile(file, path)
-        self.doc["finalists"][str(index)] = {"file": kept.name, "accuracy": accuracy,
+        self.doc["finalists"][name] = {"file": kept.name, "accuracy": accuracy,
                                              "sha256": sha256(kept)}
         self._save()
         return kept
 
     def measured(self, files: list[str]) -> list[tuple[float, int]] | None:
         """The (p50 ms, gzip bytes) an earlier run measured for these files, timed together."""
-        found = self.doc["measured"]
-        if found is None or found["files"] != files:
-            return None
-        return [(float(p50), int(gzip)) for p50, gzip in found["figures"]]
+        found = self.doc["measured"].get(" ".join(files))
+        return None if found is None else [(float(p50), int(gzip)) for p50, gzip in found]
 
     def keep_measured(self, files: list[str], figures: list[tuple[float, int]]) -> None:
-        self.doc["measured"] = {"files": files, "figures": [list(f) for f in figures]}
+        self.doc["measured"][" ".join(files)] = [list(f) for f in figures]
         self._save()
 
     def described(self) -> str:

@@ -11,11 +11,16 @@ from typing import Any
 import tomli_w
 
 from .. import _compat
+from ..params import to_mapping
 from ..recipe.load import resolve
 from ..recipe.overrides import apply_overrides
 from ..recipe.schema import Recipe
 from ..sources import FILE, MODULE, resolve_path
+from ..stages.cluster import Cluster
+from ..stages.convert import Convert
+from ..stages.prune import Prune
 from ..stages.structural import Structural
+from .compression import turn
 from .findings import Search
 
 if sys.version_info >= (3, 11):
@@ -26,9 +31,12 @@ else:  # pragma: no cover
 TUNE_JSON, PARETO_PNG, TUNED_TOML = "tune.json", "pareto.png", "tuned.toml"
 
 
-def tuned_document(recipe: Recipe, ratios: dict[str, float]) -> dict[str, Any]:
+def tuned_document(recipe: Recipe, ratios: dict[str, float],
+                   knobs: dict[str, float] | None = None) -> dict[str, Any]:
     """The recipe as written (with its overrides), the structural stage set to `ratios` with
-    the refit, no [tune] table, and file sources made absolute (tuned.toml lives elsewhere)."""
+    the refit, the stages after it turned to `knobs` (sparsity, clusters), names stripped
+    from the file for the size objective, no [tune] table, and file sources made absolute
+    (tuned.toml lives elsewhere)."""
     path = resolve(recipe.path) if recipe.path else None
     document = tomllib.loads(path.read_text(encoding="utf-8")) if path else {}
     document = apply_overrides(document, recipe.overrides)
@@ -38,6 +46,16 @@ def tuned_document(recipe: Recipe, ratios: dict[str, float]) -> dict[str, Any]:
     table = document["stages"][index]
     table.pop("allocation", None)
     table.update(ratio=0.0, ratios=dict(ratios), reconstruct=True)
+    size = recipe.tune is not None and recipe.tune.objective == "size"
+    for stage, table in zip(recipe.stages[index + 1:], document["stages"][index + 1:],
+                            strict=True):
+        turned = turn(stage, knobs or {})
+        if isinstance(stage, Prune) and turned is not stage:
+            table["schedule"] = to_mapping(turned.schedule)
+        elif isinstance(stage, Cluster) and turned is not stage:
+            table["number_of_clusters"] = turned.number_of_clusters
+        elif isinstance(stage, Convert) and size:
+            table["strip_names"] = True
     for section in ("model", "data"):
         document[section]["source"] = absolute(document[section]["source"], recipe.base_dir)
     return document

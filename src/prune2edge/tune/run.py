@@ -73,8 +73,8 @@ def tune(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: b
             note = (f"Written by prune2edge tune from {recipe.path or recipe.name}: the "
                     f"{search.spec.objective} winner within the budget.\n"
                     "Build it with: prune2edge build tuned.toml")
-            write_tuned(tuned_document(recipe, search.winner.ratios), staging / TUNED_TOML,
-                        note)
+            write_tuned(tuned_document(recipe, search.winner.ratios, search.winner.knobs),
+                        staging / TUNED_TOML, note)
         build_dir.commit(keep_checkpoint=True)  # until the winner is built
     if search.interrupted:
         raise Interrupted(f"interrupted: stopped cleanly after {len(search.trials)} trial(s) "

@@ -18,9 +18,15 @@ NetAdapt-style greedy search over the structural stage's per-group ratios.
    the same way) and gzip size — the best one within the budget wins, and is written as a
    plain recipe (`tuned.toml`) whose build — run at the end, on the full training split,
    scored on the test split — is what `prune2edge build tuned.toml` reproduces byte for byte.
+5. For the size objective, with `[tune] sparsities` or `clusters`: on that winner, a second
+   binary search along the (sparsity, clusters) settings, least bits a weight last, each
+   probe the recipe's stages with its `prune` target and `cluster` count replaced; every
+   probe of the size objective strips the names from its file (`strip_names`, which costs
+   no accuracy).
 
-Steps 3 and 4 live in `greedy.py` and `finalists.py`; what they find is kept in `memory.py`
-as it is found, so an interrupted tune resumes (`tune --resume`) where it stopped.
+Steps 3, 4 and 5 live in `greedy.py`, `finalists.py` and `compression.py`; what they find is
+kept in `memory.py` as it is found, so an interrupted tune resumes (`tune --resume`) where it
+stopped.
 """
 
 from __future__ import annotations
@@ -45,8 +51,9 @@ from ..sizes import Size
 from ..stages.convert import Convert
 from ..stages.structural import Structural
 from ..stages.training import TrainingStage
+from .compression import compress, settings
 from .finalists import finalists
-from .findings import Search
+from .findings import Search, choose
 from .greedy import greedy
 from .measure import (
     Candidate,
@@ -76,7 +83,8 @@ def template_of(recipe: Recipe) -> Structural:
 
 def probe_stages(recipe: Recipe) -> tuple[Stage, ...]:
     """The recipe's stages after its structural one, through its convert: what each finalist
-    runs, training capped at `trial_epochs` (if set), without the int8 errors for reports."""
+    runs, training capped at `trial_epochs` (if set), without the int8 errors for reports,
+    and for the size objective with the names stripped from the file."""
     stages = list(recipe.stages)
     start = next(i for i, s in enumerate(stages) if isinstance(s, Structural)) + 1
     end = next((i for i, s in enumerate(stages) if i >= start and Fact.TFLITE in s.made()), None)
@@ -84,13 +92,15 @@ def probe_stages(recipe: Recipe) -> tuple[Stage, ...]:
         raise RecipeError("tune measures the .tflite the recipe builds, but no convert stage "
                           "follows the structural one", "stages",
                           'add [[stages]] kind = "convert" (after kind = "quantize" for int8)')
-    cap = recipe.tune.trial_epochs if recipe.tune else None
-    return tuple(_probe(s, cap) for s in stages[start:end + 1])
+    spec = recipe.tune or TuneSpec()
+    return tuple(_probe(s, spec) for s in stages[start:end + 1])
 
 
-def _probe(stage: Stage, cap: int | None) -> Stage:
+def _probe(stage: Stage, spec: TuneSpec) -> Stage:
+    cap = spec.trial_epochs
     if isinstance(stage, Convert):
-        return replace(stage, layer_errors=False)
+        return replace(stage, layer_errors=False,
+                       strip_names=stage.strip_names or spec.objective == "size")
     if cap is not None and isinstance(stage, TrainingStage):
         return replace(stage, epochs=min(stage.epochs, cap))
     return stage
@@ -113,6 +123,7 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
     jobs = jobs or spec.jobs
     template = template_of(recipe)
     probe = probe_stages(recipe)
+    path = settings(recipe, probe)
     formats = format_stages(probe)
     start = time.monotonic()
     strategy = strategy_for(one_machine(recipe.distribute, "tune"))
@@ -150,7 +161,12 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
         with Jobs(jobs, scorer, Scorer.in_worker,
                   (work / START, ctx.setup.data, recipe.seed, template)) as pool:
             greedy(search, pool, start, reporter, memory, gzip_of)
-        finalists(search, recipe, template, probe, dense_file, ctx, work, reporter, memory)
+        finalists(search, recipe, scorer, probe, dense_file, ctx, work, reporter, memory)
+        choose(search)
+        if path:
+            compress(search, recipe, path, probe, scorer, dense_file, ctx, work, reporter,
+                     memory)
+            choose(search)
     except KeyboardInterrupt:
         search.interrupted = True
     search.seconds = time.monotonic() - start
