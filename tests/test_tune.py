@@ -156,7 +156,7 @@ def test_the_compression_path_costs_fewer_bits_a_weight_at_every_step(write_reci
     assert settings(only, probe_stages(only)) == [{"sparsity": 0.5}, {"sparsity": 0.75}]
     unclustered = STAGES + TUNE.format(objective="size") + "clusters = [8, 4]\n"
     recipe = load_recipe(write_recipe(unclustered, model="tiny_models:cnn"))
-    with pytest.raises(RecipeError, match="tune.clusters needs one cluster stage after the "
+    with pytest.raises(RecipeError, match=r"tune\.clusters needs one cluster stage after the "
                                           "structural one to turn, the recipe has 0"):
         settings(recipe, probe_stages(recipe))
     unpreserved = load_recipe(write_recipe(text, model="tiny_models:cnn"),
@@ -368,3 +368,18 @@ def test_cli_errors_are_one_line(write_recipe, tmp_path):
     bad = runner.invoke(app, ["tune", str(no_budget), "--set", "tune.max_trials=0"])
     assert bad.exit_code == 1 and "max_trials must be >= 1" in bad.stderr
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow
+def test_the_recipes_own_setting_is_the_structural_winners_file(tmp_path, tiny_npz):
+    """A compression setting equal to the recipe as written is not run again: the probe is
+    the structural winner's own file, with the same validation accuracy and size."""
+    path = tmp_path / "recipe.toml"
+    path.write_text(f'version = 1\nname = "tiny"\n[model]\nsource = "tiny_models:cnn"\n'
+                    f'[data]\nsource = "{tiny_npz}"\n{SIZE_STAGES}'
+                    + TUNE.format(objective="size") + "sparsities = [0.5]\nclusters = [8]\n")
+    result = tune(path, tmp_path / "tune", overrides=("tune.max_trials=1", "tune.finalists=1"))
+    *_, structural, own = result.search.finalists
+    assert own.knobs == {"sparsity": 0.5, "clusters": 8} and not structural.knobs
+    assert (own.step, own.validation_accuracy, own.gzip_bytes) == \
+        (structural.step, structural.validation_accuracy, structural.gzip_bytes)

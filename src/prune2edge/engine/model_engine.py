@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from ..keras import distill
 from ..keras.engine import TfKerasEngine
 from ..keras3.engine import Keras3Engine
@@ -40,8 +42,9 @@ class ModelEngine(Protocol):
         """The weights magnitude pruning masks; None for a layer type it cannot prune."""
 
     def prune(self, model: Any, chosen: set[str], schedule: Schedule,
-              options: dict[str, Any]) -> tuple[Any, Any]:
-        """(a copy of `model` pruned in the chosen layers, its masks if kept beside it)."""
+              options: dict[str, Any], held: dict[str, float]) -> tuple[Any, Any]:
+        """(a copy of `model` pruned in the chosen layers, its masks if kept beside it); the
+        `held` layers (name: share of zeros) keep exactly the zeros they have."""
 
     def pruning_callbacks(self, model: Any, masks: Any, summaries: Path | None) -> list[Any]:
         """The training callbacks that advance and hold the masks."""
@@ -60,6 +63,19 @@ class ModelEngine(Protocol):
 
     def load_masks(self, path: Path, model: Any) -> Any:
         """The masks a checkpoint saved beside `model` (engines that keep masks so)."""
+
+
+def zeros_to_hold(engine: ModelEngine, model: Any, chosen: set[str]) -> dict[str, float]:
+    """The layers not `chosen` whose prunable weights hold zeros (an earlier prune's), with
+    their share of zeros: a mask keeps those zeros while the chosen layers are trained."""
+    held = {}
+    for layer in engine.layers(model):
+        weights = [np.asarray(w.numpy()) for w in engine.prunable_weights(layer) or ()]
+        total = sum(w.size for w in weights)
+        zeros = sum(int(np.count_nonzero(w == 0)) for w in weights)
+        if layer.name not in chosen and zeros:
+            held[layer.name] = zeros / total
+    return held
 
 
 def reloaded(engine: ModelEngine, model: Any, path: Path, masks: Any, scope: Any = None) -> Any:

@@ -10,8 +10,8 @@ import numpy as np
 
 from .. import _compat
 from ..sparsity.distinct import channels, most_in_a_channel
-from ..sparsity.schedules import ConstantSparsity
 from . import model as facts
+from .holding import hold_zeros
 
 INITS = {"linear": "LINEAR", "kmeans++": "KMEANS_PLUS_PLUS", "density": "DENSITY_BASED"}
 
@@ -58,14 +58,13 @@ def too_few_weights(layer: Any, clustering: Clustering) -> str | None:
     return None
 
 
-def cluster(model: Any, chosen: set[str], clustering: Clustering) -> tuple[Any, list[str]]:
-    """A copy of `model` whose chosen layers are wrapped by tfmot's `cluster_weights`; where
-    zeros are kept, the other layers with zeros are wrapped by tfmot's pruning, its mask
-    holding exactly those zeros while the model fine-tunes. Returns the model and the names
-    of the layers whose zeros are held so."""
+def cluster(model: Any, chosen: set[str], clustering: Clustering,
+            held: dict[str, float]) -> Any:
+    """A copy of `model` whose chosen layers are wrapped by tfmot's `cluster_weights`, and
+    the `held` ones (name: share of zeros) by tfmot's pruning, its mask holding exactly their
+    zeros while the model fine-tunes."""
     tfmot = _compat.tfmot_clustering()
     init = getattr(tfmot.CentroidInitialization, INITS[clustering.init])
-    held: list[str] = []
 
     def wrap(layer: Any) -> Any:
         if layer.name in chosen:
@@ -73,23 +72,9 @@ def cluster(model: Any, chosen: set[str], clustering: Clustering) -> tuple[Any, 
                 layer, number_of_clusters=clustering.clusters, cluster_centroids_init=init,
                 preserve_sparsity=clustering.preserve_sparsity,
                 cluster_per_channel=clustering.per_channel and per_channel_applies(layer))
-        share = _zero_share(layer) if clustering.preserve_sparsity else 0.0
-        if not share:
-            return layer
-        held.append(layer.name)
-        sparsity = _compat.tfmot_sparsity()
-        # masks set at the first training step to exactly these zeros, then held
-        hold = ConstantSparsity(target_sparsity=share, begin_step=1, end_step=1, frequency=1)
-        return sparsity.prune_low_magnitude(layer, pruning_schedule=hold.to_tfmot(sparsity))
+        return hold_zeros(layer, held[layer.name]) if layer.name in held else layer
 
-    return _compat.keras().models.clone_model(model, clone_function=wrap), held
-
-
-def _zero_share(layer: Any) -> float:
-    """The share of zeros in the weights tfmot would prune in `layer` (0 if it cannot)."""
-    weights = [np.asarray(w.numpy()) for w in facts.prunable_weights(layer) or []]
-    total = sum(w.size for w in weights)
-    return sum(int(np.count_nonzero(w == 0)) for w in weights) / total if total else 0.0
+    return _compat.keras().models.clone_model(model, clone_function=wrap)
 
 
 def has_clustering_wrappers(model: Any) -> bool:

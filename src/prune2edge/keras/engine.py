@@ -12,6 +12,7 @@ from .. import _compat
 from ..sparsity.schedules import Schedule
 from . import clustering, files, qat
 from . import model as facts
+from .holding import hold_zeros
 
 
 class TfKerasEngine:
@@ -42,15 +43,20 @@ class TfKerasEngine:
         return list(model.layers)
 
     @staticmethod
-    def prune(model: Any, chosen: set[str], schedule: Schedule,
-              options: dict[str, Any]) -> tuple[Any, None]:
+    def prune(model: Any, chosen: set[str], schedule: Schedule, options: dict[str, Any],
+              held: dict[str, float]) -> tuple[Any, None]:
         """A copy of `model` whose chosen layers are wrapped by tfmot's
-        `prune_low_magnitude` (the wrappers hold the masks)."""
+        `prune_low_magnitude` (the wrappers hold the masks), the `held` ones too, their masks
+        set once to the zeros they have."""
         sparsity = _compat.tfmot_sparsity()
         params = {"pruning_schedule": schedule.to_tfmot(sparsity), **options}
 
         def wrap(layer: Any) -> Any:
-            return sparsity.prune_low_magnitude(layer, **params) if layer.name in chosen else layer
+            if layer.name in chosen:
+                return sparsity.prune_low_magnitude(layer, **params)
+            if layer.name in held:
+                return hold_zeros(layer, held[layer.name])
+            return layer
 
         return _compat.keras().models.clone_model(model, clone_function=wrap), None
 

@@ -109,11 +109,14 @@ class Keras3Engine:
         return pruned_variables(layer)
 
     def prune(self, model: Any, chosen: set[str], schedule: Schedule,
-              options: dict[str, Any]) -> tuple[Any, Masks]:
-        """`model` itself, and masks on its chosen layers' pruned variables."""
-        variables = [v for layer in self.layers(model) if layer.name in chosen
-                     for v in pruned_variables(layer) or ()]
-        return model, Masks(variables, Rule(schedule, **options))
+              options: dict[str, Any], held: dict[str, float]) -> tuple[Any, Masks]:
+        """`model` itself, and masks on its chosen layers' pruned variables (and, holding
+        their zeros, on the `held` layers')."""
+        def variables(names: set[str] | dict[str, float]) -> list[Any]:
+            return [v for layer in self.layers(model) if layer.name in names
+                    for v in pruned_variables(layer) or ()]
+
+        return model, Masks(variables(chosen), Rule(schedule, **options), variables(held))
 
     @staticmethod
     def pruning_callbacks(model: Any, masks: Masks | None, summaries: Path | None) -> list[Any]:

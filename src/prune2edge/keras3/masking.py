@@ -78,21 +78,25 @@ class Rule:
 
 
 class Masks:
-    """The masks of a model's pruned variables, keyed by variable path, and the step."""
+    """The masks of a model's pruned variables, keyed by variable path, and the step. The
+    `held` variables (an earlier prune's, not pruned now) keep exactly the zeros they have."""
 
-    def __init__(self, variables: list[Any], rule: Rule):
-        self.variables = {v.path: v for v in variables}
+    def __init__(self, variables: list[Any], rule: Rule, held: list[Any] | tuple[()] = ()):
+        self.variables = {v.path: v for v in [*variables, *held]}
         self.rule = rule
         self.step = 0
-        self.masks = {path: np.ones(v.shape, v.dtype) for path, v in self.variables.items()}
+        self.held = {v.path for v in held}
+        self.masks = {path: (v.numpy() != 0).astype(v.dtype) if path in self.held
+                      else np.ones(v.shape, v.dtype) for path, v in self.variables.items()}
         self._tensors: dict[str, Any] = {}
 
     def advance(self) -> None:
         """One training batch on: recompute the masks at a pruning turn, then mask."""
         self.step += 1
         if self.rule.turn(self.step):
-            self.masks = {path: self.rule.mask(v.numpy(), self.step)
-                          for path, v in self.variables.items()}
+            self.masks = {path: mask if path in self.held
+                          else self.rule.mask(self.variables[path].numpy(), self.step)
+                          for path, mask in self.masks.items()}
             self._tensors = {}
         self.apply()
 
@@ -113,7 +117,8 @@ class Masks:
         their place in `model.weights` (layer names change when a model is loaded again)."""
         places = {id(w): i for i, w in enumerate(model.weights)}
         about = {"step": self.step, "rule": to_mapping(self.rule),
-                 "places": [places[id(v)] for v in self.variables.values()]}
+                 "places": [places[id(v)] for v in self.variables.values()],
+                 "held": [i for i, path in enumerate(self.variables) if path in self.held]}
         arrays: dict[str, Any] = {f"mask{i}": mask for i, mask in enumerate(self.masks.values())}
         buffer = io.BytesIO()
         np.savez(buffer, about=np.array(json.dumps(about)), **arrays)
@@ -124,6 +129,8 @@ class Masks:
         distribution strategy) from now on, found by their place in `model.weights`."""
         places = {id(w): i for i, w in enumerate(model.weights)}
         moved = [copy.weights[places[id(v)]] for v in self.variables.values()]
+        self.held = {v.path for v, path in zip(moved, self.variables, strict=True)
+                     if path in self.held}
         self.masks = {v.path: mask for v, mask in zip(moved, self.masks.values(), strict=True)}
         self.variables = {v.path: v for v in moved}
         self._tensors = {}
@@ -139,6 +146,8 @@ class Masks:
                     from_mapping(Rule, about["rule"], "checkpoint masks"))
         masks.step = about["step"]
         masks.masks = dict(zip(masks.variables, arrays, strict=True))
+        held = about.get("held", [])
+        masks.held = {path for i, path in enumerate(masks.variables) if i in held}
         return masks
 
 

@@ -135,6 +135,8 @@ class Pruned(StageResult):
     dense_layers: list[dict[str, str]]
     warnings: list[str]
     reconstruction: list[dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
+    # layers not pruned now whose zeros (an earlier prune's) a mask holds while fine-tuning
+    zeros_held: list[str] | None = field(default=None, metadata=OPTIONAL)
 
     def warned(self) -> list[str]:
         return list(self.warnings)

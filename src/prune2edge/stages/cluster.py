@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from ..engine.context import BuildContext, StageRecord
 from ..engine.distribute import refuse_strategy
 from ..engine.facts import Fact
+from ..engine.model_engine import zeros_to_hold
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
@@ -100,15 +101,16 @@ class Cluster(Stage):
         choices = self.choose_layers(ctx.model)
         chosen = {c.name for c in choices if c.chosen}
         # tfmot's wrapper takes over the layer it wraps: wrap a copy's, never the baseline's
-        model, held = clustering.cluster(ctx.setup.engine.clone(ctx.model), chosen,
-                                         self.clustering)
+        engine = ctx.setup.engine
+        held = zeros_to_hold(engine, ctx.model, chosen) if self.preserve_sparsity else {}
+        model = clustering.cluster(engine.clone(ctx.model), chosen, self.clustering, held)
         return ctx.evolve(model=model, result=Clustered(
             number_of_clusters=self.number_of_clusters, init=self.init,
             preserve_sparsity=self.preserve_sparsity, per_channel=self.per_channel,
             clustered_layers=[c.name for c in choices if c.chosen],
             skipped_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
                             for c in choices if not c.chosen],
-            zeros_held=held))
+            zeros_held=list(held)))
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..engine.context import BuildContext, StageRecord, Upcoming
 from ..engine.facts import Fact
-from ..engine.model_engine import ModelEngine, engine_for
+from ..engine.model_engine import ModelEngine, engine_for, zeros_to_hold
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
@@ -176,9 +176,10 @@ class Prune(Stage):
         # otherwise let weights the optimizer moved swap back in.
         held = (ConstantSparsity(target_sparsity=schedule.target, begin_step=1, end_step=1,
                                  frequency=1) if self.criterion != "magnitude" else schedule)
+        zeros = zeros_to_hold(engine, model, chosen)
         wrapped, masks = engine.prune(model, chosen, held, {
             "sparsity_m_by_n": self.sparsity_m_by_n, "block_size": self.block_size,
-            "block_pooling_type": self.block_pooling_type})
+            "block_pooling_type": self.block_pooling_type}, zeros)
         warnings = []
         end = schedule.end_step
         if steps is not None and isinstance(end, int) and end > steps:
@@ -194,7 +195,7 @@ class Prune(Stage):
             pruned_layers=[c.name for c in choices if c.chosen],
             dense_layers=[{"layer": c.name, "type": c.type, "reason": c.reason}
                           for c in choices if not c.chosen],
-            warnings=warnings, reconstruction=rebuilt))
+            warnings=warnings, reconstruction=rebuilt, zeros_held=list(zeros) or None))
 
     def _prune_now(self, ctx: BuildContext, model: Any,
                    layers: list[str]) -> tuple[float, list[dict[str, Any]] | None]:
@@ -233,6 +234,9 @@ class Prune(Stage):
                       f"Pruned layers: {', '.join(prune.pruned_layers)}. "
                       f"Schedule: {figures(prune.schedule)}.{before}", ""]
             parts += left_alone("Layers left dense:", prune.dense_layers)
+            if prune.zeros_held:
+                parts += [f"Zeros of an earlier prune held by a mask while fine-tuning: "
+                          f"{', '.join(prune.zeros_held)}.", ""]
             if prune.reconstruction:
                 parts += ["Optimal Brain Surgeon reconstruction: each layer's output error on "
                           "the calibration samples (share of its output energy), against "

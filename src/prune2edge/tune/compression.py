@@ -5,8 +5,8 @@ compressed one whose file still meets the budget after the recipe's own stages, 
 
 The path orders the settings by the bits a weight costs: the zero mask's entropy plus, for
 each weight kept, log2 of the values it may take (the clusters; 256 for int8 without them).
-The stages before the first one turned (the fine-tune after the structural stage) do not
-depend on the setting: they run once, and each probe starts from their model."""
+Each probe runs all of those stages from the structural winner's model, seeded as a
+structural finalist is: a setting equal to the recipe's makes the same file as the winner."""
 
 from __future__ import annotations
 
@@ -92,25 +92,21 @@ def compress(search: Search, recipe: Recipe, path: list[dict[str, float]],
     chosen = search.winner
     assert chosen is not None
     candidate = search.path[chosen.step - 1] if chosen.step else search.dense
-    first = min(i for i, stage in enumerate(probe) if turn(stage, path[-1]) is not stage)
     floor = budget_floor(recipe, search.dense.accuracy)
-    started: BuildContext | None = None
     probes: dict[int, tuple[Path, float]] = {}
     low, high = 0, len(path) - 1
     with reporter.task("tune: compressing", search.spec.finalists, "probes") as task:
         while low <= high and len(probes) < search.spec.finalists:
             index = high if not probes else (low + high) // 2
             name = "-".join(f"{k}{v:g}" for k, v in sorted(path[index].items()))
+            if chosen.step and all(turn(s, path[index]) == s for s in probe):
+                name = str(chosen.step - 1)  # the recipe's own setting: the winner's file
             kept = memory.finalist(name)
             if kept is None:
-                if started is None:  # the stages the setting does not change, run once
-                    model = scorer.model_of(candidate)
-                    seed_everything(recipe.seed)
-                    started = run_stages(probe[:first], model, ctx, work / "compress") \
-                        if first else ctx.evolve(model=model)
+                model = scorer.model_of(candidate)
                 seed_everything(recipe.seed)
-                rest = tuple(turn(stage, path[index]) for stage in probe[first:])
-                made = run_stages(rest, started.model, started, work / name).tflite["final"]
+                turned = tuple(turn(stage, path[index]) for stage in probe)
+                made = run_stages(turned, model, ctx, work / f"finalist-{name}").tflite["final"]
                 accuracy = measure_accuracy(made, ctx.setup.data)
                 kept = memory.keep_finalist(name, made, accuracy), accuracy
             probes[index] = kept

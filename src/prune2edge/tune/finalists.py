@@ -40,9 +40,9 @@ def finalists(search: Search, recipe: Recipe, scorer: Scorer, probe: tuple[Stage
             candidate = search.path[index]
             kept = memory.finalist(str(index))
             if kept is None:
+                model = scorer.model_of(candidate)
                 seed_everything(recipe.seed)
-                made = run_stages(probe, scorer.model_of(candidate), ctx,
-                                  work / f"finalist-{index}").tflite["final"]
+                made = run_stages(probe, model, ctx, work / f"finalist-{index}").tflite["final"]
                 accuracy = measure_accuracy(made, ctx.setup.data)
                 kept = memory.keep_finalist(str(index), made, accuracy), accuracy
             path, accuracy = kept
