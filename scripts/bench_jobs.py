@@ -2,9 +2,10 @@
 
 1. A structural sensitivity scan of MobileNetV2 (25 groups x 3 ratios, each cell a one-shot
    removal scored on 500 test images): sensitivity.json must be byte-identical.
-2. `tune mnist_cnn_tune_small` (size objective, greedy: each step's trials are shared among
-   the workers; the finalists' fine-tunes stay sequential): tuned.toml and the winner's
-   model.tflite must be byte-identical.
+2. `tune mnist_cnn_tune_small` with the greedy search (size objective; the recipe searches
+   uniformly, one trial a step, which leaves nothing to share): each step's trials are shared
+   among the workers, the finalists' and compression probes' fine-tunes stay sequential;
+   tuned.toml and the winner's model.tflite must be byte-identical.
 Both commands train the recipe's dense model first, in one process either way.
 """
 
@@ -23,7 +24,7 @@ COMMANDS = {
         ["sensitivity", "mobilenet_v2_mnist", "--mode", "structural", "--ratios",
          "0.25,0.5,0.75", "--samples", "500", "--force"], ["sensitivity.json"]),
     "tune mnist_cnn_tune_small": (
-        ["tune", "mnist_cnn_tune_small", "--force", "--quiet"],
+        ["tune", "mnist_cnn_tune_small", "--set", "tune.search=greedy", "--force", "--quiet"],
         ["tuned.toml", "build/model.tflite"]),
 }
 
