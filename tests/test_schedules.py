@@ -65,3 +65,11 @@ def test_matches_tfmot_schedule():
     for step in (0, 10, 500, 1000, 1200):
         assert bool(ours(step)[0]) == bool(theirs(step)[0])
         assert float(ours(step)[1]) == pytest.approx(float(theirs(step)[1]))
+
+
+def test_with_target_moves_the_end_and_keeps_the_start_below_it():
+    decay = PolynomialDecay(initial_sparsity=0.6, final_sparsity=0.8, end_step=100)
+    assert decay.with_target(0.9) == PolynomialDecay(initial_sparsity=0.6, final_sparsity=0.9,
+                                                     end_step=100)
+    assert decay.with_target(0.5).initial_sparsity == 0.5  # never above the final
+    assert ConstantSparsity(target_sparsity=0.5).with_target(0.75).target == 0.75
