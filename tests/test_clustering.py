@@ -186,14 +186,59 @@ def test_zeros_of_layers_not_clustered_are_held_while_fine_tuning(make_ctx):
     assert not np.array_equal(before, after)  # it trained
 
 
-def test_a_keras3_graph_is_translated_for_clustering_and_a_subclassed_one_refused(
-        tmp_path, tiny_npz):
-    stages = [Cluster(number_of_clusters=8), FineTune(epochs=1), Strip(), Convert(sparse="off")]
-    report = Pipeline(stages).run("keras3_models:functional", str(tiny_npz),
+@pytest.mark.slow
+@pytest.mark.parametrize("factory", ["functional", "subclassed"])
+def test_a_keras3_model_is_clustered_as_it_is(tmp_path, tiny_npz, factory):
+    """The keras3 engine clusters a Keras 3 model (a subclassed one too) without tfmot or
+    translation: an earlier prune's zeros kept, at most the clusters in each tensor after
+    strip and in the int8 file, and the model handed back is the user's class."""
+    schedule = ConstantSparsity(target_sparsity=0.5, frequency=1)
+    stages = [Prune(schedule=schedule), FineTune(epochs=1), Strip(),
+              Cluster(number_of_clusters=6, per_channel=True), FineTune(epochs=2), Strip(),
+              Quantize(mode="int8", samples=20), Convert(sparse="off")]
+    report = Pipeline(stages).run(f"keras3_models:{factory}", str(tiny_npz),
                                   out=tmp_path / "out")
-    assert report.model["translation"]["max_abs_diff"] <= 1e-4
-    assert all(row["kept"] for row in kept_in_file(report))
-    with pytest.raises(ModelError) as info:
-        Pipeline(stages).run("keras3_models:subclassed", str(tiny_npz), out=tmp_path / "no")
-    assert "cluster runs in the tf_keras engine only" in info.value.what
-    assert not (tmp_path / "no").exists()
+    assert report.model["engine"] == "keras3" and "translation" not in report.model
+    rows = kept_in_file(report)
+    assert rows and all(row["kept"] and row["keras"] <= 6 for row in rows)
+    before, after = (report.stages[i]["outputs"]["zeros"] for i in (2, 5))
+    assert after == before and before > 0  # the pruned zeros are kept
+    assert report.extra["clustering"][0]["clustered_layers"]
+
+
+@pytest.mark.slow
+def test_a_keras3_build_interrupted_while_clustered_resumes_to_the_same_bytes(tmp_path,
+                                                                              tiny_npz):
+    """The keras3 engine's centroids are saved beside the model: the build resumes from the
+    epoch it stopped in, to the bytes of an uninterrupted one."""
+    import shutil
+
+    from test_keras3_engine import TESTS
+    shutil.copy(TESTS / "keras3_models.py", tmp_path / "keras3_models.py")
+    recipe = RECIPE.format(data=tiny_npz).replace("tiny_models:mlp", "keras3_models.py:subclassed")
+    resumes_exactly(tmp_path, recipe, StopAfter("finetune", 1))
+
+
+def test_keras3_centroids_start_as_asked():
+    from prune2edge.keras3.clustering import initial_centroids
+    values = np.arange(1.0, 101.0)
+    rng = np.random.default_rng(0)
+    assert np.allclose(initial_centroids(values, 4, "linear", rng), [1, 34, 67, 100])
+    assert np.allclose(initial_centroids(values, 4, "density", rng),
+                       np.quantile(values, [0.125, 0.375, 0.625, 0.875]))
+    chosen = initial_centroids(values, 4, "kmeans++", rng)
+    assert len(set(chosen)) == 4 and set(chosen) <= set(values)
+    assert list(chosen) == sorted(chosen)
+
+
+def test_tflite_weights_are_named_by_their_keras_layer_in_both_kerases():
+    """tf_keras names a tensor by its layer; a Keras 3 graph by the layer's scope, suffixed
+    (`dense_1` for the layer `dense`, `dense_1_2` for `dense_1`): the size decides."""
+    from prune2edge.stages.convert import _layer_of
+    layers = {"dense": ("dense", {43264, 32}), "dense_1": ("dense_1", {320, 10}),
+              "conv2d": ("conv2d", {72, 8})}
+    assert _layer_of("model/dense_1/MatMul;model/dense_1/BiasAdd", 320, layers) == "dense_1"
+    assert _layer_of("dense_1", 43264, layers) == "dense"
+    assert _layer_of("digits_1/dense_1_2/MatMul", 320, layers) == "dense_1"
+    assert _layer_of("digits_1/conv2d_1/convolution", 72, layers) == "conv2d"
+    assert _layer_of("model/unknown/MatMul", 5, layers) == "model/unknown/MatMul"

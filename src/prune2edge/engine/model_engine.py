@@ -46,8 +46,22 @@ class ModelEngine(Protocol):
         """(a copy of `model` pruned in the chosen layers, its masks if kept beside it); the
         `held` layers (name: share of zeros) keep exactly the zeros they have."""
 
+    def clusterable_weights(self, layer: Any) -> list[Any] | None:
+        """The weights clustering shares values in; None for a layer type it cannot cluster."""
+
+    def per_channel_applies(self, layer: Any) -> bool:
+        """Whether `layer` is clustered channel by channel when asked (Conv2D, as tfmot)."""
+
+    def cluster(self, model: Any, chosen: set[str], spec: Any, held: dict[str, float],
+                seed: int) -> tuple[Any, Any]:
+        """(`model` clustered in the chosen layers as `spec` asks, the centroids if kept
+        beside it); the `held` layers keep exactly the zeros they have."""
+
+    def clustered(self, model: Any, masks: Any) -> dict[str, tuple[int, bool]]:
+        """Each clustered layer: (clusters, per channel), by layer name."""
+
     def pruning_callbacks(self, model: Any, masks: Any, summaries: Path | None) -> list[Any]:
-        """The training callbacks that advance and hold the masks."""
+        """The training callbacks that advance and hold the masks (or the centroids)."""
 
     def strip(self, model: Any, masks: Any) -> Any:
         """The model as plain layers, the zeros kept."""

@@ -30,6 +30,8 @@ class TfKerasEngine:
     output_units = staticmethod(facts.output_units)
     outputs_probabilities = staticmethod(facts.outputs_probabilities)
     prunable_weights = staticmethod(facts.prunable_weights)
+    clusterable_weights = staticmethod(clustering.clusterable_weights)
+    per_channel_applies = staticmethod(clustering.per_channel_applies)
     load_own = staticmethod(files.load_own)
 
     @staticmethod
@@ -59,6 +61,17 @@ class TfKerasEngine:
             return layer
 
         return _compat.keras().models.clone_model(model, clone_function=wrap), None
+
+    @staticmethod
+    def cluster(model: Any, chosen: set[str], spec: clustering.Clustering,
+                held: dict[str, float], seed: int) -> tuple[Any, None]:
+        """A copy of `model` with tfmot's clustering wrappers (and zeros held by pruning
+        wrappers); the wrappers keep the centroids."""
+        return clustering.cluster(model, chosen, spec, held), None
+
+    @staticmethod
+    def clustered(model: Any, masks: None) -> dict[str, tuple[int, bool]]:
+        return clustering.clustered(model)
 
     @staticmethod
     def pruning_callbacks(model: Any, masks: None, summaries: Path | None) -> list[Any]:

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _compat
 from ..errors import ModelError
 from ..sparsity.schedules import Schedule
+from .clustering import KIND, PER_CHANNEL_TYPES, Clusters, follow, saved_kind
 from .masking import Masks, Rule, hold, layers_with_weights, pruned_variables, pruning_summaries
 
 ONE_BATCH = 8  # samples the output is looked at on, where the model's layers do not say
@@ -119,14 +120,42 @@ class Keras3Engine:
         return model, Masks(variables(chosen), Rule(schedule, **options), variables(held))
 
     @staticmethod
-    def pruning_callbacks(model: Any, masks: Masks | None, summaries: Path | None) -> list[Any]:
-        """`hold(masks)` while the model is pruned (and TensorBoard logs into `summaries`)."""
+    def clusterable_weights(layer: Any) -> list[Any] | None:
+        return pruned_variables(layer)  # tfmot clusters the weights it prunes
+
+    @staticmethod
+    def per_channel_applies(layer: Any) -> bool:
+        return type(layer).__name__ in PER_CHANNEL_TYPES
+
+    def cluster(self, model: Any, chosen: set[str], spec: Any, held: dict[str, float],
+                seed: int) -> tuple[Any, Clusters]:
+        """`model` itself, and centroids on its chosen layers' variables (`spec` is
+        `keras.clustering.Clustering`); the `held` layers keep their zeros."""
+        variables = {v.path: (v, spec.per_channel and self.per_channel_applies(layer))
+                     for layer in self.layers(model) if layer.name in chosen
+                     for v in pruned_variables(layer) or ()}
+        kept = [v for layer in self.layers(model) if layer.name in held
+                for v in pruned_variables(layer) or ()]
+        return model, Clusters(variables, spec.clusters, spec.init, spec.preserve_sparsity,
+                               seed, kept)
+
+    @staticmethod
+    def clustered(model: Any, masks: Masks | Clusters | None) -> dict[str, tuple[int, bool]]:
+        return masks.clustered(model) if isinstance(masks, Clusters) else {}
+
+    @staticmethod
+    def pruning_callbacks(model: Any, masks: Masks | Clusters | None,
+                          summaries: Path | None) -> list[Any]:
+        """`hold(masks)` while the model is pruned (and TensorBoard logs into `summaries`),
+        `follow(clusters)` while it is clustered."""
         if masks is None:
             return []
+        if isinstance(masks, Clusters):
+            return [follow(masks)]
         return [hold(masks), *(pruning_summaries(masks, summaries) if summaries else ())]
 
     @staticmethod
-    def strip(model: Any, masks: Masks | None) -> Any:
+    def strip(model: Any, masks: Masks | Clusters | None) -> Any:
         """The model with its masks applied for good (it has no wrappers to remove)."""
         if masks is not None:
             masks.apply()
@@ -140,8 +169,8 @@ class Keras3Engine:
             self.keras().saving.save_model(plain, path)
 
     @staticmethod
-    def load_masks(path: Path, model: Any) -> Masks:
-        return Masks.load(path, model)
+    def load_masks(path: Path, model: Any) -> Masks | Clusters:
+        return (Clusters.load if saved_kind(path) == KIND else Masks.load)(path, model)
 
     @staticmethod
     def reads_back(model: Any) -> bool:

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import numpy as np
+
 from ..engine.context import BuildContext, StageRecord
 from ..engine.distribute import refuse_strategy
 from ..engine.facts import Fact
-from ..engine.model_engine import zeros_to_hold
+from ..engine.model_engine import ModelEngine, zeros_to_hold
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
 from ..errors import RecipeError
@@ -18,6 +20,7 @@ from ..keras import clustering
 from ..report.format import table
 from ..report.results import Clustered
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
+from ..sparsity.distinct import channels
 from .selection import LayerChoice, Selection, left_alone
 
 if TYPE_CHECKING:
@@ -44,7 +47,6 @@ class Cluster(Stage):
     needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's clustering wrappers
     provides = frozenset({Fact.WRAPPED})
     forbids = frozenset({Fact.WRAPPED, Fact.FAKE_QUANT, Fact.TFLITE})
-    engines = frozenset({"tf_keras"})  # a Keras 3 graph is translated for it
     Result = Clustered
 
     number_of_clusters: int = 16
@@ -80,31 +82,51 @@ class Cluster(Stage):
 
     def preflight(self, ctx: BuildContext) -> None:
         refuse_strategy(ctx.setup.strategy, "cluster", "clustering")
-        self.choose_layers(ctx.model)
+        self.choose_layers(ctx.model, ctx.setup.engine)
 
-    def choose_layers(self, model: Any) -> list[LayerChoice]:
+    def choose_layers(self, model: Any, engine: ModelEngine) -> list[LayerChoice]:
         """Which layers with weights get clustered (ModelError for names that match none)."""
         selection = Selection(self.layers, self.exclude, "cluster", "cluster", "clustered",
                               "select layers tfmot can cluster (Dense, Conv*) with `layers`")
-        return selection.choose(model.layers, self._cannot)
+        return selection.choose(engine.layers(model), lambda layer: self._cannot(layer, engine))
 
-    def _cannot(self, layer: Any) -> str | None:
+    def _cannot(self, layer: Any, engine: ModelEngine) -> str | None:
         kind = type(layer).__name__
-        weights = clustering.clusterable_weights(layer)
+        weights = engine.clusterable_weights(layer)
         if weights is None:
             return f"tfmot cannot cluster {kind} layers"
         if not weights:
             return f"tfmot clusters no weights of {kind} layers"
-        return clustering.too_few_weights(layer, self.clustering)
+        per_channel = self.per_channel and engine.per_channel_applies(layer)
+        return self._too_few([np.asarray(w.numpy()) for w in weights], per_channel)
+
+    def _too_few(self, weights: list[np.ndarray], per_channel: bool) -> str | None:
+        """Why these weights are too few for the clusters asked (None when enough): each
+        tensor (each channel, per channel) needs more values than clusters and, where zeros
+        are kept, a non-zero value for each non-zero centroid (tfmot's initialisations fail
+        short of that)."""
+        where = "a channel of its kernel" if per_channel else "its kernel"
+        clusters = self.number_of_clusters
+        for weight in weights:
+            slices = channels(weight, -1 if per_channel else None)
+            least = min(values.size for values in slices)
+            if least <= clusters:
+                return f"{where} has {least} weights, not more than {clusters} clusters"
+            nonzero = min(int(np.count_nonzero(values)) for values in slices)
+            if self.preserve_sparsity and nonzero < clusters - 1:
+                return (f"{where} has {nonzero} non-zero weights, fewer than the "
+                        f"{clusters - 1} non-zero clusters")
+        return None
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        choices = self.choose_layers(ctx.model)
-        chosen = {c.name for c in choices if c.chosen}
-        # tfmot's wrapper takes over the layer it wraps: wrap a copy's, never the baseline's
         engine = ctx.setup.engine
+        choices = self.choose_layers(ctx.model, engine)
+        chosen = {c.name for c in choices if c.chosen}
         held = zeros_to_hold(engine, ctx.model, chosen) if self.preserve_sparsity else {}
-        model = clustering.cluster(engine.clone(ctx.model), chosen, self.clustering, held)
-        return ctx.evolve(model=model, result=Clustered(
+        # tfmot's wrapper takes over the layer it wraps: wrap a copy's, never the baseline's
+        model, centroids = engine.cluster(engine.clone(ctx.model), chosen, self.clustering,
+                                          held, ctx.setup.seed)
+        return ctx.evolve(model=model, masks=centroids, result=Clustered(
             number_of_clusters=self.number_of_clusters, init=self.init,
             preserve_sparsity=self.preserve_sparsity, per_channel=self.per_channel,
             clustered_layers=[c.name for c in choices if c.chosen],

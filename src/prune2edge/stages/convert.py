@@ -109,8 +109,10 @@ class Convert(Stage):
             decision=_decision(sizes, chosen, self.sparse, micro),
             speed_note=note,
             waterfall=_waterfall(ctx, baseline, sizes, chosen),
-            weights=_weights(named[chosen], {layer.name: getattr(layer, "layer", layer).name
-                                             for layer in all_layers(ctx.model)})))
+            weights=_weights(named[chosen], {
+                layer.name: (getattr(layer, "layer", layer).name,
+                             {math.prod(w.shape) for w in layer.weights})
+                for layer in all_layers(ctx.model)})))
 
     @classmethod
     def report_fields(cls, records: Sequence[StageRecord]) -> dict[str, Any]:
@@ -223,23 +225,38 @@ def _decision(sizes: dict[str, Size], chosen: str, mode: str, micro: bool) -> st
             f"{sizes[other].gzip_bytes:,} {other} ({saved:.1%} smaller)")
 
 
-def _weights(content: bytes, layers: dict[str, str]) -> list[dict[str, Any]]:
-    """Each weight tensor of the file as the kernels compute with it: its Keras layer (found
-    in the tensor's name among `layers`' keys; named as the layer a wrapper wraps), values,
-    zeros and distinct values (in all, and the most in one channel of a tensor with
-    per-channel scales)."""
+def _weights(content: bytes, layers: dict[str, tuple[str, set[int]]]) -> list[dict[str, Any]]:
+    """Each weight tensor of the file as the kernels compute with it: its Keras layer (see
+    `_layer_of`; named as the layer a wrapper wraps), values, zeros and distinct values (in
+    all, and the most in one channel of a tensor with per-channel scales)."""
     found = []
     for tensor in tensors_and_ops(TFLiteModel.read(content), "model.tflite")[0]:
         if tensor.role != "weights":
             continue
-        parts = set(re.split(r"[/;]", tensor.name))
         values = math.prod(tensor.shape)
-        layer = next((layers[n] for n in sorted(layers) if n in parts), tensor.name)
-        found.append({"layer": layer,
+        found.append({"layer": _layer_of(tensor.name, values, layers),
                       "values": values, "zeros": round(tensor.zeros * values),
                       "distinct": tensor.distinct,
                       "channel_distinct": tensor.channel_distinct})
     return found
+
+
+def _layer_of(name: str, values: int, layers: dict[str, tuple[str, set[int]]]) -> str:
+    """The Keras layer a weight tensor of `values` values belongs to, by its name's parts: a
+    layer of that name with a weight of that size; else one named as a part without its
+    trailing `_N` suffixes (Keras 3 graphs name the scope of layer `dense` `dense_1`, of
+    `dense_1` `dense_1_2`); else any layer of the name; else the tensor's own name."""
+    parts = set(re.split(r"[/;]", name))
+    stems = set()
+    for part in parts:
+        while part not in stems:
+            stems.add(part)
+            part = re.sub(r"_\d+$", "", part)
+    sized = [n for n in sorted(layers) if values in layers[n][1]]
+    found = (next((n for n in sized if n in parts), None)
+             or next((n for n in sized if n in stems), None)
+             or next((n for n in sorted(layers) if n in parts), None))
+    return name if found is None else layers[found][0]
 
 
 def _left_float(content: bytes, int8: Int8) -> dict[str, int]:

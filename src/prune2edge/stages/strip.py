@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import numpy as np
 
 from ..engine.context import BuildContext
 from ..engine.facts import Fact
+from ..engine.model_engine import ModelEngine
 from ..engine.registry import register_stage
 from ..engine.stage import Stage
-from ..keras import clustering
 from ..keras.model import weight_sparsity
 from ..report.results import Stripped
 from ..requirements import TENSORFLOW, TF_KERAS, TFMOT
+from ..sparsity.distinct import most_in_a_channel
 
 
 @register_stage
@@ -30,10 +33,27 @@ class Strip(Stage):
     Result = Stripped
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        clustered = clustering.clustered(ctx.model)
-        stripped = ctx.setup.engine.strip(ctx.model, ctx.masks)
+        engine = ctx.setup.engine
+        clustered = engine.clustered(ctx.model, ctx.masks)
+        stripped = engine.strip(ctx.model, ctx.masks)
         sparsity = weight_sparsity(stripped)
         return ctx.evolve(model=stripped, masks=None, result=Stripped(
             sparsity=round(sparsity["overall"], 6), weights=sparsity["weights"],
             zeros=sparsity["zeros"],
-            clusters=clustering.distinct_values(stripped, clustered) if clustered else None))
+            clusters=distinct_values(engine, stripped, clustered) if clustered else None))
+
+
+def distinct_values(engine: ModelEngine, model: Any,
+                    layers: dict[str, tuple[int, bool]]) -> list[dict[str, Any]]:
+    """For each layer in `layers` (as `engine.clustered` gives them) of the stripped `model`:
+    the clusters asked and the most distinct values in one of its clustered tensors (in one
+    channel, per channel)."""
+    named = {layer.name: layer for layer in engine.layers(model)}
+    found = []
+    for name, (clusters, per_channel) in layers.items():
+        axis = -1 if per_channel else None
+        counts = [most_in_a_channel(np.asarray(w.numpy()), axis)
+                  for w in engine.clusterable_weights(named[name]) or []]
+        found.append({"layer": name, "clusters": clusters, "distinct": max(counts, default=0),
+                      "per_channel": per_channel})
+    return found
