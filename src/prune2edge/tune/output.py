@@ -50,9 +50,9 @@ def tuned_document(recipe: Recipe, ratios: dict[str, float],
     for stage, table in zip(recipe.stages[index + 1:], document["stages"][index + 1:],
                             strict=True):
         turned = turn(stage, knobs or {})
-        if isinstance(stage, Prune) and turned is not stage:
+        if isinstance(turned, Prune) and turned is not stage:
             table["schedule"] = to_mapping(turned.schedule)
-        elif isinstance(stage, Cluster) and turned is not stage:
+        elif isinstance(turned, Cluster) and turned is not stage:
             table["number_of_clusters"] = turned.number_of_clusters
         elif isinstance(stage, Convert) and size:
             table["strip_names"] = True
