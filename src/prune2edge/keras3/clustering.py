@@ -46,7 +46,11 @@ def initial_centroids(values: np.ndarray, count: int, init: str,
 
 
 def _nearest(values: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    return np.argmin(np.abs(values[..., None] - centroids), axis=-1)
+    """The index of each value's nearest centroid (the lower one on a tie), found among the
+    midpoints of the sorted centroids: N log k, not N x k."""
+    order = np.argsort(centroids, kind="stable")
+    ranked = centroids[order]
+    return order[np.searchsorted((ranked[1:] + ranked[:-1]) / 2, values)]
 
 
 class Clusters:
@@ -107,11 +111,14 @@ class Clusters:
         again."""
         for path, variable in self.variables.items():
             self.latent[path] += np.asarray(variable.numpy()) - self.snapped[path]
-            for index, (values, kept) in enumerate(self._slices(path)):
-                centroids, members = self.centroids[path][index], values[kept]
+            for centroids, (values, kept) in zip(self.centroids[path], self._slices(path),
+                                                 strict=True):
+                members = values[kept]
                 nearest = _nearest(members, centroids)
-                for which in np.unique(nearest):
-                    centroids[which] = members[nearest == which].mean()
+                counts = np.bincount(nearest, minlength=centroids.size)
+                sums = np.bincount(nearest, weights=members, minlength=centroids.size)
+                filled = counts > 0
+                centroids[filled] = sums[filled] / counts[filled]
         self.apply()
 
     def clustered(self, model: Any) -> dict[str, tuple[int, bool]]:
