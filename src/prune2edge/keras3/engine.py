@@ -4,7 +4,7 @@ Sequential or subclassed); pruning masks its variables (`masking`), nothing wrap
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +113,16 @@ class Keras3Engine:
               options: dict[str, Any], held: dict[str, float]) -> tuple[Any, Masks]:
         """`model` itself, and masks on its chosen layers' pruned variables (and, holding
         their zeros, on the `held` layers')."""
-        def variables(names: set[str] | dict[str, float]) -> list[Any]:
-            return [v for layer in self.layers(model) if layer.name in names
-                    for v in pruned_variables(layer) or ()]
+        return model, Masks([v for _, v in self._variables(model, chosen)],
+                            Rule(schedule, **options),
+                            [v for _, v in self._variables(model, held)])
 
-        return model, Masks(variables(chosen), Rule(schedule, **options), variables(held))
+    def _variables(self, model: Any, names: Iterable[str]) -> list[tuple[Any, Any]]:
+        """(layer, variable) for each variable pruning (or clustering) would change in the
+        named layers of `model`."""
+        wanted = set(names)
+        return [(layer, v) for layer in self.layers(model) if layer.name in wanted
+                for v in pruned_variables(layer) or ()]
 
     @staticmethod
     def clusterable_weights(layer: Any) -> list[Any] | None:
@@ -132,12 +137,9 @@ class Keras3Engine:
         """`model` itself, and centroids on its chosen layers' variables (`spec` is
         `keras.clustering.Clustering`); the `held` layers keep their zeros."""
         variables = {v.path: (v, spec.per_channel and self.per_channel_applies(layer))
-                     for layer in self.layers(model) if layer.name in chosen
-                     for v in pruned_variables(layer) or ()}
-        kept = [v for layer in self.layers(model) if layer.name in held
-                for v in pruned_variables(layer) or ()]
+                     for layer, v in self._variables(model, chosen)}
         return model, Clusters(variables, spec.clusters, spec.init, spec.preserve_sparsity,
-                               seed, kept)
+                               seed, [v for _, v in self._variables(model, held)])
 
     @staticmethod
     def clustered(model: Any, masks: Masks | Clusters | None) -> dict[str, tuple[int, bool]]:

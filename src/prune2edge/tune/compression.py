@@ -83,14 +83,12 @@ def _bits(setting: dict[str, float], probe: Sequence[Stage]) -> float:
     return mask + (1 - sparsity) * math.log2(values)
 
 
-def compress(search: Search, recipe: Recipe, path: list[dict[str, float]],
+def compress(search: Search, chosen: Finalist, recipe: Recipe, path: list[dict[str, float]],
              probe: tuple[Stage, ...], scorer: Scorer, dense_file: Path, ctx: BuildContext,
              work: Path, reporter: Reporter, memory: Memory) -> None:
     """Binary search along `path` (the most compressed setting first, `finalists` probes at
-    most) on the structural winner; the probes are measured beside the dense file and join
-    the finalists. A probe an interrupted tune made is taken from its memory."""
-    chosen = search.winner
-    assert chosen is not None
+    most) on the `chosen` structural winner; the probes are measured beside the dense file
+    and join the finalists. A probe an interrupted tune made is taken from its memory."""
     candidate = search.path[chosen.step - 1] if chosen.step else search.dense
     floor = budget_floor(recipe, search.dense.accuracy)
     probes: dict[int, tuple[Path, float]] = {}

@@ -95,11 +95,13 @@ class Search:
     seconds: float = 0.0
 
 
-def choose(search: Search) -> None:
-    """The winner: the finalist within the budget with the lowest p50 (or gzip bytes)."""
+def choose(search: Search) -> Finalist:
+    """The winner (kept in `search` too): the finalist within the budget with the lowest p50
+    (or gzip bytes); the dense one always is."""
     latency = search.spec.objective == "latency"
     search.winner = min((f for f in search.finalists if f.within_budget),
                         key=lambda f: f.p50_ms if latency else f.gzip_bytes)
+    return search.winner
 
 
 def objective(search: Search, candidate: Candidate) -> float:

@@ -162,10 +162,10 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
                   (work / START, ctx.setup.data, recipe.seed, template)) as pool:
             greedy(search, pool, start, reporter, memory, gzip_of)
         finalists(search, recipe, scorer, probe, dense_file, ctx, work, reporter, memory)
-        choose(search)
+        structural = choose(search)
         if path:
-            compress(search, recipe, path, probe, scorer, dense_file, ctx, work, reporter,
-                     memory)
+            compress(search, structural, recipe, path, probe, scorer, dense_file, ctx, work,
+                     reporter, memory)
             choose(search)
     except KeyboardInterrupt:
         search.interrupted = True
