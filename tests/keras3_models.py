@@ -47,3 +47,16 @@ def layer_norm():
     x = keras.layers.Conv2D(8, 3, strides=2)(keras.layers.Reshape((28, 28, 1))(inputs))
     x = keras.layers.Flatten()(keras.layers.LayerNormalization()(x))
     return keras.Model(inputs, keras.layers.Dense(10)(x), name="layer_norm")
+
+
+def conv_bn():
+    """Convolutions normalised by batch norm then ReLU (MobileNet's blocks), a depthwise one
+    among them, and a softmax head."""
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Reshape((28, 28, 1))(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False)(x)
+    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(x))
+    x = keras.layers.DepthwiseConv2D(3, use_bias=False)(x)
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x), name="conv_bn")

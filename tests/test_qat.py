@@ -134,3 +134,31 @@ def test_under_distribute_they_are_refused_before_any_work(make_ctx, stage):
     ctx = make_ctx("mlp").set_up(strategy=object())
     with pytest.raises(RecipeError, match=f"{stage.kind} cannot train under \\[distribute\\]"):
         stage.preflight(ctx)
+
+
+def scales_per_weight(path) -> list[int]:
+    """How many int8 scales each Conv2D and Dense kernel of a .tflite has (a depthwise
+    kernel, [1, h, w, channels], left out: tfmot's schemes keep those per channel)."""
+    model = TFLiteModel.read(path.read_bytes())
+    return [len(t.quantization.scale) for t in model.graph.tensors
+            if model.type_name(t) == "INT8" and len(model.data(t)) and len(t.shape) > 1
+            and not (len(t.shape) == 4 and t.shape[0] == 1)]
+
+
+@pytest.mark.parametrize("source", ["tiny_models:mobile", "keras3_models:functional"],
+                         ids=["tf_keras", "keras3"])
+def test_per_channel_false_gives_every_kernel_one_scale(tmp_path, tiny_npz, source):
+    """Convolutions are faked (and written) per tensor, with zeros and clusters kept: one
+    float scale each in the file instead of one per channel, so that clustered values are
+    the same bytes in every channel (tfmot's collaborative schemes take it through their
+    registries)."""
+    stages = [*PRUNED, *CLUSTERED, Qat(epochs=1, per_channel=False), Convert(sparse="off")]
+    report = Pipeline(stages).run(source, str(tiny_npz), out=tmp_path / "out")
+    assert report.extra["qat"]["scheme"] == "PCQAT"
+    assert report.conversion["quantization"]["per_channel"] is False
+    assert set(scales_per_weight(tmp_path / "out" / "model.tflite")) == {1}
+    assert all(row["kept"] for row in kept_in_file(report))
+    whole = Pipeline([*stages[:-2], Qat(epochs=1), Convert(sparse="off")]).run(
+        source, str(tiny_npz), out=tmp_path / "per-channel")
+    assert max(scales_per_weight(tmp_path / "per-channel" / "model.tflite")) > 1
+    assert whole.extra["qat"]["scheme"] == "PCQAT"

@@ -44,6 +44,16 @@ class ModelError(Prune2EdgeError):
     """The model source cannot be loaded or does not fit the pipeline."""
 
 
+class Unquantizable(ModelError):
+    """Quantization-aware training has no fake int8 for a layer, and float was not allowed."""
+
+    @classmethod
+    def of(cls, layer: str, reason: str) -> Unquantizable:
+        return cls(f"layer {layer!r} cannot train quantization-aware: {reason}", None,
+                   "set allow_float = true to leave such layers in float (the .tflite then "
+                   "mixes float and int8 ops)")
+
+
 class DataError(Prune2EdgeError):
     """The data source cannot be loaded or does not fit the model."""
 

@@ -91,3 +91,22 @@ def keras3_calls(layer: Any) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], 
     for node in layer._inbound_nodes:
         yield tuple(node.arguments.args), dict(node.arguments.kwargs), list(node.output_tensors)
 
+
+
+def keras3_consumers(layer: Any) -> list[Any]:
+    """The layers and operations that read a Keras 3 layer's outputs in its graphs.
+
+    Private: `Operation._outbound_nodes` and `Node.operation`, checked against Keras 3.15."""
+    return [node.operation for node in layer._outbound_nodes]
+
+
+def keras3_training() -> bool:
+    """Whether the Keras 3 layer call under way trains (`training=True`, as `fit` calls), for
+    code running inside a layer's call whatever its signature.
+
+    Private: the "current_call_ctx" global and `CallContext.get_value`, checked against
+    Keras 3.15."""
+    from keras.src.backend.common import global_state
+
+    context = global_state.get_global_attribute("current_call_ctx")
+    return bool(context is not None and context.get_value("training"))

@@ -78,3 +78,23 @@ def tfmot_combine() -> ModuleType:
     return _require("tensorflow_model_optimization.experimental.combine",
                     "tensorflow-model-optimization")
 
+
+
+def tfmot_per_tensor(scheme: Any) -> Any:
+    """One of tfmot's collaborative 8-bit schemes (which keep zeros or clusters) with
+    convolution kernels faked per tensor (one scale, as Dense kernels), not per output
+    channel; tfmot's plain scheme takes `disable_per_axis = True` for that.
+
+    Private: the schemes' registries' `_config_quantizer_map`, whose
+    "Default8BitConvQuantizeConfig" quantizer becomes the "Default8BitQuantizeConfig" one
+    (checked against tensorflow-model-optimization 0.8.1)."""
+    registry_of = scheme.get_quantize_registry
+
+    def registry() -> Any:
+        made = registry_of()
+        quantizers = made._config_quantizer_map
+        quantizers["Default8BitConvQuantizeConfig"] = quantizers["Default8BitQuantizeConfig"]
+        return made
+
+    scheme.get_quantize_registry = registry
+    return scheme

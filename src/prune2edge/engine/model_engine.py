@@ -63,6 +63,20 @@ class ModelEngine(Protocol):
     def pruning_callbacks(self, model: Any, masks: Any, summaries: Path | None) -> list[Any]:
         """The training callbacks that advance and hold the masks (or the centroids)."""
 
+    def quantize_aware(self, model: Any, keep_zeros: bool, keep_clusters: bool,
+                       allow_float: bool, per_channel: bool
+                       ) -> tuple[Any, dict[str, str], list[Any]]:
+        """(a copy of `model` that fakes int8 as it trains, convolution kernels per output
+        channel or per tensor, the layers left in float with why, the training callbacks
+        keeping the kernels' zeros and clusters if asked); `errors.Unquantizable` for a
+        layer it cannot fake, unless `allow_float`."""
+
+    def float_twin(self, trained: Any, original: Any, keep_zeros: bool) -> Any:
+        """A plain copy of `original` holding the float weights `trained` computes with."""
+
+    def kernels(self, model: Any) -> dict[str, np.ndarray]:
+        """Each layer's kernel, by layer name."""
+
     def strip(self, model: Any, masks: Any) -> Any:
         """The model as plain layers, the zeros kept."""
 

@@ -43,6 +43,8 @@ class QuantizationPlan:
         described: dict[str, Any] = {"mode": self.mode, "io_type": self.io_type}
         if self.trained:
             described["ranges"] = "quantization-aware training"
+            if not self.per_channel:
+                described["per_channel"] = False
         else:
             described["representative_samples"] = (None if self.samples is None
                                                    else len(self.samples))

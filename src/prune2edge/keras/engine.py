@@ -33,6 +33,8 @@ class TfKerasEngine:
     clusterable_weights = staticmethod(clustering.clusterable_weights)
     per_channel_applies = staticmethod(clustering.per_channel_applies)
     load_own = staticmethod(files.load_own)
+    float_twin = staticmethod(qat.float_twin)
+    kernels = staticmethod(qat.kernels)
 
     @staticmethod
     def reseeders(model: Any) -> list[Callable[[int], None]]:
@@ -94,6 +96,16 @@ class TfKerasEngine:
         if clustering.has_clustering_wrappers(model):
             model = clustering.strip(model)
         return model
+
+    @staticmethod
+    def quantize_aware(model: Any, keep_zeros: bool, keep_clusters: bool, allow_float: bool,
+                       per_channel: bool) -> tuple[Any, dict[str, str], list[Any]]:
+        """A copy of `model` with tfmot's quantization wrappers, in the scheme that keeps the
+        zeros and clusters asked (its wrappers keep them: no callbacks), and the layers left
+        in float with why."""
+        wrapped, left_float = qat.quantize(model, keep_zeros, keep_clusters, allow_float,
+                                           per_channel)
+        return wrapped, left_float, []
 
     @staticmethod
     def reads_back(model: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import _compat
+from ..errors import Unquantizable
 from . import model as facts
 
 # How tfmot's quantize_apply refuses a layer (tensorflow-model-optimization 0.8.1).
@@ -22,25 +23,19 @@ def scheme_name(keep_zeros: bool, keep_clusters: bool) -> str:
             (True, True): "PCQAT"}[(keep_zeros, keep_clusters)]
 
 
-class Unquantizable(Exception):
-    """tfmot's 8-bit scheme has no fake quantization for a layer."""
-
-    def __init__(self, layer: str, reason: str):
-        super().__init__(f"{layer}: {reason}")
-        self.layer, self.reason = layer, reason
-
-
-def quantize(model: Any, keep_zeros: bool, keep_clusters: bool,
-             allow_float: bool) -> tuple[Any, dict[str, str]]:
+def quantize(model: Any, keep_zeros: bool, keep_clusters: bool, allow_float: bool,
+             per_channel: bool = True) -> tuple[Any, dict[str, str]]:
     """`model` made quantization-aware with the scheme that keeps what the earlier stages
-    made, and the layers left in float (with why). tfmot decides what it can quantize when
+    made (convolution kernels faked per output channel, or per tensor), and the layers left
+    in float (with why). tfmot decides what it can quantize when
     it applies the scheme (a BatchNormalization after a convolution is folded into it, one
     elsewhere is not supported): a layer it refuses raises `Unquantizable`, or with
     `allow_float` is left in float and the scheme applied again."""
     left: dict[str, str] = {}
     while True:
         try:
-            return _apply(model, keep_zeros, keep_clusters, set(left)), left
+            return _apply(model, _scheme(keep_zeros, keep_clusters, per_channel),
+                          set(left)), left
         except (ValueError, RuntimeError) as exc:
             refused = REFUSED.search(str(exc))
             if refused is None:
@@ -48,13 +43,26 @@ def quantize(model: Any, keep_zeros: bool, keep_clusters: bool,
             name, kind = refused.groups()
             reason = f"tfmot's 8-bit scheme has no quantization for {kind}"
             if not allow_float or name in left:
-                raise Unquantizable(name, reason) from exc
+                raise Unquantizable.of(name, reason) from exc
             left[name] = reason
 
 
-def _apply(model: Any, keep_zeros: bool, keep_clusters: bool, left_float: set[str]) -> Any:
+def _scheme(keep_zeros: bool, keep_clusters: bool, per_channel: bool) -> Any:
+    """tfmot's 8-bit scheme keeping zeros and clusters as asked; None for its default."""
+    combine = _compat.tfmot_combine()
+    name = scheme_name(keep_zeros, keep_clusters)
+    if name == "QAT":
+        return None if per_channel else (
+            _compat.tfmot_quantization().default_8bit.Default8BitQuantizeScheme(
+                disable_per_axis=True))
+    scheme = (combine.Default8BitPrunePreserveQuantizeScheme() if name == "PQAT"
+              else combine.Default8BitClusterPreserveQuantizeScheme(keep_zeros))
+    return scheme if per_channel else _compat.tfmot_per_tensor(scheme)
+
+
+def _apply(model: Any, scheme: Any, left_float: set[str]) -> Any:
     """`model` annotated layer by layer (not those `left_float`) and made quantization-aware
-    with the scheme that keeps what the earlier stages made."""
+    with `scheme` (None: tfmot's default)."""
     quantization = _compat.tfmot_quantization()
 
     def annotate(layer: Any) -> Any:
@@ -64,15 +72,10 @@ def _apply(model: Any, keep_zeros: bool, keep_clusters: bool, left_float: set[st
 
     annotated = _compat.keras().models.clone_model(model, clone_function=annotate)
     annotated.set_weights(model.get_weights())
-    combine = _compat.tfmot_combine()
-    scheme = {"QAT": None, "PQAT": combine.Default8BitPrunePreserveQuantizeScheme,
-              "CQAT": lambda: combine.Default8BitClusterPreserveQuantizeScheme(False),
-              "PCQAT": lambda: combine.Default8BitClusterPreserveQuantizeScheme(True)}[
-        scheme_name(keep_zeros, keep_clusters)]
     with quantization.quantize_scope():
         if scheme is None:
             return quantization.quantize_apply(annotated)
-        return quantization.quantize_apply(annotated, scheme())
+        return quantization.quantize_apply(annotated, scheme)
 
 
 def has_qat_wrappers(model: Any) -> bool:
@@ -128,11 +131,11 @@ def kernels(model: Any) -> dict[str, np.ndarray]:
     return found
 
 
-def already(model: Any) -> tuple[bool, bool]:
+def already(kernels: dict[str, np.ndarray]) -> tuple[bool, bool]:
     """(zeros, clusters): whether an earlier stage left zeros (a kernel >= 5% exact zeros)
     or clusters (a kernel taking at most 256 values, and at most a quarter as many values as
     it has weights: trained float weights are all different) to keep."""
-    found = kernels(model).values()
+    found = kernels.values()
     zeros = any(np.mean(k == 0) >= 0.05 for k in found)
     clusters = any(len(np.unique(k)) <= min(256, k.size // 4) for k in found)
     return zeros, clusters

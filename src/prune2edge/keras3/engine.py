@@ -14,6 +14,8 @@ from .. import _compat
 from ..errors import ModelError
 from ..sparsity.schedules import Schedule
 from .clustering import KIND, PER_CHANNEL_TYPES, Clusters, follow, saved_kind
+from .fake_quant import applied, fake_quantize, unquantizable
+from .keeping import Kept, keep
 from .masking import Masks, Rule, hold, layers_with_weights, pruned_variables, pruning_summaries
 
 ONE_BATCH = 8  # samples the output is looked at on, where the model's layers do not say
@@ -156,6 +158,32 @@ class Keras3Engine:
             return [follow(masks)]
         return [hold(masks), *(pruning_summaries(masks, summaries) if summaries else ())]
 
+    def quantize_aware(self, model: Any, keep_zeros: bool, keep_clusters: bool,
+                       allow_float: bool, per_channel: bool
+                       ) -> tuple[Any, dict[str, str], list[Any]]:
+        """A copy of `model` whose layers' calls fake int8 (`fake_quant`), the layers left in
+        float with why (`allow_float`; else `Unquantizable`), and the callbacks that keep its
+        kernels' zeros and shared values while it trains (`keeping`)."""
+        copy = self.clone(model)
+        left_float = unquantizable(copy) if allow_float else {}
+        fake_quantize(copy, set(left_float), per_channel)
+        kept = Kept([v for _, v in self._kernels(copy)], keep_zeros, keep_clusters)
+        return copy, left_float, [keep(kept)] if keep_zeros or keep_clusters else []
+
+    def float_twin(self, trained: Any, original: Any, keep_zeros: bool) -> Any:
+        """The trained weights in a plain copy (they are the float weights: kept zeros and
+        clusters are in them)."""
+        return self.clone(trained)
+
+    def kernels(self, model: Any) -> dict[str, np.ndarray]:
+        """Each layer's kernel, by layer (what quantization-aware training keeps zeros and
+        clusters in)."""
+        return {layer.name: np.asarray(v.numpy()) for layer, v in self._kernels(model)}
+
+    def _kernels(self, model: Any) -> list[tuple[Any, Any]]:
+        return [(layer, v) for layer in self.layers(model) for v in layer.weights
+                if v.name == "kernel"]
+
     @staticmethod
     def strip(model: Any, masks: Masks | Clusters | None) -> Any:
         """The model with its masks applied for good (it has no wrappers to remove)."""
@@ -176,7 +204,9 @@ class Keras3Engine:
 
     @staticmethod
     def reads_back(model: Any) -> bool:
-        return True  # the masks are saved beside the model
+        """True (masks and centroids are saved beside the model) but while its calls fake
+        int8: the changed calls and their ranges are not saved."""
+        return not applied(model)
 
     def load_own(self, path: Path) -> Any:
         """A .keras file this build wrote (a checkpoint), optimizer state included, its layers

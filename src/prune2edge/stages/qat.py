@@ -12,8 +12,8 @@ import numpy as np
 from ..engine.context import FLOAT, BuildContext, StageRecord
 from ..engine.distribute import refuse_strategy
 from ..engine.facts import Fact
+from ..engine.model_engine import ModelEngine
 from ..engine.registry import register_stage
-from ..errors import ModelError
 from ..keras import qat
 from ..keras.converter import QuantizationPlan
 from ..report.format import table
@@ -28,63 +28,63 @@ if TYPE_CHECKING:
 @register_stage
 @dataclass(frozen=True, kw_only=True)
 class Qat(DistillingStage):
-    """Quantization-aware training (tfmot's 8-bit scheme): the model trains with int8 faked in
-    its forward pass, so it learns weights and activation ranges int8 suits; `convert` then
-    writes an all-int8 file from those ranges, no calibration. An earlier prune's zeros and
-    clustering's values are kept (tfmot's collaborative schemes: PQAT, CQAT, PCQAT), and the
-    report checks them in the .tflite. A layer tfmot cannot fake-quantize stops the build
-    unless `allow_float` leaves it in float. tfmot's QAT models do not read back what they
-    save, so the stage writes no checkpoint: a resumed build runs it again from its start."""
+    """Quantization-aware training (tfmot's 8-bit scheme; the keras3 engine fakes the same in
+    the model's own layer calls): the model trains with int8 faked in its forward pass, so it
+    learns weights and activation ranges int8 suits; `convert` then writes an all-int8 file
+    from those ranges, no calibration. An earlier prune's zeros and clustering's values are
+    kept (tfmot's collaborative schemes: PQAT, CQAT, PCQAT), and the report checks them in
+    the .tflite. A layer the engine cannot fake-quantize stops the build unless `allow_float`
+    leaves it in float. Quantization-aware models do not read back what they save, so the
+    stage writes no checkpoint: a resumed build runs it again from its start."""
 
     kind: ClassVar[str] = "qat"
     requires = frozenset({Fact.KERAS})
     needs = (TENSORFLOW, TF_KERAS, TFMOT)  # tfmot's quantization wrappers and schemes
     provides = frozenset({Fact.QUANTIZATION, Fact.FAKE_QUANT})
     forbids = frozenset({Fact.WRAPPED, Fact.QUANTIZATION, Fact.TFLITE})
-    engines = frozenset({"tf_keras"})  # a Keras 3 graph is translated for it
     Result = QuantizationAware
 
     epochs: int = 2
     learning_rate: float | None = 0.0001  # a fine-tune's rate: the weights are trained
     io_type: Literal["float32", "int8", "uint8"] = "float32"  # the .tflite's input and output
-    allow_float: bool = False  # leave the layers tfmot cannot fake-quantize in float
+    allow_float: bool = False  # leave the layers the engine cannot fake-quantize in float
+    per_channel: bool = True  # convolution kernels: a scale per output channel (false: one)
 
     def summary(self) -> str:
         return super().summary() + (f", {self.io_type} in/out" if self.io_type != "float32"
-                                    else "")
+                                    else "") + ("" if self.per_channel else ", per tensor")
 
     def preflight(self, ctx: BuildContext) -> None:
         refuse_strategy(ctx.setup.strategy, "qat", "quantization-aware training")
-        self._quantized(ctx.setup.engine.clone(ctx.model))  # the layers tfmot refuses
+        self._quantized(ctx.setup.engine, ctx.setup.engine.clone(ctx.model))  # refused layers
 
-    def _quantized(self, model: Any) -> tuple[Any, dict[str, str], bool, bool]:
-        """`model` made quantization-aware, the layers left in float, and whether zeros and
-        clusters are kept; ModelError for a layer tfmot refuses, unless `allow_float`."""
-        keep_zeros, keep_clusters = qat.already(model)
-        try:
-            wrapped, left_float = qat.quantize(model, keep_zeros, keep_clusters,
-                                               self.allow_float)
-        except qat.Unquantizable as exc:
-            raise ModelError(f"layer {exc.layer!r} cannot train quantization-aware: "
-                             f"{exc.reason}", "qat", "set allow_float = true to leave such "
-                             "layers in float (the .tflite then mixes float and int8 ops)") \
-                from exc
-        return wrapped, left_float, keep_zeros, keep_clusters
+    def _quantized(self, engine: ModelEngine, model: Any) -> tuple[Any, dict[str, str],
+                                                                   list[Any], bool, bool]:
+        """A quantization-aware copy of `model`, the layers left in float, the callbacks
+        keeping zeros and clusters, and whether zeros and clusters are kept; Unquantizable
+        (a ModelError) for a layer the engine cannot fake int8 in, unless `allow_float`."""
+        keep_zeros, keep_clusters = qat.already(engine.kernels(model))
+        wrapped, left_float, callbacks = engine.quantize_aware(
+            model, keep_zeros, keep_clusters, self.allow_float, self.per_channel)
+        return wrapped, left_float, callbacks, keep_zeros, keep_clusters
 
     def run(self, ctx: BuildContext) -> BuildContext:
-        original = ctx.setup.engine.clone(ctx.model)  # the baseline stays as it is
-        model, left_float, keep_zeros, keep_clusters = self._quantized(original)
+        engine = ctx.setup.engine
+        original = engine.clone(ctx.model)  # the baseline stays as it is
+        model, left_float, callbacks, keep_zeros, keep_clusters = self._quantized(engine,
+                                                                                  original)
         # no checkpoint holds it (`reads_back`): a resumed build runs this stage again
-        model, trained = self.fit(ctx, model, [], self.teacher_of(ctx))
-        twin = qat.float_twin(model, original, keep_zeros)
-        before, after = qat.kernels(original), qat.kernels(twin)
+        model, trained = self.fit(ctx, model, callbacks, self.teacher_of(ctx))
+        twin = engine.float_twin(model, original, keep_zeros)
+        before, after = engine.kernels(original), engine.kernels(twin)
         layers = [{"layer": name, "values": int(kernel.size),
                    "zeros_before": int(np.count_nonzero(kernel == 0)),
                    "zeros_after": int(np.count_nonzero(after[name] == 0)),
                    "distinct_before": len(np.unique(kernel)),
                    "distinct_after": len(np.unique(after[name]))}
                   for name, kernel in before.items()]
-        plan = QuantizationPlan("int8", self.io_type, trained=True)
+        plan = QuantizationPlan("int8", self.io_type, per_channel=self.per_channel,
+                                trained=True)
         return ctx.evolve(model=model, quantization=plan, models={**ctx.models, FLOAT: twin},
                           result=QuantizationAware(
                               **trained.to_dict(), scheme=qat.scheme_name(keep_zeros,
