@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from prune2edge import Cluster, Convert, FineTune, Pipeline, Prune, Qat, Strip, Train
@@ -156,9 +157,37 @@ def test_per_channel_false_gives_every_kernel_one_scale(tmp_path, tiny_npz, sour
     report = Pipeline(stages).run(source, str(tiny_npz), out=tmp_path / "out")
     assert report.extra["qat"]["scheme"] == "PCQAT"
     assert report.conversion["quantization"]["per_channel"] is False
+    for layer in report.extra["qat"]["layers"]:  # one set of values per kernel, kept so
+        if layer["layer"] != "depthwise_conv2d":  # tfmot clusters no depthwise kernel
+            assert layer["distinct_after"] == layer["distinct_before"] <= 8, layer
     assert set(scales_per_weight(tmp_path / "out" / "model.tflite")) == {1}
     assert all(row["kept"] for row in kept_in_file(report))
     whole = Pipeline([*stages[:-2], Qat(epochs=1), Convert(sparse="off")]).run(
         source, str(tiny_npz), out=tmp_path / "per-channel")
     assert max(scales_per_weight(tmp_path / "per-channel" / "model.tflite")) > 1
     assert whole.extra["qat"]["scheme"] == "PCQAT"
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_per_tensor_qat_keeps_one_set_of_values_per_convolution(per_channel):
+    """tfmot's cluster-preserving QAT takes a convolution's values apart channel by channel
+    when every channel holds as many, and they move apart as it trains; per tensor, the
+    kernel keeps one set (its bytes then repeat across channels in the file)."""
+    from prune2edge import _compat
+    from prune2edge.keras import qat
+
+    keras, rng = _compat.keras(), np.random.default_rng(0)
+    model = keras.Sequential([keras.layers.Input((12, 12, 1)), keras.layers.Conv2D(8, 3),
+                              keras.layers.Conv2D(16, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    values = np.linspace(-0.3, 0.4, 8).round(2).astype("float32")  # zero among them
+    for layer in model.layers[:2]:
+        kernel, bias = layer.get_weights()
+        layer.set_weights([rng.choice(values, kernel.shape), bias])
+    wrapped, _ = qat.quantize(model, True, True, False, per_channel)
+    wrapped.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    wrapped.fit(rng.random((64, 12, 12, 1)), rng.integers(0, 10, 64), epochs=2, verbose=0)
+    kernel = qat.kernels(qat.float_twin(wrapped, model, True))[model.layers[1].name]
+    per_channel_values = max(len(np.unique(kernel[..., c])) for c in range(16))
+    assert per_channel_values <= 8
+    assert (len(np.unique(kernel)) > 8) == per_channel

@@ -41,6 +41,7 @@ from .keras3_internals import (
 )
 from .tfmot import (
     is_prunable_layer,
+    tfmot_centroids_per_tensor,
     tfmot_clusterable_weights,
     tfmot_clustering,
     tfmot_combine,
@@ -79,6 +80,7 @@ __all__ = [
     "tflite_quantize",
     "tflite_sparsify",
     "tflm",
+    "tfmot_centroids_per_tensor",
     "tfmot_clusterable_weights",
     "tfmot_clustering",
     "tfmot_combine",

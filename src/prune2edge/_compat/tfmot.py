@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -98,3 +100,28 @@ def tfmot_per_tensor(scheme: Any) -> Any:
 
     scheme.get_quantize_registry = registry
     return scheme
+
+
+@contextlib.contextmanager
+def tfmot_centroids_per_tensor() -> Iterator[None]:
+    """While it lasts, tfmot's cluster-preserving quantization-aware training keeps one set of
+    centroids for a convolution's kernel, as for a Dense one, where it would take the values
+    of each channel apart when the channels hold about as many values each (and let them
+    move apart).
+
+    Private: `cluster_preserve_quantize_registry.get_centroids` (replaced) and `get_unique`,
+    checked against tensorflow-model-optimization 0.8.1."""
+    registry: Any = _require("tensorflow_model_optimization.python.core.quantization.keras."
+                             "collab_opts.cluster_preserve.cluster_preserve_quantize_registry",
+                             "tensorflow-model-optimization")
+    original = registry.get_centroids
+
+    def per_tensor(layer: Any, weight: Any, data_format: Any) -> tuple[Any, Any, Any, bool]:
+        centroids, index = registry.get_unique(weight)
+        return centroids, registry.tf.size(centroids), index, False
+
+    registry.get_centroids = per_tensor
+    try:
+        yield
+    finally:
+        registry.get_centroids = original

@@ -4,6 +4,7 @@ CQAT, PCQAT), and the float model with the trained weights."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -35,7 +36,7 @@ def quantize(model: Any, keep_zeros: bool, keep_clusters: bool, allow_float: boo
     while True:
         try:
             return _apply(model, _scheme(keep_zeros, keep_clusters, per_channel),
-                          set(left)), left
+                          set(left), per_channel), left
         except (ValueError, RuntimeError) as exc:
             refused = REFUSED.search(str(exc))
             if refused is None:
@@ -60,9 +61,9 @@ def _scheme(keep_zeros: bool, keep_clusters: bool, per_channel: bool) -> Any:
     return scheme if per_channel else _compat.tfmot_per_tensor(scheme)
 
 
-def _apply(model: Any, scheme: Any, left_float: set[str]) -> Any:
+def _apply(model: Any, scheme: Any, left_float: set[str], per_channel: bool) -> Any:
     """`model` annotated layer by layer (not those `left_float`) and made quantization-aware
-    with `scheme` (None: tfmot's default)."""
+    with `scheme` (None: tfmot's default); not `per_channel`, clusters are kept per tensor."""
     quantization = _compat.tfmot_quantization()
 
     def annotate(layer: Any) -> Any:
@@ -72,7 +73,8 @@ def _apply(model: Any, scheme: Any, left_float: set[str]) -> Any:
 
     annotated = _compat.keras().models.clone_model(model, clone_function=annotate)
     annotated.set_weights(model.get_weights())
-    with quantization.quantize_scope():
+    per_tensor = contextlib.nullcontext() if per_channel else _compat.tfmot_centroids_per_tensor()
+    with quantization.quantize_scope(), per_tensor:
         if scheme is None:
             return quantization.quantize_apply(annotated)
         return quantization.quantize_apply(annotated, scheme)
