@@ -10,10 +10,11 @@
    that distilled QAT in the keras3 engine, on a Keras 3 twin of the same model (same
    layers, same weights), int8 faked in its own layer calls instead of tfmot's wrappers.
 2. Where size matters: the MNIST CNN through the shipped recipes — `mnist_cnn_small`
-   (structural 85%, 60% sparsity, int8) and `mnist_cnn_clustered` (structural 75%, 95%
-   sparsity in the big dense layer, clustering to 8 values, PCQAT, names stripped).
-3. The two engines: that clustered pipeline (structural 75%, 95% of the dense layer, 8
-   clusters, PCQAT) on the Keras 3 MNIST CNN, built with `engine = "keras3"` (clustered and
+   (structural 85%, 60% sparsity, int8) and `mnist_cnn_clustered` (structural 80%, 95%
+   sparsity in the big dense layer, clustering to 8 values, PCQAT with one int8 scale per
+   kernel, names stripped).
+3. The two engines: the clustered pipeline's first version (structural 75%, 95% of the
+   dense layer, 8 clusters, PCQAT per channel) on the Keras 3 MNIST CNN, built with `engine = "keras3"` (clustered and
    trained quantization-aware as it is) and `engine = "tf_keras"` (translated, clustered and
    quantized by tfmot): same accuracy and size expected.
 All .tflite files then run in one validator pass (accuracy over the 2,000 test images, batch-1
