@@ -14,9 +14,10 @@
    sparsity in the big dense layer, clustering to 8 values, PCQAT with one int8 scale per
    kernel, names stripped).
 3. The two engines: the clustered pipeline's first version (structural 75%, 95% of the
-   dense layer, 8 clusters, PCQAT per channel) on the Keras 3 MNIST CNN, built with `engine = "keras3"` (clustered and
-   trained quantization-aware as it is) and `engine = "tf_keras"` (translated, clustered and
-   quantized by tfmot): same accuracy and size expected.
+   dense layer, 8 clusters, PCQAT per channel) on the Keras 3 MNIST CNN, built with
+   `engine = "keras3"` (clustered and trained quantization-aware as it is) and `engine =
+   "tf_keras"` (translated, clustered and quantized by tfmot): same accuracy and size
+   expected.
 All .tflite files then run in one validator pass (accuracy over the 2,000 test images, batch-1
 latency with 1 thread, in turns).
 
@@ -91,17 +92,9 @@ def outlier_model(path: Path) -> Path:
 
 
 def keras3_twin(source: Path, path: Path) -> Path:
-    """`examples.outlier_cnn` written in Keras 3, holding the weights of the model at
-    `source`: the same function, for the keras3 engine."""
-    keras = _compat.keras3_engine()
-    layers = keras.layers
-    inputs = keras.Input((28, 28, 1), name="pixels")
-    x = layers.Conv2D(8, 3, strides=2, use_bias=False, name="conv1")(inputs)
-    x = layers.ReLU(name="relu1")(layers.BatchNormalization(name="bn1")(x))
-    x = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(x)
-    x = layers.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
-    x = layers.Flatten(name="flat")(x)
-    twin = keras.Model(inputs, layers.Dense(10, activation="softmax", name="head")(x))
+    """`examples.outlier_cnn` in Keras 3 holding the weights of the model at `source`: the
+    same function, for the keras3 engine."""
+    twin = examples.outlier_cnn_keras3()
     twin.set_weights(_compat.keras().models.load_model(source).get_weights())
     twin.save(path)
     return path

@@ -1,6 +1,6 @@
 """Quantization-aware training in the keras3 engine: a Keras 3 model (a subclassed one too)
 fakes int8 in its own layer calls; zeros and clusters kept into an all-int8 file, batch norms
-folded, the user's class handed back, refused layers one line, exact resume."""
+folded, the user's class handed back, exact resume (refused layers: `test_qat`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from prune2edge import Cluster, Convert, FineTune, Pipeline, Prune, Qat, Strip, Train
-from prune2edge.errors import ModelError
 from prune2edge.keras3.fake_quant import applied, fake_quantize
 from prune2edge.keras3.keeping import Kept
 from prune2edge.sparsity.schedules import ConstantSparsity
@@ -64,20 +63,6 @@ def test_batch_norms_fold_and_a_softmax_head_stays_int8(tmp_path, tiny_npz):
     model = int8_file(tmp_path / "out")
     assert model.float_ops() == [] and report.extra["qat"]["left_float"] == []
     assert not {"MUL", "ADD"} & set(model.ops())  # the norms folded
-
-
-def test_a_layer_the_engine_cannot_fake_is_one_line_or_left_float(tmp_path, tiny_npz):
-    with pytest.raises(ModelError) as info:
-        Pipeline([Qat(epochs=1), Convert()]).run("keras3_models:layer_norm", str(tiny_npz),
-                                                 out=tmp_path / "refused")
-    assert info.value.what == ("layer 'layer_normalization' cannot train quantization-aware: "
-                               "the keras3 engine has no fake quantization for "
-                               "LayerNormalization")
-    assert info.value.fix.startswith("set allow_float = true")
-    assert not (tmp_path / "refused").exists()
-    report = Pipeline([Qat(epochs=1, allow_float=True), Convert(sparse="off")]).run(
-        "keras3_models:layer_norm", str(tiny_npz), out=tmp_path / "out")
-    assert [f["layer"] for f in report.extra["qat"]["left_float"]] == ["layer_normalization"]
 
 
 def test_kept_ties_shared_values_and_zeros_after_a_step():

@@ -65,19 +65,22 @@ def test_qat_writes_an_all_int8_file_from_the_trained_ranges(tmp_path, tiny_npz)
     assert "Quantize" not in json.dumps(names)
 
 
-def test_a_layer_tfmot_cannot_fake_quantize_is_one_line_or_left_float(tmp_path, tiny_npz):
+@pytest.mark.parametrize(("source", "reason"), [
+    ("tiny_models:normed_mlp", "tfmot's 8-bit scheme has no quantization for LayerNormalization"),
+    ("keras3_models:layer_norm", "the keras3 engine has no fake quantization for "
+                                 "LayerNormalization")], ids=["tf_keras", "keras3"])
+def test_a_layer_the_engine_cannot_fake_quantize_is_one_line_or_left_float(tmp_path, tiny_npz,
+                                                                           source, reason):
     with pytest.raises(ModelError) as info:
-        Pipeline([Qat(epochs=1), Convert()]).run("tiny_models:normed_mlp", str(tiny_npz),
-                                                 out=tmp_path / "refused")
+        Pipeline([Qat(epochs=1), Convert()]).run(source, str(tiny_npz), out=tmp_path / "refused")
     assert info.value.what == ("layer 'layer_normalization' cannot train quantization-aware: "
-                               "tfmot's 8-bit scheme has no quantization for "
-                               "LayerNormalization")
+                               + reason)
+    assert info.value.fix.startswith("set allow_float = true")
     assert not (tmp_path / "refused").exists()
     report = Pipeline([Qat(epochs=1, allow_float=True), Convert(sparse="off")]).run(
-        "tiny_models:normed_mlp", str(tiny_npz), out=tmp_path / "out")
-    assert report.extra["qat"]["left_float"] == [
-        {"layer": "layer_normalization",
-         "reason": "tfmot's 8-bit scheme has no quantization for LayerNormalization"}]
+        source, str(tiny_npz), out=tmp_path / "out")
+    assert report.extra["qat"]["left_float"] == [{"layer": "layer_normalization",
+                                                  "reason": reason}]
 
 
 def test_a_batch_norm_after_a_convolution_is_folded_not_refused(tmp_path, tiny_npz):

@@ -94,7 +94,15 @@ def ds_cnn_mnist() -> Any:
 def outlier_cnn() -> Any:
     """A small CNN (batch norm, depthwise convolution) for `add_outlier_channel`: the model of
     the int8 tests and the QAT benchmark."""
-    keras = _compat.keras()
+    return _outlier_cnn(_compat.keras())
+
+
+def outlier_cnn_keras3() -> Any:
+    """`outlier_cnn` in Keras 3 (same layers, same names): the keras3 engine's QAT benchmark."""
+    return _outlier_cnn(_compat.keras3_engine())
+
+
+def _outlier_cnn(keras: Any) -> Any:
     layers = keras.layers
     inputs = keras.Input((28, 28, 1), name="pixels")
     x = layers.Conv2D(8, 3, strides=2, use_bias=False, name="conv1")(inputs)
