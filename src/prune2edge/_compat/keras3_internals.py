@@ -110,3 +110,16 @@ def keras3_training() -> bool:
 
     context = global_state.get_global_attribute("current_call_ctx")
     return bool(context is not None and context.get_value("training"))
+
+
+def keras3_seed_everything_from(seed: int) -> None:
+    """Make Keras 3's global seed generator (what its unseeded random ops and initializers
+    draw from) from `seed` now, rather than from Python's `random` at its first use.
+
+    Private: the "global_seed_generator" global (`GLOBAL_SEED_GENERATOR`), checked against
+    Keras 3.15."""
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+
+    global_state.set_global_attribute(GLOBAL_SEED_GENERATOR,
+                                      keras3_engine().random.SeedGenerator(seed))

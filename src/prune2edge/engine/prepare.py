@@ -41,14 +41,19 @@ def seed_everything(seed: int) -> None:
     """Start from a clean Keras session (so layer names do not depend on earlier models), seed
     Python, NumPy and TensorFlow, and make TensorFlow ops deterministic. Layers with randomness
     (dropout, noise) made from now on draw from `tf.random.Generator`s, which training reseeds
-    every epoch (`stages.training`), so a resumed build draws what an uninterrupted one does."""
+    every epoch (`stages.training`), so a resumed build draws what an uninterrupted one does.
+    Keras 3's unseeded draws (a layer's initial weights) come from a generator made here from
+    the seed, not from Python's `random` whenever first used: the same weights whatever the
+    process imported or drew before."""
     keras = _compat.keras()
     keras.backend.clear_session()
     keras.backend.experimental.enable_tf_random_generator()
-    keras.utils.set_random_seed(seed)  # Keras 3 too: its default seeds come from `random`
-    keras3 = _compat.keras3_imported()
+    keras.utils.set_random_seed(seed)
+    keras3 = _compat.keras3()
     if keras3 is not None:  # Keras 3 layer names start over too, as in a fresh process
         keras3.backend.clear_session(free_memory=False)
+        keras3.utils.set_random_seed(seed)  # Python, NumPy, TensorFlow: seeded as above
+        _compat.keras3_seed_everything_from(seed)
     _compat.tf().config.experimental.enable_op_determinism()
 
 
