@@ -47,7 +47,6 @@ def test_a_keras3_build_is_the_same_whatever_the_process_imported_first(tmp_path
     notebook or script has it imported before. Keras 3 draws initial weights' seeds from
     Python's `random`, which its import moves: the build seeds again after importing it."""
     from processes import prune2edge_process
-
     from prune2edge import build
 
     (tmp_path / "recipe.toml").write_text(f"""
