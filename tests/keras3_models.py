@@ -60,3 +60,12 @@ def conv_bn():
     x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x), name="conv_bn")
+
+
+def relu_then_norm():
+    """A ReLU convolution normalised after its activation: no folding into it."""
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(
+        keras.layers.Reshape((28, 28, 1))(inputs))
+    x = keras.layers.Flatten()(keras.layers.BatchNormalization()(x))
+    return keras.Model(inputs, keras.layers.Dense(10)(x), name="relu_then_norm")

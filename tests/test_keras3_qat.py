@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from prune2edge import Cluster, Convert, FineTune, Pipeline, Prune, Qat, Strip, Train
+from prune2edge.errors import ModelError
 from prune2edge.keras3.fake_quant import applied, fake_quantize
 from prune2edge.keras3.keeping import Kept
 from prune2edge.sparsity.schedules import ConstantSparsity
@@ -63,6 +64,20 @@ def test_batch_norms_fold_and_a_softmax_head_stays_int8(tmp_path, tiny_npz):
     model = int8_file(tmp_path / "out")
     assert model.float_ops() == [] and report.extra["qat"]["left_float"] == []
     assert not {"MUL", "ADD"} & set(model.ops())  # the norms folded
+
+
+def test_a_norm_that_cannot_fold_is_refused_or_left_float(tmp_path, tiny_npz):
+    """A batch norm after a ReLU has nothing to fold into and int8 has no rule for it alone
+    (tfmot refuses it too): one line, or with allow_float the norm alone in float."""
+    with pytest.raises(ModelError, match="'batch_normalization' cannot train quantization-aware:"
+                       " the keras3 engine folds a batch norm into the convolution or Dense "
+                       "before it, and this one follows another op"):
+        Pipeline([Qat(epochs=1), Convert()]).run("keras3_models:relu_then_norm",
+                                                 str(tiny_npz), out=tmp_path / "refused")
+    report = Pipeline([Qat(epochs=1, allow_float=True), Convert(sparse="off")]).run(
+        "keras3_models:relu_then_norm", str(tiny_npz), out=tmp_path / "out")
+    assert [f["layer"] for f in report.extra["qat"]["left_float"]] == ["batch_normalization"]
+    assert {op for op, _ in int8_file(tmp_path / "out").float_ops()} == {"MUL", "ADD"}
 
 
 def test_kept_ties_shared_values_and_zeros_after_a_step():

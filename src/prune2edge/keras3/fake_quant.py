@@ -36,9 +36,31 @@ START_RANGE = (-6.0, 6.0)
 
 
 def unquantizable(model: Any) -> dict[str, str]:
-    """The leaf layers of `model` no fake quantization here covers, with why."""
-    return {layer.name: f"the keras3 engine has no fake quantization for {type(layer).__name__}"
-            for layer in _leaves(model) if _kind(layer) is None}
+    """The leaf layers of `model` no fake quantization here covers, with why: types it has
+    no rule for, and batch norms the converter cannot fold into a convolution or Dense (int8
+    has no rule for a norm alone; tfmot refuses those too)."""
+    found = {layer.name: "the keras3 engine has no fake quantization for "
+                         f"{type(layer).__name__}"
+             for layer in _leaves(model) if _kind(layer) is None}
+    for layer in _leaves(model):
+        if type(layer).__name__ == "BatchNormalization" and not _foldable_norm(model, layer):
+            found[layer.name] = ("the keras3 engine folds a batch norm into the convolution or "
+                                 "Dense before it, and this one follows "
+                                 + ("Python code (a subclassed model)"
+                                    if not _compat.keras3_is_graph(model) else "another op"))
+    return found
+
+
+def _foldable_norm(model: Any, norm: Any) -> bool:
+    """Whether each input of `norm` comes from a kernel layer without activation that only
+    norms read (the converter folds it in)."""
+    if not _compat.keras3_is_graph(model):
+        return False
+    producers = [_compat.keras3_producer(args[0]) for args, _, _ in _compat.keras3_calls(norm)]
+    return bool(producers) and all(
+        _kind(p) == "kernel" and _activation(p) == "linear"
+        and all(type(r).__name__ == "BatchNormalization" for r in _compat.keras3_consumers(p))
+        for p in producers)
 
 
 def applied(model: Any) -> bool:
@@ -49,17 +71,21 @@ def applied(model: Any) -> bool:
 def fake_quantize(model: Any, left_float: set[str], per_channel: bool = True) -> None:
     """Make `model`'s calls (its layers', and its own for the input) fake int8, in place,
     convolution kernels per output channel or (not `per_channel`) per tensor; the layers
-    `left_float` compute in float. Unquantizable for a leaf layer of a type not
-    covered that is not left in float."""
+    `left_float` compute in float (their outputs faked, so that the ops after them are
+    int8). Unquantizable for a leaf layer not covered that is not left in float."""
     for name, reason in unquantizable(model).items():
         if name not in left_float:
             raise Unquantizable.of(name, reason)
     consumers = _consumers(model)
     for layer in _leaves(model):
         kind = _kind(layer)
-        if layer.name in left_float or kind in (None, "passed"):
+        if layer.name in left_float:  # float inside; its output faked for the ops after it
+            _replace_call(layer, {}, _Range(), None)
             continue
-        faked_output = not _folded(consumers.get(id(layer), []))
+        if kind in (None, "passed"):
+            continue
+        readers = consumers.get(id(layer), [])
+        faked_output = any(r.name in left_float for r in readers) or not _folded(layer, readers)
         _replace_call(layer, _swaps(layer, per_channel) if kind == "kernel" else {},
                       _Range() if faked_output else None, None)
     _replace_call(model, {}, None, _Range(every_value=True))
@@ -88,15 +114,19 @@ def _consumers(model: Any) -> dict[int, list[Any]]:
     return {id(layer): _compat.keras3_consumers(layer) for layer in _leaves(model)}
 
 
-def _folded(readers: list[Any]) -> bool:
-    """Whether an output read by `readers` only is folded into the layer making it by the
-    converter: a batch normalization, or a ReLU (a layer or an activation)."""
-    def folds(reader: Any) -> bool:
+def _folded(layer: Any, readers: list[Any]) -> bool:
+    """Whether the converter folds `layer`'s output into the op after it, so that it needs
+    no range of its own: a convolution's or Dense's without an activation read only by batch
+    norms or ReLUs, a batch norm's read only by ReLUs (a layer or an activation)."""
+    def relu(reader: Any) -> bool:
         kind = type(reader).__name__
-        return kind in ("BatchNormalization", "ReLU") or (
-            kind == "Activation" and _activation(reader) in FOLDED_ACTIVATIONS)
+        return kind == "ReLU" or (kind == "Activation"
+                                  and _activation(reader) in FOLDED_ACTIVATIONS)
 
-    return bool(readers) and all(folds(reader) for reader in readers)
+    if type(layer).__name__ == "BatchNormalization":
+        return bool(readers) and all(relu(reader) for reader in readers)
+    return (_kind(layer) == "kernel" and _activation(layer) == "linear" and bool(readers)
+            and all(relu(r) or type(r).__name__ == "BatchNormalization" for r in readers))
 
 
 def _swaps(layer: Any, per_channel: bool) -> dict[str, Callable[[Any], Any]]:
