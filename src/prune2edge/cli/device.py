@@ -59,13 +59,22 @@ def validate(
 def inspect(
     model: Annotated[Path, typer.Argument(help=".tflite, .keras, .h5 or SavedModel directory.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    board: Annotated[str | None, typer.Option(
+        help="A board by name (e.g. nrf52840): the RAM and flash margins the .tflite leaves "
+             "on it.")] = None,
+    reserve: Annotated[int, typer.Option(
+        help="With --board: bytes of RAM and flash the application keeps.")] = 0,
 ) -> None:
     """Show each weight tensor: zeros, encoding, bytes, entropy, and which sparse kernels fit."""
+    from ..boards import board_named, check_reserve
     from ..inspect import inspect as inspect_model
     from .render import inspect_tables
 
     with user_errors(), native_log.discarded():
-        info = inspect_model(model)
+        chosen = None if board is None else board_named(board, "--board")
+        if chosen is not None:
+            check_reserve(chosen, reserve, "--reserve")
+        info = inspect_model(model, chosen, reserve)
     if as_json:
         out_console.print_json(data=info.to_dict())
     else:

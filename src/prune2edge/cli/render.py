@@ -213,7 +213,22 @@ def _micro_tables(micro: dict[str, Any]) -> list[Any]:
                       f"{op['live_bytes']:,}")
     line = ("TensorFlow Lite Micro: " + memory_sentence(micro) if "arena" in micro else
             f"TensorFlow Lite Micro: no arena figure ({micro['unavailable']})")
-    return [table, Text(line)]
+    return [table, Text(line + ("\n" + board_sentence(micro["board"])
+                                if "board" in micro else ""))]
+
+
+def board_sentence(fit: dict[str, Any]) -> str:
+    """How the model fits a board: arena and file against its RAM and flash, less the
+    reserve; negative margins say it does not."""
+    arena = ("arena" if fit["arena_measured"]
+             else "at least (activations alive at once; TFLM did not run)")
+    reserve = f", {fit['reserve_bytes']:,} B kept for the application" if fit[
+        "reserve_bytes"] else ""
+    verdict = "fits" if fit["ram_margin"] >= 0 and fit["flash_margin"] >= 0 else "DOES NOT FIT"
+    return (f"on {fit['board']} ({fit['what']}, {fit['core']}: {fit['ram_bytes']:,} B RAM, "
+            f"{fit['flash_bytes']:,} B flash{reserve}): {verdict} — {arena} "
+            f"{fit['arena_bytes']:,} B, RAM margin {fit['ram_margin']:,} B; file "
+            f"{fit['model_flash_bytes']:,} B, flash margin {fit['flash_margin']:,} B")
 
 
 def _int8_table(int8: dict[str, Any]) -> Table:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..boards import Board, fit
 from ..errors import DependencyError, TFLiteError
 from ..tflite.micro import MicroRunner, board_memory
 from ..tflite.model import TFLiteModel
@@ -19,14 +20,19 @@ from .tflite import inspect_tflite
 __all__ = ["ModelInfo", "TensorInfo", "entropy_bits", "inspect", "inspect_tflite"]
 
 
-def inspect(path: Path) -> ModelInfo:
-    """Describe a .tflite, .keras, .h5 or SavedModel directory."""
+def inspect(path: Path, board: Board | None = None, reserve_bytes: int = 0) -> ModelInfo:
+    """Describe a .tflite, .keras, .h5 or SavedModel directory; a .tflite also on `board`
+    (what is left of its RAM and flash after `reserve_bytes` for the application)."""
     path = Path(path)
     if not path.exists():
         raise TFLiteError("model file not found", str(path),
                           "give a .tflite, .keras or .h5 file or a SavedModel directory")
     if path.is_file() and path.suffix == ".tflite":
-        return replace(inspect_tflite(path), int8=_build_int8(path), micro=_micro(path))
+        return replace(inspect_tflite(path), int8=_build_int8(path),
+                       micro=_micro(path, board, reserve_bytes))
+    if board is not None:
+        raise TFLiteError("a board's margins are for the .tflite it stores", str(path),
+                          "inspect the build's model.tflite with --board")
     from .keras import inspect_keras
 
     return inspect_keras(path)
@@ -43,9 +49,11 @@ def _build_int8(path: Path) -> dict[str, Any] | None:
         return None  # not a prune2edge report: the file is described on its own
 
 
-def _micro(path: Path) -> dict[str, Any]:
+def _micro(path: Path, board: Board | None, reserve_bytes: int) -> dict[str, Any]:
     """What a microcontroller needs for the file: activations per op (from the file), and
-    TFLM's arena and the flash when tflite-micro is installed and can run it."""
+    TFLM's arena and the flash when tflite-micro is installed and can run it; on `board`,
+    the margins left (the most activation bytes alive at once standing in for the arena
+    where TFLM cannot run)."""
     view = TFLiteModel.of_file(path)
     activations = view.activation_memory()
     found: dict[str, Any] = {"activations": [op.to_dict() for op in activations]}
@@ -53,4 +61,8 @@ def _micro(path: Path) -> dict[str, Any]:
         found.update(board_memory(MicroRunner(view.content, str(path)), activations))
     except (DependencyError, TFLiteError) as exc:
         found["unavailable"] = exc.what
+    if board is not None:
+        arena = found["arena"]["total"] if "arena" in found else None
+        found["board"] = fit(board, reserve_bytes, arena,
+                             max(op.live_bytes for op in activations), len(view.content))
     return found

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..boards import board_named, check_reserve
 from ..cpu import CLASSES
 from ..errors import RecipeError, ReportError, nearest
 from ..params import coerce, from_mapping, to_mapping, unknown_key_error
@@ -71,6 +72,8 @@ class Budgets:
     max_latency_ratio: float | None = None  # final p50 / baseline p50
     max_arena_bytes: int | None = None  # TFLM tensor arena (validate runtime = "both")
     max_flash_bytes: int | None = None  # the .tflite a microcontroller stores in flash
+    board: str | None = None  # sets the two above, where unset, from the board's RAM and flash
+    reserve_bytes: int | None = None  # board: RAM and flash the application keeps for itself
     # "point": max_accuracy_drop holds for the measured drop; "confident": for the upper end
     # of its 95% paired interval, i.e. the drop is within budget beyond reasonable doubt
     accuracy_gate: Literal["point", "confident"] = "point"
@@ -102,10 +105,20 @@ class Budgets:
         """What measuring these budgets needs installed: the arena needs TFLM itself."""
         if self.max_arena_bytes is None:
             return []
-        return [(TFLM.without("or drop max_arena_bytes from [budgets]"),
-                 "budgets.max_arena_bytes")]
+        key = "board" if self.board else "max_arena_bytes"
+        return [(TFLM.without(f"or drop {key} from [budgets]"), f"budgets.{key}")]
 
     def __post_init__(self) -> None:
+        if self.reserve_bytes is not None and self.board is None:
+            raise RecipeError("reserve_bytes is what the application keeps of a board",
+                              "reserve_bytes", 'name the board too, e.g. board = "nrf52840"')
+        if self.board is not None:  # its RAM and flash, less the reserve, where not given
+            board = board_named(self.board, "board")
+            check_reserve(board, self.reserve_bytes or 0, "reserve_bytes")
+            ram, flash = board.limits(self.reserve_bytes or 0)
+            for name, value in (("max_arena_bytes", ram), ("max_flash_bytes", flash)):
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, value)
         for name in ("max_bytes", "max_gzip_bytes", "max_accuracy_drop", "max_latency_ratio",
                      "max_arena_bytes", "max_flash_bytes"):
             value = getattr(self, name)
