@@ -17,7 +17,7 @@ PACKAGE = Path(prune2edge.__file__).parent
 RANKS = {
     "errors": 0,
     "sizes": 1, "params": 1, "sources": 1, "progress": 1, "jobs": 1, "_compat": 1,
-    "native_log": 1, "storage": 1, "requirements": 1, "cpu": 1, "metrics": 1,
+    "native_log": 1, "storage": 1, "requirements": 1, "cpu": 1, "metrics": 1, "boards": 1,
     "data": 2, "examples": 2, "sparsity": 2,
     "keras": 3, "keras3": 3, "tflite": 3,
     "inspect": 4, "report": 4, "quantization": 4,
