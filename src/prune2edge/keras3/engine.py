@@ -16,7 +16,15 @@ from ..sparsity.schedules import Schedule
 from .clustering import KIND, PER_CHANNEL_TYPES, Clusters, follow, saved_kind
 from .fake_quant import applied, fake_quantize, unquantizable
 from .keeping import Kept, keep
-from .masking import Masks, Rule, hold, layers_with_weights, pruned_variables, pruning_summaries
+from .masking import (
+    Masks,
+    Rule,
+    every_layer,
+    hold,
+    layers_with_weights,
+    pruned_variables,
+    pruning_summaries,
+)
 
 ONE_BATCH = 8  # samples the output is looked at on, where the model's layers do not say
 
@@ -30,7 +38,7 @@ class Keras3Engine:
 
     def __init__(self, model: Any):
         keras = self.keras()
-        layers = _every_layer(model)
+        layers = every_layer(model)
         self.names = [layer.name for layer in layers]  # kept through copies and checkpoints
         self.custom_objects = {
             type(layer).__name__: type(layer) for layer in layers
@@ -49,7 +57,7 @@ class Keras3Engine:
                 else type(model).from_config(model.get_config()))  # not compiled, as clones are
         if len(copy.weights) != len(model.weights):  # a subclassed model's, not yet called
             copy(np.zeros((1, *self.input_shape(model)), "float32"), training=False)
-        _name_layers(copy, [layer.name for layer in _every_layer(model)])
+        _name_layers(copy, [layer.name for layer in every_layer(model)])
         copy.set_weights(model.get_weights())
         return copy
 
@@ -217,15 +225,9 @@ class Keras3Engine:
         return model
 
 
-def _every_layer(layer: Any) -> list[Any]:
-    """`layer` and every layer in it, at any depth."""
-    return [layer, *(inner for sub in _compat.keras3_sublayers(layer)
-                     for inner in _every_layer(sub))]
-
-
 def _name_layers(model: Any, names: list[str]) -> None:
-    """Give `model`'s layers, in `_every_layer` order, these names: a subclassed model's layers
+    """Give `model`'s layers, in `every_layer` order, these names: a subclassed model's layers
     are named anew whenever it is made (copied, or read back), the same architecture's in the
     same order."""
-    for layer, name in zip(_every_layer(model), names, strict=True):
+    for layer, name in zip(every_layer(model), names, strict=True):
         layer.name = name

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _compat
 from ..errors import Unquantizable
+from .masking import every_layer
 
 # Layer types whose kernel is faked, by the attribute holding it (Keras 3.15).
 KERNELS = {"Dense": "_kernel", "Conv1D": "_kernel", "Conv2D": "_kernel",
@@ -100,10 +101,7 @@ def _kind(layer: Any) -> str | None:
 
 def _leaves(layer: Any) -> list[Any]:
     """The layers of `layer` with no layers in them, at any depth."""
-    found = []
-    for sub in _compat.keras3_sublayers(layer):
-        found += _leaves(sub) if _compat.keras3_sublayers(sub) else [sub]
-    return found
+    return [sub for sub in every_layer(layer)[1:] if not _compat.keras3_sublayers(sub)]
 
 
 def _consumers(model: Any) -> dict[int, list[Any]]:

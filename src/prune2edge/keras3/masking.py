@@ -37,6 +37,12 @@ PRUNED_WEIGHTS: dict[str, frozenset[str]] = {
 }
 
 
+def every_layer(layer: Any) -> list[Any]:
+    """`layer` and every layer in it, at any depth, parents before their layers."""
+    return [layer, *(inner for sub in _compat.keras3_sublayers(layer)
+                     for inner in every_layer(sub))]
+
+
 def layers_with_weights(model: Any) -> Iterator[Any]:
     """Every layer of `model` that holds weights of its own, in order: the layers of the
     types tfmot knows whole, other layers' sublayers (nested models, a subclass's blocks)
