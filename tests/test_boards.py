@@ -57,3 +57,11 @@ def test_inspect_shows_the_margins_on_a_board(tiny_files):
     assert "on rp2040 (Raspberry Pi RP2040 (Pico), Cortex-M0+" in " ".join(shown.stdout.split())
     wrong = CliRunner().invoke(app, ["inspect", path, "--board", "pico"])
     assert wrong.exit_code == 1 and wrong.stderr.startswith("error: unknown board 'pico'")
+    alone = CliRunner().invoke(app, ["inspect", path, "--reserve", "4096"])
+    assert alone.exit_code == 1 and alone.stderr.startswith(
+        "error: --reserve is what the application keeps of a board")
+    predicted = json.loads(CliRunner().invoke(app, ["inspect", path, "--json"]).stdout)
+    arena = predicted["micro"]["predicted_arena"]  # from the file, where TFLM does not run too
+    assert arena["total"] > arena["head"] > 0 and arena["unmodelled"] == []
+    if "arena" in predicted["micro"]:
+        assert arena["total"] == predicted["micro"]["arena"]["total"]

@@ -55,13 +55,13 @@ def check_reserve(board: Board, reserve_bytes: int, where: str) -> None:
                           "give the bytes of RAM and flash the application keeps for itself")
 
 
-def fit(board: Board, reserve_bytes: int, arena_bytes: int | None, least_arena_bytes: int,
+def fit(board: Board, reserve_bytes: int, arena_bytes: int | None, predicted_arena_bytes: int,
         flash_bytes: int) -> dict[str, Any]:
-    """How a model fits `board`: its arena (TFLM's, or None where TFLM did not run; the
-    activations alive at once are a lower bound of it) and file against what is left after
-    `reserve_bytes`, with the margins (negative: it does not fit)."""
+    """How a model fits `board`: its arena (TFLM's, or, where TFLM did not run, the arena
+    predicted from the file) and file against what is left after `reserve_bytes`, with the
+    margins (negative: it does not fit)."""
     ram, flash = board.limits(reserve_bytes)
-    arena = arena_bytes if arena_bytes is not None else least_arena_bytes
+    arena = arena_bytes if arena_bytes is not None else predicted_arena_bytes
     return {"board": board.name, "core": board.core, "what": board.what,
             "ram_bytes": board.ram_bytes, "flash_bytes": board.flash_bytes,
             "reserve_bytes": reserve_bytes, "arena_bytes": arena,

@@ -67,6 +67,7 @@ def inspect(
 ) -> None:
     """Show each weight tensor: zeros, encoding, bytes, entropy, and which sparse kernels fit."""
     from ..boards import board_named, check_reserve
+    from ..errors import RecipeError
     from ..inspect import inspect as inspect_model
     from .render import inspect_tables
 
@@ -74,6 +75,9 @@ def inspect(
         chosen = None if board is None else board_named(board, "--board")
         if chosen is not None:
             check_reserve(chosen, reserve, "--reserve")
+        elif reserve:
+            raise RecipeError("--reserve is what the application keeps of a board", "--reserve",
+                              "name the board too, e.g. --board nrf52840")
         info = inspect_model(model, chosen, reserve)
     if as_json:
         out_console.print_json(data=info.to_dict())

@@ -23,7 +23,7 @@ from ..inspect.info import ModelInfo, TensorInfo
 from ..progress import Reporter, Task
 from ..report.markdown import accuracy_sentence, summary_rows
 from ..report.micro import SHOWN as MICRO_SHOWN
-from ..report.micro import agreement_sentence, memory_sentence
+from ..report.micro import agreement_sentence, memory_sentence, predicted_sentence
 from ..report.micro import short as short_tensor
 from ..report.quantization import error_rows
 from ..report.schema import BuildReport
@@ -211,8 +211,9 @@ def _micro_tables(micro: dict[str, Any]) -> list[Any]:
     for op in ranked[:MICRO_SHOWN]:
         table.add_row(str(op["index"]), op["op"], escape(short_tensor(op["output"])),
                       f"{op['live_bytes']:,}")
-    line = ("TensorFlow Lite Micro: " + memory_sentence(micro) if "arena" in micro else
-            f"TensorFlow Lite Micro: no arena figure ({micro['unavailable']})")
+    line = (f"arena predicted from the file: {predicted_sentence(micro['predicted_arena'])}\n"
+            + ("TensorFlow Lite Micro: " + memory_sentence(micro) if "arena" in micro else
+               f"TensorFlow Lite Micro: not run ({micro['unavailable']})"))
     return [table, Text(line + ("\n" + board_sentence(micro["board"])
                                 if "board" in micro else ""))]
 
@@ -220,8 +221,7 @@ def _micro_tables(micro: dict[str, Any]) -> list[Any]:
 def board_sentence(fit: dict[str, Any]) -> str:
     """How the model fits a board: arena and file against its RAM and flash, less the
     reserve; negative margins say it does not."""
-    arena = ("arena" if fit["arena_measured"]
-             else "at least (activations alive at once; TFLM did not run)")
+    arena = "arena" if fit["arena_measured"] else "arena (predicted; TFLM did not run)"
     reserve = f", {fit['reserve_bytes']:,} B kept for the application" if fit[
         "reserve_bytes"] else ""
     verdict = "fits" if fit["ram_margin"] >= 0 and fit["flash_margin"] >= 0 else "DOES NOT FIT"

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..boards import Board, fit
 from ..errors import DependencyError, TFLiteError
+from ..tflite.arena import predict
 from ..tflite.micro import MicroRunner, board_memory
 from ..tflite.model import TFLiteModel
 from .info import ModelInfo, TensorInfo, entropy_bits
@@ -50,19 +51,20 @@ def _build_int8(path: Path) -> dict[str, Any] | None:
 
 
 def _micro(path: Path, board: Board | None, reserve_bytes: int) -> dict[str, Any]:
-    """What a microcontroller needs for the file: activations per op (from the file), and
-    TFLM's arena and the flash when tflite-micro is installed and can run it; on `board`,
-    the margins left (the most activation bytes alive at once standing in for the arena
-    where TFLM cannot run)."""
+    """What a microcontroller needs for the file: activations per op and the arena TFLM will
+    allocate, predicted (from the file), and TFLM's own arena and the flash when tflite-micro
+    is installed and can run it; on `board`, the margins left (the predicted arena standing
+    in for TFLM's where it cannot run)."""
     view = TFLiteModel.of_file(path)
     activations = view.activation_memory()
-    found: dict[str, Any] = {"activations": [op.to_dict() for op in activations]}
+    predicted = predict(view)
+    found: dict[str, Any] = {"activations": [op.to_dict() for op in activations],
+                             "predicted_arena": predicted.to_dict()}
     try:
         found.update(board_memory(MicroRunner(view.content, str(path)), activations))
     except (DependencyError, TFLiteError) as exc:
         found["unavailable"] = exc.what
     if board is not None:
         arena = found["arena"]["total"] if "arena" in found else None
-        found["board"] = fit(board, reserve_bytes, arena,
-                             max(op.live_bytes for op in activations), len(view.content))
+        found["board"] = fit(board, reserve_bytes, arena, predicted.total, len(view.content))
     return found

@@ -22,6 +22,15 @@ def memory_sentence(micro: dict[str, Any]) -> str:
             f"{peak['index']} ({peak['op']}, {short(peak['output'])})")
 
 
+def predicted_sentence(predicted: dict[str, Any]) -> str:
+    """The arena predicted from the file (tflite.arena), and the ops it could not model."""
+    unmodelled = predicted["unmodelled"]
+    missing = (f"; without the persistent data of {', '.join(unmodelled)} (not modelled)"
+               if unmodelled else "")
+    return (f"{fmt_bytes(predicted['total'])} B ({fmt_bytes(predicted['head'])} B "
+            f"activations, {fmt_bytes(predicted['tail'])} B persistent{missing})")
+
+
 def agreement_sentence(micro: dict[str, Any]) -> str:
     agree = micro.get("agreement")
     if not agree:

@@ -71,9 +71,9 @@ class MicroRunner:
                 progress.advance(len(chunk))
         return np.asarray(outputs, np.float32)
 
-    def arena(self) -> Arena:
-        """What the recording allocator used (after one invocation), and the smallest arena
-        the interpreter accepts, found by bisection."""
+    def recorded(self) -> dict[str, int]:
+        """The arena's total, head and tail bytes as the recording allocator counts them
+        after one invocation."""
         sample = np.zeros((1, *self.input_shape), np.float32)
         self.interpreter.set_input(quantize(sample, *_params(self.input)), 0)
         self.interpreter.invoke()
@@ -83,6 +83,12 @@ class MicroRunner:
         if set(recorded) != {"total", "head", "tail"}:
             raise TFLiteError("TFLM printed no arena allocation", self.source,
                               "check the tflite-micro version (prune2edge[micro] pins one)")
+        return recorded
+
+    def arena(self) -> Arena:
+        """What the recording allocator used, and the smallest arena the interpreter
+        accepts, found by bisection."""
+        recorded = self.recorded()
         return Arena(recorded["total"], recorded["head"], recorded["tail"],
                      smallest_arena(self.content, recorded["total"]))
 

@@ -105,7 +105,7 @@ class TFLiteModel:
         such set."""
         graph = self.graph
         ops = graph.operators
-        constant = {i for i, t in enumerate(graph.tensors) if self._stored(t)}
+        constant = {i for i, t in enumerate(graph.tensors) if self.stores(t)}
         first: dict[int, int] = {int(t): 0 for t in graph.inputs}
         last: dict[int, int] = {int(t): len(ops) - 1 for t in graph.outputs}
         for index, op in enumerate(ops):
@@ -114,7 +114,7 @@ class TFLiteModel:
                 last[tensor] = max(last.get(tensor, index), index)
             for tensor in (int(t) for t in op.inputs if t >= 0 and t not in constant):
                 last[tensor] = max(last.get(tensor, index), index)
-        sizes = {t: self._bytes(graph.tensors[t]) for t in first}
+        sizes = {t: self.tensor_bytes(graph.tensors[t]) for t in first}
         result = []
         for index, op in enumerate(ops):
             live = sum(size for t, size in sizes.items() if first[t] <= index <= last.get(t, -1))
@@ -124,15 +124,16 @@ class TFLiteModel:
 
     def data(self, tensor: Any) -> np.ndarray:
         """The bytes a tensor's buffer stores (empty for activations)."""
-        data = self.model.buffers[tensor.buffer].data if self._stored(tensor) else None
+        data = self.model.buffers[tensor.buffer].data if self.stores(tensor) else None
         return np.zeros(0, np.uint8) if data is None else np.asarray(data, np.uint8)
 
-    def _stored(self, tensor: Any) -> bool:
+    def stores(self, tensor: Any) -> bool:
         """Whether the file stores the tensor's values (a constant, not an activation)."""
         data = self.model.buffers[tensor.buffer].data if tensor.buffer else None
         return data is not None and len(data) > 0
 
-    def _bytes(self, tensor: Any) -> int:
+    def tensor_bytes(self, tensor: Any) -> int:
+        """The bytes a tensor's values take."""
         shape = [max(1, int(d)) for d in (tensor.shape if tensor.shape is not None else [])]
         return math.prod(shape) * ITEM_BYTES.get(self.type_name(tensor), 4)
 
