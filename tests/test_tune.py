@@ -12,7 +12,7 @@ import pytest
 from conftest import made_once
 from prune2edge import build, load_recipe
 from prune2edge.data import Dataset
-from prune2edge.errors import RecipeError
+from prune2edge.errors import BudgetError, RecipeError
 from prune2edge.progress import Reporter, Task
 from prune2edge.recipe.tuning import TuneSpec
 from prune2edge.tune import tune
@@ -142,6 +142,32 @@ def test_finalists_run_the_recipes_stages_after_the_structural_one(write_recipe)
                                       model="tiny_models:cnn"))
     with pytest.raises(RecipeError, match="no convert stage follows the structural one"):
         probe_stages(recipe)
+
+
+def test_a_probe_converts_dense_when_the_build_runs_its_file_on_tflm(write_recipe):
+    from prune2edge.tune.search import probe_stages
+    auto = STAGES.replace('sparse = "off"', 'sparse = "auto"') + TUNE.format(objective="arena")
+    micro = probe_stages(load_recipe(write_recipe(auto, model="tiny_models:cnn"),
+                                     ["stages.validate.runtime=auto"]))
+    assert micro[-1].sparse == "off"  # the build's convert keeps the dense file for TFLM
+    litert = probe_stages(load_recipe(write_recipe(auto, model="tiny_models:cnn")))
+    assert litert[-1].sparse == "auto"
+
+
+def test_a_memory_budget_is_a_constraint_with_a_distance():
+    from prune2edge.tune.fitting import Footprint, MemoryBudget, unmet
+    budget = MemoryBudget(max_arena_bytes=1000, max_flash_bytes=4000)
+    assert budget.active and not MemoryBudget().active
+    assert budget.fits(1000, 4000) and not budget.fits(1001, 10) and not budget.fits(None, 10)
+    assert budget.excess(900, 3000) == 0 and budget.excess(1500, 5000) == pytest.approx(0.75)
+    assert MemoryBudget(max_flash_bytes=10).fits(10**9, 10)  # no arena limit
+    reached = [("dense", Footprint(3000, 9000, "CONV_2D a (op 0)", 3008, 3000)),
+               ("conv 50%", Footprint(1500, 5000, "CONV_2D b (op 2)", 1504, 1500))]
+    error = unmet(budget, reached)
+    assert error.exit_code == 3 and "\n" not in str(error)
+    assert str(error).startswith("no candidate fits max_arena_bytes = 1,000 and max_flash_bytes "
+                                 "= 4,000: the smallest arena reached is 1,504 B (conv 50%; "
+                                 "flash 5,000 B), set by CONV_2D b (op 2)")
 
 
 def test_the_compression_path_costs_fewer_bits_a_weight_at_every_step(write_recipe):
@@ -383,3 +409,33 @@ def test_the_recipes_own_setting_is_the_structural_winners_file(tmp_path, tiny_n
     assert own.knobs == {"sparsity": 0.5, "clusters": 8} and not structural.knobs
     assert (own.step, own.validation_accuracy, own.gzip_bytes) == \
         (structural.step, structural.validation_accuracy, structural.gzip_bytes)
+
+
+@pytest.mark.slow
+def test_the_arena_objective_verifies_its_finalists_on_tflm_and_names_an_unmet_budget(
+        tmp_path, tiny_npz):
+    pytest.importorskip("tflite_micro")
+    path = tmp_path / "recipe.toml"
+    path.write_text(f'version = 1\nname = "tiny"\n[model]\nsource = "tiny_models:cnn"\n'
+                    f'[data]\nsource = "{tiny_npz}"\n{STAGES}' + TUNE.format(objective="arena"))
+    result = tune(path, tmp_path / "tune", overrides=("tune.max_trials=2",))
+    doc = json.loads((tmp_path / "tune" / "tune.json").read_text())
+    memory = [f["memory"] for f in doc["finalists"]]
+    assert len(memory) >= 2  # the dense model and a pruned one
+    for figures in memory:  # predicted from the file, then measured by TFLM: equal
+        assert figures["predicted_arena_bytes"] == figures["arena_bytes"] > 0
+        assert figures["smallest_arena_bytes"] <= figures["arena_bytes"] + 16
+        assert "(op " in figures["peak_op"]
+    fitting = [f for f in doc["finalists"] if f["within_budget"]]
+    assert doc["winner"]["memory"]["arena_bytes"] == min(
+        f["memory"]["arena_bytes"] for f in fitting)
+    assert result.report.micro is None or result.report.micro.get("arena") is not None
+    smallest = min(figures["arena_bytes"] for figures in memory)
+    with pytest.raises(BudgetError) as error:
+        tune(path, tmp_path / "unmet", overrides=("tune.max_trials=2", "tune.finalists=1",
+                                                  "budgets.max_arena_bytes=64"))
+    message = str(error.value)
+    assert "\n" not in message and "no candidate fits max_arena_bytes = 64" in message
+    assert f"the smallest arena reached is {smallest:,} B" in message and "set by" in message
+    assert (tmp_path / "unmet" / "tune.json").is_file()
+    assert not (tmp_path / "unmet" / "tuned.toml").exists()

@@ -15,7 +15,7 @@ class TuneSpec:
     """The search `prune2edge tune` runs over the recipe's `structural` stage: each group of
     channels climbs the `ratios` ladder while the accuracy budget (`[budgets]`) holds."""
 
-    objective: Literal["latency", "size"] = "latency"
+    objective: Literal["latency", "size", "arena"] = "latency"  # arena: TFLM's, predicted
     search: Literal["greedy", "uniform"] = "greedy"  # per group, or all groups together
     ratios: tuple[float, ...] = LADDER  # the shares a group may lose, in increasing order
     max_trials: int = 40  # candidates scored (one-shot, on the validation split)

@@ -24,7 +24,7 @@ from ..progress import Reporter
 from ..recipe.schema import Recipe
 from ..stages.cluster import Cluster
 from ..stages.prune import Prune
-from .finalists import budget_floor, measured_in_turns
+from .finalists import budget_floor, measured_in_turns, verdict
 from .findings import CLUSTERS, SPARSITY, Finalist, Search, label
 from .measure import Scorer, measure_accuracy, run_stages
 from .memory import Memory
@@ -120,5 +120,5 @@ def compress(search: Search, chosen: Finalist, recipe: Recipe, path: list[dict[s
             p50_ms=measured.p50_ms, gzip_bytes=measured.gzip_bytes,
             latency_ratio=measured.p50_ms / dense.p50_ms,
             gzip_ratio=dense.gzip_bytes / measured.gzip_bytes,
-            within_budget=probes[index][1] >= floor))
+            **verdict(search, probes[index][0], probes[index][1] >= floor)))
 

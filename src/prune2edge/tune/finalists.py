@@ -5,6 +5,7 @@ probes are then measured beside the dense model."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..engine.context import BuildContext
 from ..engine.prepare import seed_everything
@@ -12,6 +13,7 @@ from ..engine.stage import Stage
 from ..progress import Reporter
 from ..recipe.schema import Recipe
 from .findings import Finalist, Search, objective
+from .fitting import Footprint
 from .measure import Candidate, Measured, Scorer, measure, measure_accuracy, run_stages
 from .memory import Memory
 
@@ -55,7 +57,7 @@ def finalists(search: Search, recipe: Recipe, scorer: Scorer, probe: tuple[Stage
     search.finalists.append(Finalist(
         ratios={}, macs=search.dense.macs, params=search.dense.params,
         validation_accuracy=search.dense.accuracy, p50_ms=dense.p50_ms,
-        gzip_bytes=dense.gzip_bytes, within_budget=True))
+        gzip_bytes=dense.gzip_bytes, **verdict(search, dense_file, True)))
     for index, figures in zip(ordered, measured, strict=True):
         candidate = probes[index][0]
         predicted = objective(search, candidate) if search.spec.objective == "latency" else None
@@ -65,7 +67,19 @@ def finalists(search: Search, recipe: Recipe, scorer: Scorer, probe: tuple[Stage
             p50_ms=figures.p50_ms, gzip_bytes=figures.gzip_bytes,
             predicted_p50_ms=predicted, latency_ratio=figures.p50_ms / dense.p50_ms,
             gzip_ratio=dense.gzip_bytes / figures.gzip_bytes,
-            within_budget=probes[index][2] >= floor))
+            **verdict(search, probes[index][1], probes[index][2] >= floor)))
+
+
+def verdict(search: Search, file: Path, accurate: bool) -> dict[str, Any]:
+    """A finalist's `within_budget` (accurate enough and, with a memory budget, fitting it as
+    TFLM measures the file) and `memory` (its footprint, the arena verified on TFLM, where
+    the search needs footprints)."""
+    if not search.needs_footprints:
+        return {"within_budget": accurate}
+    footprint = Footprint.of_file(file, verify=True)
+    return {"within_budget": accurate and search.budget.fits(footprint.arena,
+                                                             footprint.flash_bytes),
+            "memory": footprint.to_dict()}
 
 
 def measured_in_turns(memory: Memory, files: list[Path], ctx: BuildContext) -> list[Measured]:

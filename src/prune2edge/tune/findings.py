@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..recipe.tuning import TuneSpec
+from .fitting import MemoryBudget
 from .measure import Candidate, LatencyModel
 
 SPARSITY, CLUSTERS = "sparsity", "clusters"  # the knobs the compression search turns
@@ -54,6 +55,7 @@ class Finalist:
     latency_ratio: float | None = None  # p50 / the dense model's
     gzip_ratio: float | None = None  # the dense model's gzip bytes / its own
     knobs: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, Any] | None = None  # its Footprint (arena predicted and on TFLM, flash)
 
     @property
     def dense(self) -> bool:
@@ -70,8 +72,10 @@ class Finalist:
         """tune.json's finalist: the dense one with `dense: true`, the others with their step
         and ratios to the dense one."""
         shared = {"ratios": self.ratios, "macs": self.macs, "params": self.params}
-        measured = {"validation_accuracy": self.validation_accuracy, "p50_ms": self.p50_ms,
-                    "gzip_bytes": self.gzip_bytes}
+        measured: dict[str, Any] = {"validation_accuracy": self.validation_accuracy,
+                                    "p50_ms": self.p50_ms, "gzip_bytes": self.gzip_bytes}
+        if self.memory is not None:
+            measured["memory"] = self.memory
         if self.dense:
             return {**shared, "dense": True, **measured, "within_budget": self.within_budget}
         return {"step": self.step, **shared, **({"knobs": self.knobs} if self.knobs else {}),
@@ -93,19 +97,35 @@ class Search:
     winner: Finalist | None = None
     interrupted: bool = False
     seconds: float = 0.0
+    budget: MemoryBudget = field(default_factory=MemoryBudget)
+
+    @property
+    def needs_footprints(self) -> bool:
+        """Whether candidates' files are made for their arena and flash as they are scored."""
+        return self.spec.objective == "arena" or self.budget.active
 
 
-def choose(search: Search) -> Finalist:
-    """The winner (kept in `search` too): the finalist within the budget with the lowest p50
-    (or gzip bytes); the dense one always is."""
-    latency = search.spec.objective == "latency"
-    search.winner = min((f for f in search.finalists if f.within_budget),
-                        key=lambda f: f.p50_ms if latency else f.gzip_bytes)
+def choose(search: Search) -> Finalist | None:
+    """The winner (kept in `search` too): the finalist within the budget with the lowest p50,
+    gzip bytes or arena; the dense one is unless a memory budget rules it out (None: no
+    finalist is)."""
+    objective = search.spec.objective
+    search.winner = min((f for f in search.finalists if f.within_budget), default=None,
+                        key=lambda f: f.p50_ms if objective == "latency" else (
+                            f.gzip_bytes if objective == "size" else _arena(f)))
     return search.winner
 
 
+def _arena(finalist: Finalist) -> int:
+    memory = finalist.memory or {}
+    return memory.get("arena_bytes") or memory.get("predicted_arena_bytes") or 0
+
+
 def objective(search: Search, candidate: Candidate) -> float:
-    """Predicted p50 (ms) for latency, parameters for size: lower is better."""
+    """Predicted p50 (ms) for latency, parameters for size, the predicted arena for arena:
+    lower is better."""
+    if search.spec.objective == "arena" and candidate.footprint is not None:
+        return float(candidate.footprint.arena)
     if search.spec.objective == "size" or search.latency is None:
         return float(candidate.params)
     return search.latency.predict(candidate.macs)
@@ -113,6 +133,8 @@ def objective(search: Search, candidate: Candidate) -> float:
 
 def objective_text(search: Search, candidate: Candidate) -> str:
     """The objective with its unit, for progress lines."""
+    if search.spec.objective == "arena" and candidate.footprint is not None:
+        return f"{candidate.footprint.arena:,} B arena (predicted)"
     if search.spec.objective == "size" or search.latency is None:
         return f"{candidate.params:,} parameters"
     return f"{objective(search, candidate):.4g} ms predicted p50"

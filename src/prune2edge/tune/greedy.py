@@ -15,6 +15,7 @@ from ..jobs import Jobs
 from ..progress import Reporter
 from ..recipe.tuning import TuneSpec
 from .findings import Search, Trial, objective, objective_text
+from .fitting import Footprint
 from .measure import Candidate, Scorer
 from .memory import Memory
 
@@ -22,8 +23,12 @@ NOISE = 0.002  # validation accuracy differences below this are not told apart
 
 
 def greedy(search: Search, pool: Jobs, start: float, reporter: Reporter, memory: Memory,
-           gzip_of: Callable[[Candidate], int]) -> None:
-    """Climb the ladder; `gzip_of` gives a candidate's file size (for `max_gzip_bytes`)."""
+           gzip_of: Callable[[Candidate], int],
+           footprint_of: Callable[[Candidate], Footprint]) -> None:
+    """Climb the ladder; `gzip_of` gives a candidate's file size (for `max_gzip_bytes`),
+    `footprint_of` its file's arena and flash (for the arena objective and memory budgets:
+    a step that shrinks no tensor alive at the arena's peak saves nothing, so the groups
+    feeding the peak are the ones taken)."""
     spec = search.spec
     current = search.dense
     limit = search.dense.accuracy - spec.screen_drop / 100
@@ -41,7 +46,8 @@ def greedy(search: Search, pool: Jobs, start: float, reporter: Reporter, memory:
             best = search.path[-1] if search.path else search.dense
             task.advance(status=f"best {objective_text(search, best)}")
 
-        while len(search.trials) < spec.max_trials and not target_reached(search, current, gzip_of):
+        while len(search.trials) < spec.max_trials and not target_reached(
+                search, current, gzip_of):
             if _late(spec, start):
                 return
             steps = next_steps(spec, current.ratios)[:spec.max_trials - len(search.trials)]
@@ -51,6 +57,8 @@ def greedy(search: Search, pool: Jobs, start: float, reporter: Reporter, memory:
             finally:  # the step's finished trials, in order, even when Ctrl-C stops it
                 search.trials += [_trial(search, *finished[i]) for i in sorted(finished)]
             proposals = [c for c in candidates if c.accuracy >= limit]
+            if search.needs_footprints:
+                proposals = [replace(c, footprint=footprint_of(c)) for c in proposals]
             if not proposals:
                 return
             current = max(proposals, key=lambda c: _efficiency(search, current, c))
@@ -88,23 +96,36 @@ def next_steps(spec: TuneSpec, ratios: dict[str, float]) -> list[dict[str, float
 
 
 def _efficiency(search: Search, current: Candidate, step: Candidate) -> float:
-    """Objective saved per accuracy lost; losses under a fifth of a point (noise on a
-    validation split of a few thousand samples) count as a fifth of a point, so that a step
-    saving much is not passed over for one saving little at no measured cost."""
-    gain = objective(search, current) - objective(search, step)
+    """Cost saved per accuracy lost; losses under a fifth of a point (noise on a validation
+    split of a few thousand samples) count as a fifth of a point, so that a step saving much
+    is not passed over for one saving little at no measured cost."""
+    gain = _cost(search, current) - _cost(search, step)
     return gain / max(current.accuracy - step.accuracy, NOISE)
+
+
+def _cost(search: Search, candidate: Candidate) -> float:
+    """The objective; with a memory budget, how far the candidate's file is over it (so the
+    steps that shrink what the budget is short of win: the groups alive at the arena's
+    peak for the arena, the widest layers for the flash)."""
+    footprint = candidate.footprint
+    if search.budget.active and footprint is not None:
+        return search.budget.excess(footprint.arena, footprint.flash_bytes)
+    return objective(search, candidate)
 
 
 def target_reached(search: Search, current: Candidate, gzip_of: Callable[[Candidate], int]) -> bool:
     """Whether the target is met: the predicted latency ratio, or the gzip bytes of the file
-    the recipe's quantize and convert stages make of the candidate."""
+    the recipe's quantize and convert stages make of the candidate; with a memory budget,
+    and that file's predicted arena and flash fit it (the budget alone is a target)."""
     spec = search.spec
+    fits = search.budget.fits(current.footprint.arena, current.footprint.flash_bytes) if (
+        search.budget.active and current.footprint is not None) else not search.budget.active
     if spec.objective == "latency" and spec.max_latency_ratio is not None:
-        return objective(search, current) <= spec.max_latency_ratio * objective(
+        return fits and objective(search, current) <= spec.max_latency_ratio * objective(
             search, search.dense)
     if spec.objective == "size" and spec.max_gzip_bytes is not None:
-        return gzip_of(current) <= spec.max_gzip_bytes
-    return False
+        return fits and gzip_of(current) <= spec.max_gzip_bytes
+    return search.budget.active and fits
 
 
 def _late(spec: TuneSpec, start: float) -> bool:

@@ -27,6 +27,7 @@ from ..progress import Reporter
 from ..sizes import Size
 from ..stages.structural import Structural
 from ..tflite.runner import TFLiteRunner, measure_latency
+from .fitting import Footprint
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Candidate:
     macs: int
     params: int
     model: Any = None
+    footprint: Footprint | None = None  # its file's arena and flash, where the search needs them
 
     def settings(self) -> dict[str, float]:
         return {name: ratio for name, ratio in self.ratios.items() if ratio}

@@ -17,8 +17,10 @@ from ..recipe.build import build
 from ..recipe.load import load_recipe
 from ..recipe.schema import Recipe
 from ..report.schema import BuildReport
+from ..requirements import TFLM, Requirement
 from ..requirements import check as check_installed
 from .findings import Search
+from .fitting import Footprint, unmet
 from .output import PARETO_PNG, TUNE_JSON, TUNED_TOML, plot, tuned_document, write_json, write_tuned
 from .search import run_search
 
@@ -48,6 +50,14 @@ class TuneResult:
                 "build_seconds": self.report.seconds}
 
 
+def requirements(recipe: Recipe) -> list[tuple[Requirement, str | None]]:
+    """What the tune needs installed: the recipe's, and TFLM to verify the finalists'
+    arenas for the arena objective."""
+    arena = recipe.tune is not None and recipe.tune.objective == "arena"
+    return [*recipe.requirements(), *([(TFLM.without('or use objective = "latency" or "size"'),
+                                        "tune.objective")] if arena else [])]
+
+
 def tune(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: bool = False,
          resume: bool = False, overrides: tuple[str, ...] = (), jobs: int | None = None,
          reporter: Reporter | None = None) -> TuneResult:
@@ -59,7 +69,7 @@ def tune(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: b
     reporter = reporter or Reporter()
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
-    check_installed(recipe.requirements())
+    check_installed(requirements(recipe))
     out = Path(out or Path("build") / f"{recipe.name}-tune")
     with BuildDir(out, force, resume) as build_dir:
         staging = build_dir.staging
@@ -81,6 +91,9 @@ def tune(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: b
                           f"and {len(search.finalists)} finalist(s); tune.json and pareto.png "
                           "show them, no tuned.toml was written (no winner was verified)",
                           str(out), "run the same command with --resume to go on from there")
+    if search.winner is None:
+        raise unmet(search.budget, [(f.describe(), Footprint(**f.memory))
+                                    for f in search.finalists if f.memory])
     report = build(out / TUNED_TOML, out / BUILD_DIR, force=True,
                    resume=(out / BUILD_DIR / RESUME_DIR).is_dir(), reporter=reporter,
                    log_native=True)

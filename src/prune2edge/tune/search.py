@@ -34,6 +34,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..engine.checkpoint import fingerprint
 from ..engine.context import BuildContext
@@ -51,9 +52,11 @@ from ..sizes import Size
 from ..stages.convert import Convert
 from ..stages.structural import Structural
 from ..stages.training import TrainingStage
+from ..stages.validate import Validate
 from .compression import compress, settings
 from .finalists import finalists
 from .findings import Search, choose
+from .fitting import Footprint, MemoryBudget
 from .greedy import greedy
 from .measure import (
     Candidate,
@@ -93,14 +96,18 @@ def probe_stages(recipe: Recipe) -> tuple[Stage, ...]:
                           "follows the structural one", "stages",
                           'add [[stages]] kind = "convert" (after kind = "quantize" for int8)')
     spec = recipe.tune or TuneSpec()
-    return tuple(_probe(s, spec) for s in stages[start:end + 1])
+    micro = any(isinstance(s, Validate) and s.for_micro for s in stages[end + 1:])
+    return tuple(_probe(s, spec, micro) for s in stages[start:end + 1])
 
 
-def _probe(stage: Stage, spec: TuneSpec) -> Stage:
+def _probe(stage: Stage, spec: TuneSpec, micro: bool) -> Stage:
+    """`stage` as a probe runs it; a convert whose file the build runs on TFLM (`micro`) is
+    dense, as the build's convert chooses then (TFLM has no DENSIFY kernel)."""
     cap = spec.trial_epochs
     if isinstance(stage, Convert):
         return replace(stage, layer_errors=False,
-                       strip_names=stage.strip_names or spec.objective == "size")
+                       strip_names=stage.strip_names or spec.objective == "size",
+                       sparse="off" if micro and stage.sparse == "auto" else stage.sparse)
     if cap is not None and isinstance(stage, TrainingStage):
         return replace(stage, epochs=min(stage.epochs, cap))
     return stage
@@ -139,31 +146,42 @@ def run_search(recipe: Recipe, work: Path, reporter: Reporter, out: Path,
     groups = [g.members[0] for g in plan.prunable]
     scorer = Scorer(template, ctx)
     dense = scorer.score(dict.fromkeys(groups, 0.0))
-    search = Search(spec, replace(dense, model=ctx.model))
+    search = Search(spec, replace(dense, model=ctx.model), budget=MemoryBudget.of(recipe))
 
-    def gzip_of(candidate: Candidate) -> int:
-        """The gzip bytes of the file the recipe's quantize and convert make of it."""
+    def figures_of(candidate: Candidate) -> dict[str, Any]:
+        """The gzip bytes, predicted arena and flash of the file the recipe's quantize and
+        convert make of it (made once, kept in the tune's memory)."""
         settings = candidate.settings()
-        if "gzip_bytes" not in (memory.trial(settings) or {}):
+        if "predicted_arena_bytes" not in (memory.trial(settings) or {}):
             model = candidate.model or scorer.score(candidate.ratios).model
             made = run_stages(formats, model, ctx, work / "size").tflite["final"]
-            memory.keep_trial(settings, {"gzip_bytes": Size.of_file(made).gzip_bytes})
-        return int(memory.trial(settings)["gzip_bytes"])  # type: ignore[index]
+            memory.keep_trial(settings, {"gzip_bytes": Size.of_file(made).gzip_bytes,
+                                         **Footprint.of_file(made).to_dict()})
+        return memory.trial(settings)  # type: ignore[return-value]
+
+    def gzip_of(candidate: Candidate) -> int:
+        return int(figures_of(candidate)["gzip_bytes"])
+
+    def footprint_of(candidate: Candidate) -> Footprint:
+        return Footprint(**{k: v for k, v in figures_of(candidate).items()
+                            if k in Footprint.__dataclass_fields__})
 
     try:
         converted = run_stages(formats, ctx.model, ctx, work / "dense")
         ctx = ctx.evolve(tflite={"baseline": converted.tflite["baseline"]})
         dense_file = converted.tflite["final"]
+        if search.needs_footprints:
+            search.dense = replace(search.dense, footprint=Footprint.of_file(dense_file))
         search.latency = _latency_model(search, scorer, formats, dense_file, ctx, work,
                                         reporter, memory)
         if jobs > 1:
             ctx.model.save(work / START)
         with Jobs(jobs, scorer, Scorer.in_worker,
                   (work / START, ctx.setup.data, recipe.seed, template)) as pool:
-            greedy(search, pool, start, reporter, memory, gzip_of)
+            greedy(search, pool, start, reporter, memory, gzip_of, footprint_of)
         finalists(search, recipe, scorer, probe, dense_file, ctx, work, reporter, memory)
         structural = choose(search)
-        if path:
+        if path and structural is not None:
             compress(search, structural, recipe, path, probe, scorer, dense_file, ctx, work,
                      reporter, memory)
             choose(search)
