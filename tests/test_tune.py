@@ -203,6 +203,10 @@ def test_greedy_steps_one_group_uniform_steps_all():
     uniform = TuneSpec(ratios=(0.25, 0.5), search="uniform")
     assert next_steps(uniform, {"a": 0.0, "b": 0.0}) == [{"a": 0.25, "b": 0.25}]
     assert next_steps(uniform, {"a": 0.5, "b": 0.5}) == []
+    # With a memory budget, the every-group step joins each group's own.
+    assert next_steps(greedy, {"a": 0.0, "b": 0.0}, together=True) == [
+        {"a": 0.25, "b": 0.0}, {"a": 0.0, "b": 0.25}, {"a": 0.25, "b": 0.25}]
+    assert next_steps(greedy, {"a": 0.0, "b": 0.5}, together=True) == [{"a": 0.25, "b": 0.5}]
 
 
 def test_the_validation_split_is_held_out_training_data():

@@ -58,6 +58,12 @@ class Finalist:
     memory: dict[str, Any] | None = None  # its Footprint (arena predicted and on TFLM, flash)
 
     @property
+    def arena_bytes(self) -> int | None:
+        """TFLM's arena for its file (the predicted one where TFLM did not measure it)."""
+        memory = self.memory or {}
+        return memory.get("arena_bytes") or memory.get("predicted_arena_bytes")
+
+    @property
     def dense(self) -> bool:
         return self.step is None and not self.knobs
 
@@ -65,7 +71,9 @@ class Finalist:
         """"dense", or its ratios and knobs in words."""
         if self.dense:
             return "dense"
-        ratios = ", ".join(f"{k} {v:.0%}" for k, v in self.ratios.items())
+        shares = set(self.ratios.values())
+        ratios = (f"every group {shares.pop():.0%}" if len(self.ratios) > 1 and len(shares) == 1
+                  else ", ".join(f"{k} {v:.0%}" for k, v in self.ratios.items()))
         return " · ".join(part for part in (ratios, label(self.knobs)) if part)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,13 +120,8 @@ def choose(search: Search) -> Finalist | None:
     objective = search.spec.objective
     search.winner = min((f for f in search.finalists if f.within_budget), default=None,
                         key=lambda f: f.p50_ms if objective == "latency" else (
-                            f.gzip_bytes if objective == "size" else _arena(f)))
+                            f.gzip_bytes if objective == "size" else f.arena_bytes or 0))
     return search.winner
-
-
-def _arena(finalist: Finalist) -> int:
-    memory = finalist.memory or {}
-    return memory.get("arena_bytes") or memory.get("predicted_arena_bytes") or 0
 
 
 def objective(search: Search, candidate: Candidate) -> float:

@@ -50,7 +50,8 @@ def greedy(search: Search, pool: Jobs, start: float, reporter: Reporter, memory:
                 search, current, gzip_of):
             if _late(spec, start):
                 return
-            steps = next_steps(spec, current.ratios)[:spec.max_trials - len(search.trials)]
+            steps = next_steps(spec, current.ratios, together=search.needs_footprints)[
+                :spec.max_trials - len(search.trials)]
             finished.clear()
             try:
                 candidates = _scored(pool, list(enumerate(steps)), done, memory)
@@ -84,15 +85,21 @@ def _scored(pool: Jobs, steps: list[tuple[int, dict[str, float]]], done: Any,
     return [known[index] for index, _ in steps]
 
 
-def next_steps(spec: TuneSpec, ratios: dict[str, float]) -> list[dict[str, float]]:
+def next_steps(spec: TuneSpec, ratios: dict[str, float],
+               together: bool = False) -> list[dict[str, float]]:
     """The settings one rung up the ladder from `ratios`: each group's alone (`search =
-    "greedy"`), or every group's at once (`"uniform"`, one candidate per step)."""
+    "greedy"`), or every group's at once (`"uniform"`, one candidate per step). `together`
+    adds the every-group step to the greedy ones (for a memory budget: the flash is spread
+    over every layer, the arena's peak over a few, and the step closing most of the distance
+    per point lost should be among the candidates either way)."""
     up = {group: next((r for r in spec.ratios if r > ratio), None)
           for group, ratio in ratios.items()}
+    raised = {group: ratio for group, ratio in up.items() if ratio is not None}
+    every = [raised] if len(raised) == len(up) else []
     if spec.search == "uniform":
-        raised = {group: ratio for group, ratio in up.items() if ratio is not None}
-        return [raised] if len(raised) == len(up) else []
-    return [{**ratios, group: ratio} for group, ratio in up.items() if ratio is not None]
+        return every
+    alone = [{**ratios, group: ratio} for group, ratio in raised.items()]
+    return alone + (every if together and len(up) > 1 else [])
 
 
 def _efficiency(search: Search, current: Candidate, step: Candidate) -> float:

@@ -101,7 +101,8 @@ def plot(search: Search, path: Path, name: str) -> None:
 
 def figure(search: Search, name: str) -> Any:
     """Validation accuracy against predicted p50 (every trial, one-shot) and against measured
-    p50 and gzip size (the finalists), the frontier drawn and the winner marked; a panel with
+    p50 and gzip size (the finalists; with a memory budget or the arena objective, TFLM's
+    arena instead of the size), the frontier drawn and the winner marked; a panel with
     nothing to draw yet says why."""
     fig, axes = _compat.pyplot().subplots(1, 3, figsize=(14, 4.2))
     trials = [t for t in search.trials if t.predicted_p50_ms is not None]
@@ -110,6 +111,8 @@ def figure(search: Search, name: str) -> Any:
          "predicted p50 (ms), one-shot accuracy"),
         (axes[1], search.finalists, "p50_ms", "validation_accuracy",
          "measured p50 (ms), after the recipe's stages"),
+        (axes[2], search.finalists, "arena_bytes", "validation_accuracy",
+         "TFLM tensor arena (bytes)") if search.needs_footprints else
         (axes[2], search.finalists, "gzip_bytes", "validation_accuracy",
          "gzip bytes (.tflite)")]
     for ax, rows, x_key, y_key, label in panels:
