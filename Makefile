@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 EXAMPLES := seed_mlp mnist_mlp mnist_cnn mnist_cnn_fast mnist_cnn_small mnist_cnn_calibrated \
             mnist_cnn_clustered mnist_cnn_tune mnist_cnn_tune_small \
-            mobilenet_v2_mnist ds_cnn_mnist
+            mobilenet_v2_mnist ds_cnn_mnist vww_mobilenet
 
 .PHONY: setup demo test test-all test-fast lint check check-quick baselines bench clean
 

@@ -60,15 +60,33 @@ def mnist_cnn_keras3() -> Any:
 def mobilenet_v2_mnist() -> Any:
     """tf_keras.applications MobileNetV2 (alpha 1.0, random weights) for 32x32 RGB inputs and
     10 classes: the bundled MNIST, resized and repeated to three channels, trains it. Batch
-    normalisation tracks its statistics with momentum 0.9 instead of the applications' 0.999
-    (tuned for long ImageNet runs: after a few MNIST epochs its estimates are still off)."""
+    norm momentum 0.9 (`_short_memory`)."""
     keras = _compat.keras()
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10)
+    return _short_memory(keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3),
+                                                        classes=10))
+
+
+def vww_mobilenet() -> Any:
+    """A visual-wake-words-style MobileNet for microcontrollers (MLPerf Tiny's person
+    detector's shape: tf_keras.applications MobileNet, alpha 0.25, 96x96 RGB, random
+    weights), average pooling and a dense head giving logits for 10 classes (TFLM aborts on
+    its int8 softmax); the bundled MNIST, resized and repeated to three channels, trains it.
+    Batch norm momentum 0.9, as `mobilenet_v2_mnist`."""
+    keras = _compat.keras()
+    base = _short_memory(keras.applications.MobileNet(
+        input_shape=(96, 96, 3), alpha=0.25, weights=None, include_top=False, pooling="avg"))
+    return keras.Model(base.input, keras.layers.Dense(10, name="logits")(base.output),
+                       name="vww_mobilenet")
+
+
+def _short_memory(model: Any) -> Any:
+    """The model with its batch norms' momentum 0.9 instead of the applications' 0.999
+    (tuned for long ImageNet runs: after a few MNIST epochs its estimates are still off)."""
     config = model.get_config()
     for layer in config["layers"]:
         if layer["class_name"] == "BatchNormalization":
             layer["config"]["momentum"] = 0.9
-    return keras.Model.from_config(config)
+    return _compat.keras().Model.from_config(config)
 
 
 def ds_cnn_mnist() -> Any:

@@ -78,7 +78,12 @@ class Structural(Stage):
 
     def summary(self) -> str:
         refit = ", reconstructed" if self._refits else ""
-        return f"{self.criterion}, remove {self.ratio:.0%} ({self.allocation}){refit}"
+        shares = sorted(set(self.ratios.values()))
+        if not shares:
+            return f"{self.criterion}, remove {self.ratio:.0%} ({self.allocation}){refit}"
+        named = f"{shares[0]:.0%}" + (f" to {shares[-1]:.0%}" if len(shares) > 1 else "")
+        return (f"{self.criterion}, remove {named} of {len(self.ratios)} named group(s), "
+                f"{self.ratio:.0%} of the rest ({self.allocation}){refit}")
 
     @property
     def _refits(self) -> bool:
