@@ -72,11 +72,11 @@ def finalists(search: Search, recipe: Recipe, scorer: Scorer, probe: tuple[Stage
 
 def verdict(search: Search, file: Path, accurate: bool) -> dict[str, Any]:
     """A finalist's `within_budget` (accurate enough and, with a memory budget, fitting it as
-    TFLM measures the file) and `memory` (its footprint, the arena verified on TFLM, where
-    the search needs footprints)."""
+    TFLM measures the file) and `memory` (its footprint, the arena verified on TFLM where
+    an arena is asked for, where the search needs footprints)."""
     if not search.needs_footprints:
         return {"within_budget": accurate}
-    footprint = Footprint.of_file(file, verify=True)
+    footprint = Footprint.of_file(file, verify=search.verifies_arena)
     return {"within_budget": accurate and search.budget.fits(footprint.arena,
                                                              footprint.flash_bytes),
             "memory": footprint.to_dict()}

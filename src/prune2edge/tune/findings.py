@@ -112,6 +112,12 @@ class Search:
         """Whether candidates' files are made for their arena and flash as they are scored."""
         return self.spec.objective == "arena" or self.budget.active
 
+    @property
+    def verifies_arena(self) -> bool:
+        """Whether the finalists' arenas are measured on TFLM (which the arena objective and
+        an arena budget require installed; a flash budget alone needs only the file)."""
+        return self.spec.objective == "arena" or self.budget.max_arena_bytes is not None
+
 
 def choose(search: Search) -> Finalist | None:
     """The winner (kept in `search` too): the finalist within the budget with the lowest p50,

@@ -24,6 +24,11 @@ NetAdapt-style greedy search over the structural stage's per-group ratios.
    probe of the size objective strips the names from its file (`strip_names`, which costs
    no accuracy).
 
+With `[budgets] max_arena_bytes` / `max_flash_bytes` (or `objective = "arena"`), each accepted
+step's file (the recipe's quantize and convert) has its arena predicted and its flash counted:
+the budget is the greedy search's target and the distance to it its cost, and the finalists'
+arenas are measured on TFLM (`fitting.py`).
+
 Steps 3, 4 and 5 live in `greedy.py`, `finalists.py` and `compression.py`; what they find is
 kept in `memory.py` as it is found, so an interrupted tune resumes (`tune --resume`) where it
 stopped.
