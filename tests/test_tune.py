@@ -144,6 +144,17 @@ def test_finalists_run_the_recipes_stages_after_the_structural_one(write_recipe)
         probe_stages(recipe)
 
 
+def test_the_arena_objective_needs_tflite_micro_before_any_work(write_recipe):
+    from prune2edge.tune.run import requirements
+    arena = load_recipe(write_recipe(STAGES + TUNE.format(objective="arena"),
+                                     model="tiny_models:cnn"))
+    assert ("tflite_micro", "tune.objective") in [(r.module, where)
+                                                  for r, where in requirements(arena)]
+    latency = load_recipe(write_recipe(STAGES + TUNE.format(objective="latency"),
+                                       model="tiny_models:cnn"))
+    assert all(r.module != "tflite_micro" for r, _ in requirements(latency))
+
+
 def test_a_probe_converts_dense_when_the_build_runs_its_file_on_tflm(write_recipe):
     from prune2edge.tune.search import probe_stages
     auto = STAGES.replace('sparse = "off"', 'sparse = "auto"') + TUNE.format(objective="arena")
@@ -155,6 +166,7 @@ def test_a_probe_converts_dense_when_the_build_runs_its_file_on_tflm(write_recip
 
 
 def test_a_memory_budget_is_a_constraint_with_a_distance():
+    from prune2edge.tune.findings import Search
     from prune2edge.tune.fitting import Footprint, MemoryBudget, unmet
     budget = MemoryBudget(max_arena_bytes=1000, max_flash_bytes=4000)
     assert budget.active and not MemoryBudget().active
@@ -165,6 +177,10 @@ def test_a_memory_budget_is_a_constraint_with_a_distance():
                ("conv 50%", Footprint(1500, 5000, "CONV_2D b (op 2)", 1504, 1500))]
     error = unmet(budget, reached)
     assert error.exit_code == 3 and "\n" not in str(error)
+    flash_only = Search(TuneSpec(), None, budget=MemoryBudget(max_flash_bytes=4000))
+    assert flash_only.needs_footprints and not flash_only.verifies_arena  # no TFLM needed
+    assert Search(TuneSpec(objective="arena"), None).verifies_arena
+    assert not Search(TuneSpec(), None).needs_footprints
     assert str(error).startswith("no candidate fits max_arena_bytes = 1,000 and max_flash_bytes "
                                  "= 4,000: the smallest arena reached is 1,504 B (conv 50%; "
                                  "flash 5,000 B), set by CONV_2D b (op 2)")
