@@ -52,18 +52,19 @@ def tune(
                   title=f"tune ({search.spec.objective}): finalists, validation split")
     for row in search.finalists:
         predicted = row.predicted_p50_ms
-        figures = row.memory or {}
+        footprint = row.footprint
         table.add_row(row.describe() + (" ← chosen" if row is search.winner else ""),
                       f"{row.validation_accuracy:.2%}", f"{row.p50_ms:.4f}",
                       "–" if predicted is None else f"{predicted:.4f}", f"{row.gzip_bytes:,}",
-                      *((f"{figures['arena_bytes']:,}", f"{figures['predicted_arena_bytes']:,}",
-                         f"{figures['flash_bytes']:,}") if memory else ()),
+                      *(("–" if footprint.arena_bytes is None else f"{footprint.arena_bytes:,}",
+                         f"{footprint.predicted_arena_bytes:,}",
+                         f"{footprint.flash_bytes:,}") if memory and footprint else ()),
                       "yes" if row.within_budget else "no")
     out_console.print(table)
-    dense = search.finalists[0].memory if search.finalists else None
-    if dense and search.winner is not None and search.winner.memory:
-        out_console.print(f"the arena is set by {dense['peak_op']} (dense), by "
-                          f"{search.winner.memory['peak_op']} (chosen)", markup=False)
+    dense = search.finalists[0].footprint if search.finalists else None
+    if dense and search.winner is not None and search.winner.footprint:
+        out_console.print(f"the arena is set by {dense.peak_op} (dense), by "
+                          f"{search.winner.footprint.peak_op} (chosen)", markup=False)
     if not quiet:
         out_console.print(summary_table(result.report))
     out_console.print(f"wrote {result.out}: tune.json, pareto.png, tuned.toml, build/ "

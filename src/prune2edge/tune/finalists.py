@@ -79,7 +79,7 @@ def verdict(search: Search, file: Path, accurate: bool) -> dict[str, Any]:
     footprint = Footprint.of_file(file, verify=search.verifies_arena)
     return {"within_budget": accurate and search.budget.fits(footprint.arena,
                                                              footprint.flash_bytes),
-            "memory": footprint.to_dict()}
+            "footprint": footprint}
 
 
 def measured_in_turns(memory: Memory, files: list[Path], ctx: BuildContext) -> list[Measured]:

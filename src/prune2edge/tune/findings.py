@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..recipe.tuning import TuneSpec
-from .fitting import MemoryBudget
+from .fitting import Footprint, MemoryBudget
 from .measure import Candidate, LatencyModel
 
 SPARSITY, CLUSTERS = "sparsity", "clusters"  # the knobs the compression search turns
@@ -55,13 +55,12 @@ class Finalist:
     latency_ratio: float | None = None  # p50 / the dense model's
     gzip_ratio: float | None = None  # the dense model's gzip bytes / its own
     knobs: dict[str, float] = field(default_factory=dict)
-    memory: dict[str, Any] | None = None  # its Footprint (arena predicted and on TFLM, flash)
+    footprint: Footprint | None = None  # its file's arena (predicted and on TFLM) and flash
 
     @property
     def arena_bytes(self) -> int | None:
         """TFLM's arena for its file (the predicted one where TFLM did not measure it)."""
-        memory = self.memory or {}
-        return memory.get("arena_bytes") or memory.get("predicted_arena_bytes")
+        return None if self.footprint is None else self.footprint.arena
 
     @property
     def dense(self) -> bool:
@@ -82,8 +81,8 @@ class Finalist:
         shared = {"ratios": self.ratios, "macs": self.macs, "params": self.params}
         measured: dict[str, Any] = {"validation_accuracy": self.validation_accuracy,
                                     "p50_ms": self.p50_ms, "gzip_bytes": self.gzip_bytes}
-        if self.memory is not None:
-            measured["memory"] = self.memory
+        if self.footprint is not None:
+            measured["memory"] = self.footprint.to_dict()
         if self.dense:
             return {**shared, "dense": True, **measured, "within_budget": self.within_budget}
         return {"step": self.step, **shared, **({"knobs": self.knobs} if self.knobs else {}),

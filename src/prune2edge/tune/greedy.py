@@ -125,8 +125,9 @@ def target_reached(search: Search, current: Candidate, gzip_of: Callable[[Candid
     the recipe's quantize and convert stages make of the candidate; with a memory budget,
     and that file's predicted arena and flash fit it (the budget alone is a target)."""
     spec = search.spec
-    fits = search.budget.fits(current.footprint.arena, current.footprint.flash_bytes) if (
-        search.budget.active and current.footprint is not None) else not search.budget.active
+    footprint = current.footprint
+    fits = not search.budget.active or (
+        footprint is not None and search.budget.fits(footprint.arena, footprint.flash_bytes))
     if spec.objective == "latency" and spec.max_latency_ratio is not None:
         return fits and objective(search, current) <= spec.max_latency_ratio * objective(
             search, search.dense)

@@ -20,7 +20,7 @@ from ..report.schema import BuildReport
 from ..requirements import TFLM, Requirement
 from ..requirements import check as check_installed
 from .findings import Search
-from .fitting import Footprint, unmet
+from .fitting import unmet
 from .output import PARETO_PNG, TUNE_JSON, TUNED_TOML, plot, tuned_document, write_json, write_tuned
 from .search import run_search
 
@@ -92,8 +92,8 @@ def tune(recipe: Recipe | str | Path, out: str | Path | None = None, *, force: b
                           "show them, no tuned.toml was written (no winner was verified)",
                           str(out), "run the same command with --resume to go on from there")
     if search.winner is None:
-        raise unmet(search.budget, [(f.describe(), Footprint(**f.memory))
-                                    for f in search.finalists if f.memory])
+        raise unmet(search.budget, [(f.describe(), f.footprint)
+                                    for f in search.finalists if f.footprint])
     report = build(out / TUNED_TOML, out / BUILD_DIR, force=True,
                    resume=(out / BUILD_DIR / RESUME_DIR).is_dir(), reporter=reporter,
                    log_native=True)
