@@ -95,6 +95,16 @@ def write_recipe(tmp_path, tiny_npz):
     return write
 
 
+TRAIN_CONVERT = """
+[[stages]]
+kind = "train"
+epochs = 1
+
+[[stages]]
+kind = "convert"
+sparse = "off"
+"""
+
 STANDARD_STAGES = """
 [[stages]]
 kind = "train"

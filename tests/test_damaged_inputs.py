@@ -12,18 +12,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import TRAIN_CONVERT
 from prune2edge.cli import app
 from prune2edge.recipe import load_recipe
-
-STAGES = """
-[[stages]]
-kind = "train"
-epochs = 1
-
-[[stages]]
-kind = "convert"
-sparse = "off"
-"""
 
 
 def build(recipe, out, *args):
@@ -45,7 +36,7 @@ def previous(tmp_path_factory, tiny_npz):
     root = tmp_path_factory.mktemp("previous")
     recipe = root / "good.toml"
     recipe.write_text(f'version = 1\n[model]\nsource = "tiny_models:mlp"\n[data]\n'
-                      f'source = "{tiny_npz}"\n{STAGES}')
+                      f'source = "{tiny_npz}"\n{TRAIN_CONVERT}')
     assert build(recipe, root / "out").exit_code == 0
     return root / "out"
 
@@ -68,7 +59,7 @@ def out(previous, tmp_path):
 def recipe_for(tmp_path, source, model="tiny_models:mlp"):
     path = tmp_path / "recipe.toml"
     path.write_text(f'version = 1\n[model]\nsource = "{model}"\n[data]\nsource = "{source}"\n'
-                    + STAGES)
+                    + TRAIN_CONVERT)
     return path
 
 
@@ -95,7 +86,7 @@ def test_out_of_range_values_are_refused_when_the_recipe_is_read(tmp_path, line,
 
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(f'version = 1\n{line}\n[model]\nsource = "tiny_models:mlp"\n[data]\n'
-                      f'source = "builtin:mnist"\n{STAGES}')
+                      f'source = "builtin:mnist"\n{TRAIN_CONVERT}')
     with pytest.raises(RecipeError) as error:
         load_recipe(recipe)
     assert message in str(error.value)
@@ -201,7 +192,7 @@ def test_a_misspelt_factory_names_the_users_file_and_the_nearest_name(tmp_path, 
     (tmp_path / "my_models.py").write_text("def small_cnn():\n    pass\n")
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(f'version = 1\n[model]\nsource = "my_models.py:smal_cnn"\n[data]\n'
-                      f'source = "{tiny_npz}"\n{STAGES}')
+                      f'source = "{tiny_npz}"\n{TRAIN_CONVERT}')
     line = one_error_line(build(recipe, tmp_path / "out"))
     assert f"{tmp_path / 'my_models.py'} has no function 'smal_cnn'" in line
     assert "did you mean 'small_cnn'?" in line and "prune2edge_user" not in line

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import build_example
+from conftest import TRAIN_CONVERT, build_example
 
 pytestmark = pytest.mark.slow
 TIMED = {"seconds", "latency_ms", "memory"}
@@ -42,30 +42,17 @@ def test_two_builds_in_fresh_processes_are_identical(mnist_cnn, tmp_path, tiny_n
     assert first["environment"]["determinism"]["tensorflow_op_determinism"] is True
 
 
-def test_a_keras3_build_is_the_same_whatever_the_process_imported_first(tmp_path, tiny_npz):
+def test_a_keras3_build_is_the_same_whatever_the_process_imported_first(tmp_path,
+                                                                        write_recipe):
     """A `prune2edge` process imports Keras 3 only when the model is made, after seeding; a
     notebook or script has it imported before. Keras 3 draws initial weights' seeds from
     Python's `random`, which its import moves: the build seeds again after importing it."""
     from processes import prune2edge_process
     from prune2edge import build
 
-    (tmp_path / "recipe.toml").write_text(f"""
-version = 1
-name = "k3"
-[model]
-source = "keras3_models:functional"
-[data]
-source = "{tiny_npz}"
-[[stages]]
-kind = "train"
-epochs = 1
-[[stages]]
-kind = "convert"
-sparse = "off"
-""")
-    process = prune2edge_process("build", tmp_path / "recipe.toml", "--out", tmp_path / "cli",
-                                 "--quiet")
+    recipe = write_recipe(TRAIN_CONVERT, model="keras3_models:functional")
+    process = prune2edge_process("build", recipe, "--out", tmp_path / "cli", "--quiet")
     assert process.wait(timeout=300) == 0, process.stderr.read()
-    build(tmp_path / "recipe.toml", tmp_path / "here")  # Keras 3 long imported in pytest
+    build(recipe, tmp_path / "here")  # Keras 3 long imported in pytest
     files = [(tmp_path / out / "model.tflite").read_bytes() for out in ("cli", "here")]
     assert files[0] == files[1]
